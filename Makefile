@@ -1,0 +1,33 @@
+# The two commands that matter: `make demo` and `make test`. Each bootstraps first.
+VENV := .venv
+BIN := $(VENV)/bin
+PACKAGES := edge drivers sync provisioning ui_kiosk
+
+.PHONY: bootstrap demo test lint typecheck contracts unit bench run clean
+
+bootstrap:
+	@scripts/bootstrap
+
+demo: bootstrap
+	@$(BIN)/python -m edge.demo
+
+lint: bootstrap
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+typecheck: bootstrap
+	$(BIN)/mypy
+
+contracts: bootstrap
+	$(BIN)/lint-imports
+
+unit: bootstrap
+	$(BIN)/pytest -q tests --ignore=tests/bench
+
+test: lint typecheck contracts unit
+
+bench: bootstrap
+	$(BIN)/python -m tests.bench
+
+clean:
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .hypothesis

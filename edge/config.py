@@ -1,0 +1,102 @@
+"""The box's configuration: one TOML file, validated into typed models that reject unknown keys.
+
+Every section has defaults that suit a test or demo box, so an empty file is a valid config.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from edge.manifest import field_path
+
+DEFAULT_CONFIG_PATH = Path("/etc/carec-edge/carec-edge.toml")
+DEFAULT_DATA_DIR = Path("/var/lib/carec-edge")
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class NodeConfig(_Section):
+    id: Annotated[str, Field(pattern=r"^[A-Z]{2}-[A-Z0-9]+-[0-9]+$")] = "KZ-DEMO-1"
+
+
+class StoreConfig(_Section):
+    data_dir: Path = DEFAULT_DATA_DIR
+    # Records expected more than this many days ago are purged.
+    retention_days: Annotated[int, Field(ge=1, le=3650)] = 30
+
+
+class MatchingConfig(_Section):
+    # The arrival window around a record's expected arrival, in hours.
+    early_hours: Annotated[float, Field(ge=0)] = 12.0
+    late_hours: Annotated[float, Field(ge=0)] = 48.0
+    # Candidates scoring below this are not shown.
+    min_score: Annotated[float, Field(ge=0, le=1)] = 0.35
+    max_candidates: Annotated[int, Field(ge=1, le=50)] = 5
+
+
+class LoggingConfig(_Section):
+    level: Annotated[str, Field(pattern=r"^(DEBUG|INFO|WARNING|ERROR)$")] = "INFO"
+
+
+class ServiceConfig(_Section):
+    # How often the service purges expired records, in minutes.
+    purge_interval_minutes: Annotated[float, Field(gt=0)] = 60.0
+
+
+class Config(_Section):
+    node: NodeConfig = NodeConfig()
+    store: StoreConfig = StoreConfig()
+    matching: MatchingConfig = MatchingConfig()
+    logging: LoggingConfig = LoggingConfig()
+    service: ServiceConfig = ServiceConfig()
+
+
+class ConfigError(ValueError):
+    """A config file that cannot be used, with one `key: what is expected` line per problem."""
+
+    def __init__(self, path: Path, problems: list[str]) -> None:
+        super().__init__(f"{path}: " + "; ".join(problems))
+        self.path = path
+        self.problems = problems
+
+
+def _problem(item: dict[str, object]) -> str:
+    loc = item["loc"]
+    key = field_path(loc) if isinstance(loc, tuple) else str(loc)
+    kind = item["type"]
+    if kind == "extra_forbidden":
+        section = key.rsplit(".", 1)[0] if "." in key else None
+        where = f"section [{section}]" if section else "the top level"
+        return f"{key}: unknown key in {where}; check the spelling against the README"
+    return f"{key}: {str(item['msg']).removeprefix('Value error, ')} (got {item.get('input')!r})"
+
+
+def parse_config(text: str, path: Path) -> Config:
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as error:
+        raise ConfigError(path, [f"not valid TOML: {error}"]) from None
+    try:
+        return Config.model_validate(data)
+    except ValidationError as error:
+        problems = [_problem(dict(item)) for item in error.errors(include_url=False)]
+        raise ConfigError(path, problems) from None
+
+
+def load_config(path: Path | None) -> Config:
+    """The config in `path`; with no path, the default file if it exists, else the defaults."""
+    if path is None:
+        if not DEFAULT_CONFIG_PATH.exists():
+            return Config()
+        path = DEFAULT_CONFIG_PATH
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as error:
+        raise ConfigError(path, [f"cannot read: {error.strerror}"]) from None
+    return parse_config(text, path)

@@ -1,0 +1,78 @@
+"""The tables of the local store (SQLAlchemy Core). Changes go through a migration."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy import (
+    Column,
+    Dialect,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+)
+
+from edge.timeutil import format_utc, parse_utc
+
+
+class UtcTime(TypeDecorator[dt.datetime]):
+    """A UTC time stored as fixed-width ISO 8601 text, so that it sorts and reads as written."""
+
+    impl = String(27)
+    cache_ok = True
+
+    def process_bind_param(self, value: dt.datetime | None, dialect: Dialect) -> str | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError(f"naive datetime {value!r} cannot be stored; times are UTC")
+        return format_utc(value)
+
+    def process_result_value(self, value: str | None, dialect: Dialect) -> dt.datetime | None:
+        return None if value is None else parse_utc(value)
+
+
+metadata = MetaData()
+
+manifests = Table(
+    "manifests",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("issuer", String(64), nullable=False),
+    Column("ref", String(35), nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("expected_arrival", UtcTime, nullable=False),
+    Column("driver_document", String(20), nullable=True),
+    Column("record", Text, nullable=False),  # the whole record in contract JSON
+    Column("stored_at", UtcTime, nullable=False),
+    UniqueConstraint("issuer", "ref", name="uq_manifests_issuer_ref"),
+    Index("ix_manifests_expected_arrival", "expected_arrival"),
+    Index("ix_manifests_driver_document", "driver_document"),
+    Index("ix_manifests_ref", "ref"),
+)
+
+manifest_plates = Table(
+    "manifest_plates",
+    metadata,
+    Column("manifest_id", Integer, ForeignKey("manifests.id", ondelete="CASCADE"), nullable=False),
+    Column("position", Integer, nullable=False),  # 0 the tractor, 1.. the trailers
+    Column("plate", String(64), nullable=False),  # as written
+    Column("retrieval_key", String(64), nullable=False),
+    Index("ix_manifest_plates_manifest", "manifest_id"),
+    Index("ix_manifest_plates_key", "retrieval_key"),
+)
+
+manifest_seals = Table(
+    "manifest_seals",
+    metadata,
+    Column("manifest_id", Integer, ForeignKey("manifests.id", ondelete="CASCADE"), nullable=False),
+    Column("seal_id", String(64), nullable=False),  # normalised: upper case, no separators
+    Index("ix_manifest_seals_manifest", "manifest_id"),
+    Index("ix_manifest_seals_seal", "seal_id"),
+)

@@ -1,0 +1,1 @@
+"""Fleet management: enrolment, the fleet twin and its commands, signed updates."""

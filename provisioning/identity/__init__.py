@@ -1,0 +1,1 @@
+"""Node keys, certificates, the fleet CA and the trust store."""

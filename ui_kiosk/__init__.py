@@ -1,0 +1,1 @@
+"""The officer's web app: server, templates, static assets and translations."""
