@@ -4,7 +4,6 @@ validated model. A record that breaks the contract is rejected whole, with a rea
 from __future__ import annotations
 
 import datetime as dt
-import json
 import re
 from enum import StrEnum
 from typing import Annotated, Any
@@ -197,13 +196,7 @@ class Manifest(_Part):
 
     def to_json(self) -> str:
         """The record in contract form: the same field names, times in UTC with a Z."""
-        data = self.model_dump(mode="json", exclude_none=True, exclude_defaults=False)
-        data["expected_arrival"] = format_utc_z(self.expected_arrival)
-        return json.dumps(data, ensure_ascii=False, separators=(",", ":"))
-
-
-def format_utc_z(moment: dt.datetime) -> str:
-    return moment.astimezone(dt.UTC).isoformat().replace("+00:00", "Z")
+        return self.model_dump_json(exclude_none=True)
 
 
 class ContractError(ValueError):
@@ -245,6 +238,19 @@ def describe_validation_error(error: ValidationError) -> list[str]:
             continue
         reasons.append(f"{field_path(loc) or 'record'}: {_message(item)}")
     return reasons
+
+
+def parse_manifest_json(raw: bytes | str) -> Manifest:
+    """Validate one JSON text as a manifest, or raise ContractError."""
+    try:
+        return Manifest.model_validate_json(raw)
+    except ValidationError as error:
+        first = error.errors(include_url=False)[0]
+        if first["type"] == "json_invalid":
+            raise ContractError([f"not JSON: {first['ctx'].get('error', first['msg'])}"]) from None
+        if first["type"] == "model_type":
+            raise ContractError(["record: expected a JSON object"]) from None
+        raise ContractError(describe_validation_error(error)) from None
 
 
 def parse_manifest(data: object) -> Manifest:

@@ -36,19 +36,20 @@ RETRIEVAL_ALPHABET = "".join(
 )
 
 
+# Tables for str.translate: the fast path for plates (imports run through a million of them).
+_TO_LATIN = str.maketrans({**_LATIN, **dict.fromkeys(" -.·_/|", None)})
+_FOLD_TABLE = str.maketrans(_FOLD)
+
+
 def canonical_key(plate: str) -> str:
     """The plate with separators removed, scripts folded to Latin and case folded.
 
     Letters of other scripts (a Chinese province character) are kept as they are.
     """
-    text = unicodedata.normalize("NFC", plate).upper()
-    out: list[str] = []
-    for ch in text:
-        if ch in _LATIN:
-            out.append(_LATIN[ch])
-        elif ch.isalnum():
-            out.append(ch)
-    return "".join(out)
+    if not plate.isascii():
+        plate = unicodedata.normalize("NFC", plate)
+    text = plate.upper().translate(_TO_LATIN)
+    return text if text.isalnum() or not text else "".join(ch for ch in text if ch.isalnum())
 
 
 def retrieval_key(plate: str) -> str:
@@ -57,7 +58,8 @@ def retrieval_key(plate: str) -> str:
     Two writings of one plate, or a plate and a noisy read of it, often share this key; the
     matcher looks plates up by it and its one-edit neighbours.
     """
-    return "".join(_FOLD.get(ch, ch) for ch in canonical_key(plate) if ch.isascii())
+    key = canonical_key(plate).translate(_FOLD_TABLE)
+    return key if key.isascii() else "".join(ch for ch in key if ch.isascii())
 
 
 def retrieval_neighbours(key: str) -> set[str]:

@@ -11,6 +11,7 @@ from sqlalchemy import (
     Index,
     Integer,
     MetaData,
+    PrimaryKeyConstraint,
     String,
     Table,
     Text,
@@ -51,10 +52,9 @@ manifests = Table(
     Column("driver_document", String(20), nullable=True),
     Column("record", Text, nullable=False),  # the whole record in contract JSON
     Column("stored_at", UtcTime, nullable=False),
-    UniqueConstraint("issuer", "ref", name="uq_manifests_issuer_ref"),
+    UniqueConstraint("ref", "issuer", name="uq_manifests_ref_issuer"),
     Index("ix_manifests_expected_arrival", "expected_arrival"),
     Index("ix_manifests_driver_document", "driver_document"),
-    Index("ix_manifests_ref", "ref"),
 )
 
 manifest_plates = Table(
@@ -64,15 +64,18 @@ manifest_plates = Table(
     Column("position", Integer, nullable=False),  # 0 the tractor, 1.. the trailers
     Column("plate", String(64), nullable=False),  # as written
     Column("retrieval_key", String(64), nullable=False),
-    Index("ix_manifest_plates_manifest", "manifest_id"),
+    PrimaryKeyConstraint("manifest_id", "position"),
     Index("ix_manifest_plates_key", "retrieval_key"),
+    sqlite_with_rowid=False,
 )
 
 manifest_seals = Table(
     "manifest_seals",
     metadata,
     Column("manifest_id", Integer, ForeignKey("manifests.id", ondelete="CASCADE"), nullable=False),
+    Column("position", Integer, nullable=False),
     Column("seal_id", String(64), nullable=False),  # normalised: upper case, no separators
-    Index("ix_manifest_seals_manifest", "manifest_id"),
+    PrimaryKeyConstraint("manifest_id", "position"),
     Index("ix_manifest_seals_seal", "seal_id"),
+    sqlite_with_rowid=False,
 )

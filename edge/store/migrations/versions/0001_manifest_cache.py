@@ -24,11 +24,10 @@ def upgrade() -> None:
         sa.Column("driver_document", sa.String(20), nullable=True),
         sa.Column("record", sa.Text, nullable=False),
         sa.Column("stored_at", sa.String(27), nullable=False),
-        sa.UniqueConstraint("issuer", "ref", name="uq_manifests_issuer_ref"),
+        sa.UniqueConstraint("ref", "issuer", name="uq_manifests_ref_issuer"),
     )
     op.create_index("ix_manifests_expected_arrival", "manifests", ["expected_arrival"])
     op.create_index("ix_manifests_driver_document", "manifests", ["driver_document"])
-    op.create_index("ix_manifests_ref", "manifests", ["ref"])
     op.create_table(
         "manifest_plates",
         sa.Column(
@@ -40,8 +39,9 @@ def upgrade() -> None:
         sa.Column("position", sa.Integer, nullable=False),
         sa.Column("plate", sa.String(64), nullable=False),
         sa.Column("retrieval_key", sa.String(64), nullable=False),
+        sa.PrimaryKeyConstraint("manifest_id", "position"),
+        sqlite_with_rowid=False,
     )
-    op.create_index("ix_manifest_plates_manifest", "manifest_plates", ["manifest_id"])
     op.create_index("ix_manifest_plates_key", "manifest_plates", ["retrieval_key"])
     op.create_table(
         "manifest_seals",
@@ -51,9 +51,11 @@ def upgrade() -> None:
             sa.ForeignKey("manifests.id", ondelete="CASCADE"),
             nullable=False,
         ),
+        sa.Column("position", sa.Integer, nullable=False),
         sa.Column("seal_id", sa.String(64), nullable=False),
+        sa.PrimaryKeyConstraint("manifest_id", "position"),
+        sqlite_with_rowid=False,
     )
-    op.create_index("ix_manifest_seals_manifest", "manifest_seals", ["manifest_id"])
     op.create_index("ix_manifest_seals_seal", "manifest_seals", ["seal_id"])
 
 

@@ -1,0 +1,258 @@
+"""Licence-plate formats of the corridor: what a real plate of each country looks like, as a
+grammar over the plate as written and as a generator of plates for tests and the demo.
+
+Grammars accept the plate with or without its separators (spaces, dots, dashes, the Chinese
+middle dot) and in either writing of the twelve Cyrillic/Latin look-alike letters, so a
+Russian plate typed in Latin or a Kazakh plate typed in Cyrillic still fits its format. Region
+fields accept any digits of the right length; the generators draw real region codes.
+"""
+
+from __future__ import annotations
+
+import random
+import re
+import unicodedata
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Literal
+
+from edge.plates import CYRILLIC_LOOKALIKES
+
+PlateKind = Literal["vehicle", "trailer"]
+
+DIGITS = "0123456789"
+LATIN = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+# Russian plates use only the Cyrillic letters that have a Latin twin.
+CYRILLIC_TWINS = "".join(CYRILLIC_LOOKALIKES)
+# Mongolian Cyrillic without the letters that never start a syllable (Ъ Ь Ы Й) and Ё Щ.
+MONGOLIAN = "АБВГДЕЖЗИКЛМНОӨПРСТУҮФХЦЧШЭЮЯ"
+# Chinese serials and city codes leave out I and O, which read as 1 and 0.
+CN_ALNUM = "ABCDEFGHJKLMNPQRSTUVWXYZ0123456789"
+CN_LETTERS = "ABCDEFGHJKLMNPQRSTUVWXYZ"
+# The 31 province abbreviations of mainland China.
+CN_PROVINCES = "京津沪渝冀豫云辽黑湘皖鲁新苏浙赣鄂桂甘晋蒙陕吉闽贵粤青藏川宁琼"
+
+SEPARATORS = " .-·"
+_SEPARATOR = r"[\s.\-·•]*"
+
+_LATIN_TWINS = frozenset(CYRILLIC_LOOKALIKES.values())
+_TO_LATIN = str.maketrans(
+    {**CYRILLIC_LOOKALIKES, **{c.lower(): lat.lower() for c, lat in CYRILLIC_LOOKALIKES.items()}}
+)
+_TO_CYRILLIC = str.maketrans(
+    {
+        **{lat: c for c, lat in CYRILLIC_LOOKALIKES.items()},
+        **{lat.lower(): c.lower() for c, lat in CYRILLIC_LOOKALIKES.items()},
+    }
+)
+
+
+def latin_writing(plate: str) -> str:
+    """The plate with each Cyrillic look-alike letter (А В Е К М Н О Р С Т У Х) in Latin.
+
+    Letters without a twin (Mongolian Ө, Chinese characters) are kept as they are.
+    """
+    return plate.translate(_TO_LATIN)
+
+
+def cyrillic_writing(plate: str) -> str:
+    """The plate with each Latin look-alike letter (A B E K M H O P C T Y X) in Cyrillic.
+
+    Letters without a twin (Latin D, Chinese characters) are kept as they are.
+    """
+    return plate.translate(_TO_CYRILLIC)
+
+
+def has_only_twin_letters(plate: str) -> bool:
+    """Whether every letter of the plate has a twin in the other script, so the plate can be
+    written wholly in Cyrillic or wholly in Latin."""
+    return all(
+        ch in CYRILLIC_LOOKALIKES or ch in _LATIN_TWINS for ch in plate.upper() if ch.isalpha()
+    )
+
+
+@dataclass(frozen=True)
+class Group:
+    """One run of characters on a plate: `length` characters of `alphabet`, or one of `values`
+    when the generator should draw real codes (regions, Mongolian aimags)."""
+
+    alphabet: str
+    length: int
+    max_length: int | None = None
+    values: tuple[str, ...] = ()
+    draw: Callable[[random.Random], str] | None = None
+
+    def pattern(self) -> str:
+        chars = "[" + re.escape(self.alphabet) + "]"
+        if self.max_length is None:
+            return f"{chars}{{{self.length}}}"
+        return f"{chars}{{{self.length},{self.max_length}}}"
+
+    def random(self, rng: random.Random) -> str:
+        if self.draw is not None:
+            return self.draw(rng)
+        if self.values:
+            return rng.choice(self.values)
+        length = rng.randint(self.length, self.max_length or self.length)
+        return "".join(rng.choice(self.alphabet) for _ in range(length))
+
+
+@dataclass(frozen=True)
+class PlateFormat:
+    country: str  # ISO 3166-1 alpha-2
+    name: str
+    kind: PlateKind
+    scripts: tuple[str, ...]  # Unicode script names the plate is written in
+    example: str
+    groups: tuple[Group, ...]
+    separators: tuple[str, ...]  # as written between the groups, one fewer than the groups
+    grammar: re.Pattern[str] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        if len(self.separators) != len(self.groups) - 1:
+            raise ValueError(f"{self.name}: needs one separator between each two groups")
+        body = _SEPARATOR.join(g.pattern() for g in self.groups)
+        object.__setattr__(self, "grammar", re.compile(body))
+        if not self.fits(self.example):
+            raise ValueError(f"{self.name}: example {self.example!r} does not fit its grammar")
+
+    def fits(self, text: str) -> bool:
+        """Whether `text` is a plate of this format, in either writing, separators optional."""
+        plate = unicodedata.normalize("NFC", text).strip().upper()
+        return any(
+            self.grammar.fullmatch(writing)
+            for writing in (plate, latin_writing(plate), cyrillic_writing(plate))
+        )
+
+    def random_plate(self, rng: random.Random) -> str:
+        """A plate of this format as written on it, with its usual separators."""
+        parts = [group.random(rng) for group in self.groups]
+        out = parts[0]
+        for separator, part in zip(self.separators, parts[1:], strict=True):
+            out += separator + part
+        return out
+
+
+def _digits(n: int, values: tuple[str, ...] = ()) -> Group:
+    return Group(DIGITS, n, values=values)
+
+
+def _latin(n: int) -> Group:
+    return Group(LATIN, n)
+
+
+def _cn_serial(length: int) -> Group:
+    def draw(rng: random.Random) -> str:
+        # Mostly digits; at most two letters, as issued.
+        chars = [rng.choice(DIGITS) for _ in range(length)]
+        for position in rng.sample(range(length), k=rng.choice((0, 0, 0, 1, 1, 2))):
+            chars[position] = rng.choice(CN_LETTERS)
+        return "".join(chars)
+
+    return Group(CN_ALNUM, length, draw=draw)
+
+
+def _cn_province(rng: random.Random) -> str:
+    # The demo crossing faces Xinjiang; trucks from the rest of China come through too.
+    return "新" if rng.random() < 0.7 else rng.choice(CN_PROVINCES)
+
+
+KZ_REGIONS = tuple(f"{n:02d}" for n in range(1, 21))
+KG_REGIONS = tuple(f"{n:02d}" for n in range(1, 10))
+UZ_REGIONS = ("01", "10", "20", "25", "30", "40", "50", "60", "70", "75", "80", "85", "90", "95")
+TJ_REGIONS = ("01", "02", "03", "04")
+AZ_REGIONS = ("10", "90", "99", "77", "20", "50", "85")
+RU_REGIONS = (
+    "02", "16", "22", "30", "34", "45", "54", "55", "56", "63", "64", "72", "74", "77", "86",
+    "99", "102", "116", "154", "174", "186", "750", "763", "777", "790", "799",
+)  # fmt: skip
+MN_AIMAGS = (
+    "АР", "БХ", "БН", "БӨ", "БУ", "ГС", "ДА", "ДО", "ДГ", "ДУ", "ОР", "ГА", "ХЭ", "ХО", "ХӨ",
+    "НА", "ӨМ", "ӨВ", "СЭ", "СҮ", "СБ", "ТӨ", "УБ", "УН", "УВ", "ЗА",
+)  # fmt: skip
+
+_RU_REGION = Group(DIGITS, 2, max_length=3, values=RU_REGIONS)
+
+FORMATS: tuple[PlateFormat, ...] = (
+    PlateFormat(
+        "KZ", "KZ private (2012)", "vehicle", ("Latin",), "777 ABC 02",
+        (_digits(3), _latin(3), _digits(2, KZ_REGIONS)), (" ", " "),
+    ),
+    PlateFormat(
+        "KZ", "KZ legal entity (2012)", "vehicle", ("Latin",), "777 AB 02",
+        (_digits(3), _latin(2), _digits(2, KZ_REGIONS)), (" ", " "),
+    ),
+    PlateFormat(
+        "KZ", "KZ trailer", "trailer", ("Latin",), "02 1234 AB",
+        (_digits(2, KZ_REGIONS), _digits(4), _latin(2)), (" ", " "),
+    ),
+    PlateFormat(
+        "KG", "KG private (2016)", "vehicle", ("Latin",), "01 123 ABC",
+        (_digits(2, KG_REGIONS), _digits(3), _latin(3)), (" ", " "),
+    ),
+    PlateFormat(
+        "KG", "KG legal entity (2016)", "vehicle", ("Latin",), "01 123 AB",
+        (_digits(2, KG_REGIONS), _digits(3), _latin(2)), (" ", " "),
+    ),
+    PlateFormat(
+        "UZ", "UZ private (2008)", "vehicle", ("Latin",), "01 A 123 BC",
+        (_digits(2, UZ_REGIONS), _latin(1), _digits(3), _latin(2)), (" ", " ", " "),
+    ),
+    PlateFormat(
+        "UZ", "UZ legal entity (2008)", "vehicle", ("Latin",), "01 123 ABC",
+        (_digits(2, UZ_REGIONS), _digits(3), _latin(3)), (" ", " "),
+    ),
+    PlateFormat(
+        "UZ", "UZ trailer (2008)", "trailer", ("Latin",), "01 1234 AB",
+        (_digits(2, UZ_REGIONS), _digits(4), _latin(2)), (" ", " "),
+    ),
+    PlateFormat(
+        "TJ", "TJ (2010)", "vehicle", ("Latin",), "1234 AB 01",
+        (_digits(4), _latin(2), _digits(2, TJ_REGIONS)), (" ", " "),
+    ),
+    PlateFormat(
+        "MN", "MN", "vehicle", ("Cyrillic",), "1234 УБӨ",
+        (_digits(4), Group(MONGOLIAN, 2, values=MN_AIMAGS), Group(MONGOLIAN, 1)), (" ", ""),
+    ),
+    PlateFormat(
+        "CN", "CN (GA 36)", "vehicle", ("Han", "Latin"), "新A·12345",
+        (Group(CN_PROVINCES, 1, draw=_cn_province), Group(CN_LETTERS, 1), _cn_serial(5)),
+        ("", "·"),
+    ),
+    PlateFormat(
+        "CN", "CN trailer (GA 36)", "trailer", ("Han", "Latin"), "新A·1234挂",
+        (
+            Group(CN_PROVINCES, 1, draw=_cn_province),
+            Group(CN_LETTERS, 1),
+            _cn_serial(4),
+            Group("挂", 1),
+        ),
+        ("", "·", ""),
+    ),
+    PlateFormat(
+        "AZ", "AZ (2011)", "vehicle", ("Latin",), "10-AB-123",
+        (_digits(2, AZ_REGIONS), _latin(2), _digits(3)), ("-", "-"),
+    ),
+    PlateFormat(
+        "RU", "RU (GOST R 50577)", "vehicle", ("Cyrillic",), "А 123 ВС 77",
+        (Group(CYRILLIC_TWINS, 1), _digits(3), Group(CYRILLIC_TWINS, 2), _RU_REGION),
+        (" ", " ", " "),
+    ),
+    PlateFormat(
+        "RU", "RU trailer (GOST R 50577)", "trailer", ("Cyrillic",), "АВ 1234 77",
+        (Group(CYRILLIC_TWINS, 2), _digits(4), _RU_REGION), (" ", " "),
+    ),
+)  # fmt: skip
+
+
+def formats_for(country: str, kind: PlateKind | None = None) -> tuple[PlateFormat, ...]:
+    """The formats of a country (ISO alpha-2), of one kind if given."""
+    return tuple(
+        f for f in FORMATS if f.country == country.upper() and (kind is None or f.kind == kind)
+    )
+
+
+def match_formats(text: str) -> list[PlateFormat]:
+    """Every format `text` fits, in registry order; several when formats share a shape
+    (a Kyrgyz private plate and an Uzbek legal entity's are both `01 123 ABC`)."""
+    return [f for f in FORMATS if f.fits(text)]
