@@ -1,0 +1,21 @@
+"""`carec-edge run`: start the service (what systemd runs on the box)."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from edge.cli.context import CliContext
+from edge.logs import setup_logging
+from edge.service import run_service
+
+
+def register(subparsers: Any) -> None:
+    parser: argparse.ArgumentParser = subparsers.add_parser("run", help="start the service")
+    parser.set_defaults(handler=run)
+
+
+def run(_args: argparse.Namespace, context: CliContext) -> int:
+    config = context.config
+    setup_logging(config.logging.level)
+    return run_service(config, context.data_dir)

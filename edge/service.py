@@ -1,0 +1,192 @@
+"""The service `carec-edge run` starts: one asyncio loop that wires the rooms together.
+
+Start: open the store, warm the manifest cache, purge expired records, tell systemd READY=1.
+Then the background tasks run (see `EdgeService.background_tasks`, the one place to add more)
+while a watchdog task pets systemd as long as the loop turns. SIGTERM or SIGINT stops it:
+STOPPING=1, every task cancelled, the store closed, exit status 0. A task that dies stops the
+service with status 1, so systemd restarts it.
+
+Store work is blocking, so it runs in one dedicated thread (`EdgeService.in_store`): the loop
+stays free, and the store and the cache's in-memory index are only ever touched by that thread.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import logging
+import signal
+from collections.abc import Callable, Coroutine
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any, TypeVar
+
+from sqlalchemy import Engine
+from sqlalchemy.exc import SQLAlchemyError
+
+from edge import systemd_notify
+from edge.config import Config
+from edge.logs import log_event
+from edge.manifest_cache import ManifestCache
+from edge.store import open_database
+from edge.timeutil import format_utc, utcnow
+
+logger = logging.getLogger(__name__)
+
+T = TypeVar("T")
+Job = Coroutine[Any, Any, None]
+
+
+class EdgeService:
+    def __init__(self, config: Config, data_dir: Path) -> None:
+        self.config = config
+        self.data_dir = data_dir
+        self._store_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="store")
+        self._engine: Engine | None = None
+        self._cache: ManifestCache | None = None
+        self._tasks: dict[asyncio.Task[None], str] = {}
+        self._stop = asyncio.Event()
+        self._stop_reason = ""
+
+    # -- what runs ---------------------------------------------------------------------------
+
+    def background_tasks(self) -> dict[str, Job]:
+        """The long-running tasks, by name, started once the store is open. Add devices, the
+        kiosk and sync here. Each runs until cancelled and cleans up in its own `finally`."""
+        return {
+            "purge": self._purge_every_interval(),
+        }
+
+    @property
+    def engine(self) -> Engine:
+        if self._engine is None:
+            raise RuntimeError("the store is not open yet")
+        return self._engine
+
+    @property
+    def cache(self) -> ManifestCache:
+        if self._cache is None:
+            raise RuntimeError("the store is not open yet")
+        return self._cache
+
+    async def in_store(self, function: Callable[..., T], *args: Any) -> T:
+        """Run blocking store work on the store thread, one job at a time."""
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._store_thread, function, *args)
+
+    # -- life cycle --------------------------------------------------------------------------
+
+    async def run(self) -> int:
+        """Run until stopped; the process exit status."""
+        self._handle_signals()
+        self._spawn("watchdog", self._pet_watchdog())
+        log_event(
+            logger,
+            logging.INFO,
+            "service.starting",
+            node=self.config.node.id,
+            data_dir=str(self.data_dir),
+        )
+        try:
+            try:
+                manifests = await self._start()
+            except Exception:
+                log_event(logger, logging.ERROR, "service.failed", exc_info=True, stage="start")
+                return 1
+            for name, task in self.background_tasks().items():
+                self._spawn(name, task)
+            systemd_notify.ready(f"ready, {manifests} manifests cached")
+            log_event(logger, logging.INFO, "service.ready", manifests=manifests)
+            return await self._supervise()
+        finally:
+            await self._shutdown()
+
+    def stop(self, reason: str = "requested") -> None:
+        """Ask the service to stop. Call it on the loop's thread (signal handlers do)."""
+        if not self._stop.is_set():
+            self._stop_reason = reason
+            self._stop.set()
+
+    async def _start(self) -> int:
+        """Open the store, warm the cache and purge it; how many manifests it then holds."""
+        self._engine = await self.in_store(open_database, self.data_dir)
+        self._cache = ManifestCache(self._engine)
+        index = await self.in_store(self._cache.plate_index)
+        log_event(logger, logging.INFO, "cache.warmed", plate_keys=len(index.keys))
+        await self.purge_expired()
+        return await self.in_store(self._cache.count)
+
+    def _handle_signals(self) -> None:
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, self.stop, sig.name)
+
+    def _spawn(self, name: str, coroutine: Job) -> None:
+        self._tasks[asyncio.create_task(coroutine, name=name)] = name
+
+    async def _supervise(self) -> int:
+        """Wait for a stop request or for a task to end; a task ending is a failure."""
+        stop_requested = asyncio.create_task(self._stop.wait(), name="stop-requested")
+        try:
+            done, _ = await asyncio.wait(
+                [stop_requested, *self._tasks], return_when=asyncio.FIRST_COMPLETED
+            )
+        finally:
+            stop_requested.cancel()
+        if stop_requested in done:
+            log_event(logger, logging.INFO, "service.stopping", reason=self._stop_reason)
+            return 0
+        for task, name in self._tasks.items():
+            if task in done:
+                error = task.exception()
+                log_event(
+                    logger,
+                    logging.ERROR,
+                    "service.task_ended",
+                    task=name,
+                    error=repr(error) if error else "returned",
+                )
+        return 1
+
+    async def _shutdown(self) -> None:
+        systemd_notify.stopping()
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        self._tasks.clear()
+        if self._engine is not None:
+            await self.in_store(self._engine.dispose)
+        self._store_thread.shutdown(wait=True)
+        log_event(logger, logging.INFO, "service.stopped")
+
+    # -- tasks -------------------------------------------------------------------------------
+
+    async def _pet_watchdog(self) -> None:
+        interval = systemd_notify.watchdog_interval()
+        if interval is None:
+            await asyncio.Event().wait()  # no watchdog to pet: idle until cancelled
+            return
+        while True:
+            systemd_notify.watchdog()
+            await asyncio.sleep(interval)
+
+    async def purge_expired(self) -> int:
+        """Delete the records expected more than `store.retention_days` ago; how many."""
+        cutoff = utcnow() - dt.timedelta(days=self.config.store.retention_days)
+        purged = await self.in_store(self.cache.purge, cutoff)
+        log_event(logger, logging.INFO, "purge.done", purged=purged, cutoff=format_utc(cutoff))
+        return purged
+
+    async def _purge_every_interval(self) -> None:
+        interval = self.config.service.purge_interval_minutes * 60
+        while True:
+            await asyncio.sleep(interval)
+            try:
+                await self.purge_expired()
+            except SQLAlchemyError as error:
+                log_event(logger, logging.ERROR, "purge.failed", error=str(error))
+
+
+def run_service(config: Config, data_dir: Path) -> int:
+    """Run the service in a fresh event loop until it stops; the process exit status."""
+    return asyncio.run(EdgeService(config, data_dir).run())

@@ -1,0 +1,283 @@
+"""`carec-edge run` as systemd runs it: a real process, a real notify socket, real signals."""
+
+from __future__ import annotations
+
+import copy
+import datetime as dt
+import os
+import queue
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from edge.manifest import parse_manifest
+from edge.manifest_cache import ManifestCache
+from edge.store import open_database
+
+REPO = Path(__file__).resolve().parents[2]
+START_TIMEOUT = 30.0
+STOP_TIMEOUT = 15.0
+
+# The example record of shared/contracts/emanifest.md.
+EXAMPLE_RECORD: dict[str, object] = {
+    "ref": "26KZ00010000000123",
+    "version": 1,
+    "issuer": "KZ-CIS",
+    "procedure": "transit",
+    "tir_carnet": "XA81234567",
+    "cmr": "KZ-2026-000812",
+    "office_departure": "KZ051100",
+    "office_destination": "KG417000",
+    "office_border": "KZ051900",
+    "expected_arrival": "2026-11-28T08:30:00Z",
+    "transport": {"plate": "777 ABC 02", "nationality": "KZ"},
+    "trailers": [{"plate": "02 1234 AB", "nationality": "KZ"}],
+    "driver": {
+        "name": "IVANOV IVAN",
+        "document_type": "P",
+        "document_number": "N12345678",
+        "nationality": "KAZ",
+        "birth_date": "1980-04-12",
+    },
+    "carrier": {"name": "Almaty Trans LLP", "id": "990140000123", "country": "KZ"},
+    "seals": [{"id": "KZC1234567", "type": "mechanical", "party": "CU"}],
+    "goods": [
+        {
+            "seq": 1,
+            "description": "Tractor parts",
+            "hs_code": "870899",
+            "packages": 24,
+            "package_type": "PK",
+            "gross_mass_kg": 11850.5,
+        }
+    ],
+}
+
+
+class NotifySocket:
+    """The AF_UNIX datagram socket systemd listens on for sd_notify, bound by the test."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        self.sock.bind(str(path))
+        self.received: list[str] = []
+
+    def wait_for(
+        self,
+        state: str,
+        timeout: float,
+        after: int = 0,
+        sender: subprocess.Popen[str] | None = None,
+    ) -> int:
+        """Receive until `state` (e.g. `READY=1`) arrives at position `after` or later; its
+        position among everything received. Gives up early if `sender` exits."""
+        deadline = time.monotonic() + timeout
+        while True:
+            for position in range(after, len(self.received)):
+                if self.received[position] == state:
+                    return position
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise AssertionError(f"no {state} within {timeout}s; got {self.received}")
+            if sender is not None and sender.poll() is not None:
+                _, stderr = sender.communicate()
+                raise AssertionError(
+                    f"no {state}: the service exited with {sender.returncode}:\n{stderr}"
+                )
+            self.sock.settimeout(min(remaining, 0.5))
+            try:
+                datagram = self.sock.recv(4096)
+            except TimeoutError:
+                continue
+            self.received.extend(datagram.decode().splitlines())
+
+    def close(self) -> None:
+        self.sock.close()
+
+
+class StderrLines:
+    """The lines a process writes to stderr, read as they come by a thread of their own."""
+
+    def __init__(self, process: subprocess.Popen[str]) -> None:
+        assert process.stderr is not None
+        self._stream = process.stderr
+        self._queue: queue.Queue[str] = queue.Queue()
+        self.seen: list[str] = []
+        threading.Thread(target=self._read, daemon=True).start()
+
+    def _read(self) -> None:
+        for line in self._stream:
+            self._queue.put(line)
+
+    def wait_for(self, text: str, timeout: float) -> str:
+        """The first line (since the last match) that contains `text`."""
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                line = self._queue.get(timeout=max(0.0, deadline - time.monotonic()))
+            except queue.Empty:
+                raise AssertionError(f"no {text!r} within {timeout}s; got {self.seen}") from None
+            self.seen.append(line)
+            if text in line:
+                return line
+
+
+@pytest.fixture
+def notify_socket() -> Iterator[NotifySocket]:
+    # A short directory of its own: socket paths are limited to 107 bytes.
+    with tempfile.TemporaryDirectory(prefix="carec-notify-") as directory:
+        listener = NotifySocket(Path(directory) / "notify")
+        yield listener
+        listener.close()
+
+
+@pytest.fixture
+def processes() -> Iterator[list[subprocess.Popen[str]]]:
+    """Every service the test starts, killed at the end if the test left it running."""
+    started: list[subprocess.Popen[str]] = []
+    yield started
+    for process in started:
+        if process.poll() is None:
+            process.kill()
+            process.communicate(timeout=STOP_TIMEOUT)
+
+
+def write_config(tmp_path: Path, retention_days: int = 30) -> Path:
+    path = tmp_path / "carec-edge.toml"
+    path.write_text(f"[store]\nretention_days = {retention_days}\n", encoding="utf-8")
+    return path
+
+
+def start_service(
+    processes: list[subprocess.Popen[str]],
+    data_dir: Path,
+    config: Path,
+    notify: NotifySocket | None = None,
+    watchdog_usec: int | None = None,
+) -> subprocess.Popen[str]:
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if key not in ("JOURNAL_STREAM", "INVOCATION_ID", "NOTIFY_SOCKET")
+        and not key.startswith("WATCHDOG_")
+    }
+    env["PYTHONPATH"] = str(REPO)
+    if notify is not None:
+        env["NOTIFY_SOCKET"] = str(notify.path)
+    if watchdog_usec is not None:
+        env["WATCHDOG_USEC"] = str(watchdog_usec)
+    options = ["--config", str(config), "--data-dir", str(data_dir)]
+    process = subprocess.Popen(
+        [sys.executable, "-m", "edge.cli", *options, "run"],
+        env=env,
+        cwd=REPO,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    processes.append(process)
+    return process
+
+
+def stop(process: subprocess.Popen[str], sig: signal.Signals) -> tuple[int, str]:
+    process.send_signal(sig)
+    _, stderr = process.communicate(timeout=STOP_TIMEOUT)
+    return process.returncode, stderr
+
+
+def manifest_expected(ref: str, expected_arrival: dt.datetime) -> dict[str, object]:
+    record = copy.deepcopy(EXAMPLE_RECORD)
+    record["ref"] = ref
+    record["expected_arrival"] = expected_arrival.strftime("%Y-%m-%dT%H:%M:%SZ")
+    return record
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
+def test_service_is_ready_pets_the_watchdog_and_stops_cleanly(
+    tmp_path: Path,
+    notify_socket: NotifySocket,
+    processes: list[subprocess.Popen[str]],
+    sig: signal.Signals,
+) -> None:
+    service = start_service(
+        processes, tmp_path / "data", write_config(tmp_path), notify_socket, watchdog_usec=200_000
+    )
+
+    ready = notify_socket.wait_for("READY=1", START_TIMEOUT, sender=service)
+    first_pet = notify_socket.wait_for("WATCHDOG=1", 5.0, after=ready)
+    notify_socket.wait_for("WATCHDOG=1", 5.0, after=first_pet + 1)
+    assert service.poll() is None
+
+    status, stderr = stop(service, sig)
+    notify_socket.wait_for("STOPPING=1", 1.0, after=ready)
+    assert status == 0, stderr
+    assert f"service.stopping reason={sig.name}" in stderr
+    assert "service.stopped" in stderr
+
+
+def test_service_purges_manifests_older_than_the_retention_at_start(
+    tmp_path: Path, notify_socket: NotifySocket, processes: list[subprocess.Popen[str]]
+) -> None:
+    data_dir = tmp_path / "data"
+    now = dt.datetime.now(dt.UTC)
+    engine = open_database(data_dir)
+    ManifestCache(engine).upsert(
+        [
+            parse_manifest(manifest_expected("26KZ-EXPIRED", now - dt.timedelta(days=31))),
+            parse_manifest(manifest_expected("26KZ-RECENT", now - dt.timedelta(days=29))),
+            parse_manifest(manifest_expected("26KZ-COMING", now + dt.timedelta(hours=6))),
+        ]
+    )
+
+    service = start_service(
+        processes, data_dir, write_config(tmp_path, retention_days=30), notify_socket
+    )
+    notify_socket.wait_for("READY=1", START_TIMEOUT, sender=service)
+
+    cache = ManifestCache(engine)
+    assert sorted(stored.record.ref for stored in cache.iter_all()) == [
+        "26KZ-COMING",
+        "26KZ-RECENT",
+    ]
+    assert "STATUS=ready, 2 manifests cached" in notify_socket.received
+    engine.dispose()
+
+    status, stderr = stop(service, signal.SIGTERM)
+    assert status == 0, stderr
+    assert "purge.done purged=1 " in stderr
+
+
+def test_service_off_systemd_logs_to_stderr_and_stops_on_sigterm(
+    tmp_path: Path, processes: list[subprocess.Popen[str]]
+) -> None:
+    service = start_service(processes, tmp_path / "data", write_config(tmp_path))
+    lines = StderrLines(service)
+    lines.wait_for(" INFO edge.service service.ready ", START_TIMEOUT)
+
+    service.send_signal(signal.SIGTERM)
+    assert service.wait(timeout=STOP_TIMEOUT) == 0
+    lines.wait_for(" INFO edge.service service.stopped", STOP_TIMEOUT)
+
+
+def test_service_that_cannot_open_its_store_fails_without_being_ready(
+    tmp_path: Path, notify_socket: NotifySocket, processes: list[subprocess.Popen[str]]
+) -> None:
+    not_a_directory = tmp_path / "data"
+    not_a_directory.write_text("a file where the store should be\n", encoding="utf-8")
+
+    service = start_service(processes, not_a_directory, write_config(tmp_path), notify_socket)
+    _, stderr = service.communicate(timeout=START_TIMEOUT)
+
+    assert service.returncode == 1, stderr
+    assert "service.failed stage=start" in stderr
+    notify_socket.wait_for("STOPPING=1", 1.0)
+    assert "READY=1" not in notify_socket.received

@@ -1,0 +1,98 @@
+"""`carec-edge config check`: a good file passes, a bad one is refused with the key to fix."""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+
+import pytest
+
+from edge.cli import main
+from edge.config import Config
+
+EXAMPLE_CONFIG = Path(__file__).resolve().parents[2] / "image" / "carec-edge.toml"
+
+
+def check(path: Path, capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
+    status = main(["config", "check", str(path)])
+    out, err = capsys.readouterr()
+    return status, out, err
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "carec-edge.toml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def test_good_file_passes(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = write(tmp_path, '[node]\nid = "KZ-NURZHOLY-1"\n[store]\nretention_days = 90\n')
+    status, out, err = check(path, capsys)
+    assert (status, err) == (0, "")
+    assert out == f"{path}: ok\n"
+
+
+def test_misspelt_key_is_named_with_its_section(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = write(tmp_path, "[store]\nretention_dayz = 30\n")
+    status, out, err = check(path, capsys)
+    assert status == 1
+    assert out == ""
+    assert f"{path}: store.retention_dayz: unknown key in section [store]" in err
+
+
+def test_unknown_section_is_named(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    status, _, err = check(write(tmp_path, "[kiosk]\nport = 8080\n"), capsys)
+    assert status == 1
+    assert "kiosk: unknown key in the top level" in err
+
+
+def test_wrong_type_names_the_key_and_the_value(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    status, _, err = check(write(tmp_path, '[store]\nretention_days = "thirty"\n'), capsys)
+    assert status == 1
+    assert "store.retention_days:" in err
+    assert "'thirty'" in err
+
+
+def test_value_out_of_range_names_the_key(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    status, _, err = check(write(tmp_path, "[matching]\nmin_score = 1.5\n"), capsys)
+    assert status == 1
+    assert "matching.min_score:" in err
+
+
+def test_every_problem_is_reported_not_only_the_first(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = write(tmp_path, '[store]\nretention_dayz = 30\n[logging]\nlevel = "LOUD"\n')
+    status, _, err = check(path, capsys)
+    assert status == 1
+    assert "store.retention_dayz:" in err
+    assert "logging.level:" in err
+
+
+def test_bad_toml_is_refused(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    status, _, err = check(write(tmp_path, "[store\nretention_days = 30\n"), capsys)
+    assert status == 1
+    assert "not valid TOML" in err
+
+
+def test_missing_file_is_refused(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    status, _, err = check(tmp_path / "absent.toml", capsys)
+    assert status == 1
+    assert "cannot read" in err
+
+
+def test_example_config_in_image_passes(capsys: pytest.CaptureFixture[str]) -> None:
+    status, out, err = check(EXAMPLE_CONFIG, capsys)
+    assert (status, err) == (0, "")
+    assert out.endswith(": ok\n")
+
+
+def test_example_config_shows_every_key_at_its_default() -> None:
+    example = tomllib.loads(EXAMPLE_CONFIG.read_text(encoding="utf-8"))
+    assert example == Config().model_dump(mode="json")
