@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from sqlalchemy import Connection, Engine, delete, func, select
 
@@ -78,10 +79,9 @@ class PlateIndex:
         return found
 
 
-@dataclass(frozen=True, slots=True)
-class PreparedManifest:
+class PreparedManifest(NamedTuple):
     """A validated record turned into the rows it is stored as. Preparing is the CPU-heavy
-    half of storing, so a bulk import does it in worker processes (this pickles cheaply)."""
+    half of storing, so a bulk import does it in worker processes; a tuple pickles cheaply."""
 
     issuer: str
     ref: str
@@ -96,17 +96,17 @@ class PreparedManifest:
     def of(cls, record: Manifest) -> PreparedManifest:
         driver = record.driver
         return cls(
-            issuer=record.issuer,
-            ref=record.ref,
-            version=record.version,
-            expected_arrival=format_utc(record.expected_arrival),
-            driver_document=normalise_id(driver.document_number) if driver else None,
-            record_json=record.to_json(),
-            plates=tuple(
+            record.issuer,
+            record.ref,
+            record.version,
+            format_utc(record.expected_arrival),
+            normalise_id(driver.document_number) if driver else None,
+            record.to_json(),
+            tuple(
                 (position, plate, retrieval_key(plate))
                 for position, (_, plate) in enumerate(record.plates())
             ),
-            seals=tuple((position, normalise_id(s.id)) for position, s in enumerate(record.seals)),
+            tuple((position, normalise_id(s.id)) for position, s in enumerate(record.seals)),
         )
 
 

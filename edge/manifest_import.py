@@ -22,7 +22,8 @@ from edge.manifest_cache import ManifestCache, PreparedManifest, UpsertCounts
 
 log = logging.getLogger(__name__)
 
-CHUNK_LINES = 2000
+# Lines a worker validates at once; each chunk is stored in one transaction.
+CHUNK_LINES = 5000
 # A line longer than this is not a record but an accident (or an attack).
 MAX_LINE_BYTES = 1 << 20
 

@@ -19,7 +19,7 @@ from edge.config import MatchingConfig
 from edge.discrepancies import Discrepancy, DiscrepancyCode
 from edge.manifest import Manifest
 from edge.manifest_cache import ManifestCache, StoredManifest, normalise_id
-from edge.plates import canonical_key, retrieval_key, retrieval_neighbours
+from edge.plates import canonical_key, retrieval_key, retrieval_neighbours, written_key
 from edge.timeutil import utcnow
 
 PlatePosition = Literal["tractor", "trailer"]
@@ -28,8 +28,8 @@ PlatePosition = Literal["tractor", "trailer"]
 CONFUSION_COST = 0.25
 # How much of a plate's similarity one full edit takes away.
 EDIT_PENALTY = 0.25
-# A read this similar to a trailer's plate counts as that trailer.
-TRAILER_THRESHOLD = 0.7
+# A read this similar to a trailer's plate (two edits, or one and some confusions) is that trailer.
+TRAILER_THRESHOLD = 0.5
 # The weights of the score's parts; without seals or a document the rest is scaled up.
 WEIGHT_PLATE, WEIGHT_TIME, WEIGHT_CHECKS = 0.6, 0.1, 0.3
 # Two candidates closer than this are ambiguous: the officer must choose.
@@ -52,7 +52,7 @@ class Observation:
     """What the lane knows about the truck in front of it."""
 
     plates: tuple[PlateRead, ...] = ()
-    seals: tuple[str, ...] = ()
+    seals: tuple[str, ...] | None = None  # None: not checked yet; (): checked, none found
     document: str | None = None
     at: dt.datetime | None = None
 
@@ -106,7 +106,9 @@ def plate_similarity(read: str, plate: str) -> float:
     """1.0 for the same plate in any script; less for each edit, little for OCR confusions."""
     read_key, plate_key = canonical_key(read), canonical_key(plate)
     if read_key == plate_key:
-        return 1.0
+        # Same key, but a letter that only looks alike after transliteration (Б read as B).
+        same_letters = written_key(read) == written_key(plate)
+        return 1.0 if same_letters else 1.0 - EDIT_PENALTY * CONFUSION_COST
     folded = Levenshtein.distance(retrieval_key(read), retrieval_key(plate))
     raw = Levenshtein.distance(read_key, plate_key)
     edits = folded + CONFUSION_COST * max(0, raw - folded)
@@ -171,7 +173,7 @@ class Matcher:
         if (
             best.plate is not None
             and best.read is not None
-            and canonical_key(best.read) != canonical_key(best.plate)
+            and written_key(best.read) != written_key(best.plate)
         ):
             discrepancies.append(
                 Discrepancy(
@@ -218,21 +220,29 @@ class Matcher:
 
     @staticmethod
     def _trailer_discrepancies(reads: Iterable[PlateRead], record: Manifest) -> list[Discrepancy]:
-        trailer_reads = [r for r in reads if r.position == "trailer"]
+        # The trailer reads are one camera's candidates for one plate: the best of them counts.
+        trailer_reads = sorted(
+            (r for r in reads if r.position == "trailer"), key=lambda r: -r.confidence
+        )
+        if not trailer_reads:
+            return []
         expected = [t.plate for t in record.trailers]
-        out = []
-        for read in trailer_reads:
-            if not any(plate_similarity(read.text, p) >= TRAILER_THRESHOLD for p in expected):
-                out.append(
-                    Discrepancy(
-                        DiscrepancyCode.TRAILER_MISMATCH,
-                        f"trailer {read.text} is not on the record"
-                        + (f" (it lists {', '.join(expected)})" if expected else " (it has none)"),
-                        expected=", ".join(expected) or None,
-                        observed=read.text,
-                    )
-                )
-        return out
+        if any(
+            plate_similarity(read.text, plate) >= TRAILER_THRESHOLD
+            for read in trailer_reads
+            for plate in expected
+        ):
+            return []
+        read = trailer_reads[0].text
+        return [
+            Discrepancy(
+                DiscrepancyCode.TRAILER_MISMATCH,
+                f"trailer {read} is not on the record"
+                + (f" (it lists {', '.join(expected)})" if expected else " (it has none)"),
+                expected=", ".join(expected) or None,
+                observed=read,
+            )
+        ]
 
     def _time_score(
         self, record: Manifest, now: dt.datetime, discrepancies: list[Discrepancy]
@@ -258,7 +268,7 @@ class Matcher:
         record: Manifest, obs: Observation, discrepancies: list[Discrepancy]
     ) -> list[float]:
         scores: list[float] = []
-        if obs.seals:
+        if obs.seals is not None:
             expected = {normalise_id(s.id): s.id for s in record.seals}
             read = {normalise_id(s): s for s in obs.seals}
             for key in sorted(expected.keys() - read.keys()):
@@ -278,7 +288,7 @@ class Matcher:
                     )
                 )
             both = expected.keys() | read.keys()
-            scores.append(len(expected.keys() & read.keys()) / len(both))
+            scores.append(len(expected.keys() & read.keys()) / len(both) if both else 1.0)
         if obs.document:
             on_record = record.driver.document_number if record.driver else None
             if on_record is not None and normalise_id(on_record) == normalise_id(obs.document):

@@ -25,6 +25,7 @@ CYRILLIC_TRANSLIT = {
 }  # fmt: skip
 
 _LATIN = {**CYRILLIC_LOOKALIKES, **CYRILLIC_TRANSLIT}
+_LOOKALIKES_ONLY = str.maketrans({**CYRILLIC_LOOKALIKES, **dict.fromkeys(" -.·_/|", None)})
 
 # Characters OCR engines mistake for one another on plates. Each group folds to its first member.
 OCR_CONFUSIONS = ("0ODQ", "1I7", "2Z", "5S", "8B", "6G")
@@ -46,9 +47,23 @@ def canonical_key(plate: str) -> str:
 
     Letters of other scripts (a Chinese province character) are kept as they are.
     """
+    return _compact(plate, _TO_LATIN)
+
+
+def written_key(plate: str) -> str:
+    """The plate as a camera sees it: look-alike letters folded, every other letter kept.
+
+    Two plates with the same canonical key but different written keys (Mongolian УБ and УВ:
+    Б is transliterated to B, В looks like B) are told apart by it.
+    """
+    return _compact(plate, _LOOKALIKES_ONLY)
+
+
+def _compact(plate: str, table: dict[int, str | None]) -> str:
     if not plate.isascii():
-        plate = unicodedata.normalize("NFC", plate)
-    text = plate.upper().translate(_TO_LATIN)
+        # NFKC: full-width digits and letters become the ASCII ones a plate shows.
+        plate = unicodedata.normalize("NFKC", plate)
+    text = plate.upper().translate(table)
     return text if text.isalnum() or not text else "".join(ch for ch in text if ch.isalnum())
 
 

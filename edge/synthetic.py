@@ -443,20 +443,21 @@ def _observe(
         trailer = _new_plate(rng, record.transport.nationality, "trailer", seen)
     if trailer and not misread_all:
         reads += _reads(rng, trailer, "trailer", rng.choice((1, 2)), False)
-    seals = [s.id for s in record.seals]
-    rng.shuffle(seals)
+    read_seals = [s.id for s in record.seals]
+    rng.shuffle(read_seals)
+    seals: tuple[str, ...] | None = None  # None: not scanned yet
     if scenario is Scenario.SEAL_MISSING:
-        seals.pop()
+        seals = tuple(read_seals[:-1])
     elif scenario is Scenario.SEAL_REPLACED:
-        seals[-1] = f"KZC{_digits(rng, 7)}"
-    elif rng.random() < 0.1:
-        seals = []  # not scanned
+        seals = (*read_seals[:-1], f"KZC{_digits(rng, 7)}")
+    elif rng.random() >= 0.1:
+        seals = tuple(read_seals)
     document = record.driver.document_number if record.driver else None
     if scenario is Scenario.OTHER_DRIVER:
         document = passport_number(rng, record.transport.nationality)
     elif rng.random() < 0.1:
         document = None  # not scanned yet
-    return Observation(tuple(reads), tuple(seals), document, at)
+    return Observation(tuple(reads), seals, document, at)
 
 
 def _arrival_time(

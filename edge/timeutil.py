@@ -22,4 +22,10 @@ def parse_utc(text: str) -> dt.datetime:
 
 def format_utc(moment: dt.datetime) -> str:
     """Fixed width, so stored times sort as text: 2026-11-28T08:30:00.000000Z."""
-    return moment.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    if moment.utcoffset() != _ZERO:
+        moment = moment.astimezone(dt.UTC)
+    # isoformat is several times faster than strftime; the first 26 characters leave the offset.
+    return moment.isoformat(timespec="microseconds")[:26] + "Z"
+
+
+_ZERO = dt.timedelta(0)

@@ -71,6 +71,11 @@ def register(subparsers: Any) -> None:
         "--confidence", action=_SetConfidence, metavar="C", help="of the read before, 0 to 1"
     )
     parser.add_argument("--seal", action="append", default=[], metavar="ID", help="a seal read")
+    parser.add_argument(
+        "--seals-checked",
+        action="store_true",
+        help="all seals were checked: a record's seal not given by --seal is missing",
+    )
     parser.add_argument("--document", metavar="NUMBER", help="the driver's document number")
     parser.add_argument("--at", type=_time, help="arrival time, ISO 8601 UTC (default: now)")
     parser.add_argument("--json", action="store_true", help="print JSON")
@@ -82,7 +87,8 @@ def match_command(args: argparse.Namespace, context: CliContext) -> int:
     if not reads and not args.seal and not args.document:
         print("carec-edge: give at least a --plate, a --seal or a --document", file=sys.stderr)
         return 2
-    observation = Observation(reads, tuple(args.seal), args.document, args.at)
+    seals = tuple(args.seal) if args.seal or args.seals_checked else None
+    observation = Observation(reads, seals, args.document, args.at)
     result = Matcher(ManifestCache(context.engine()), context.config.matching).match(observation)
     if args.json:
         print(json.dumps(result.to_dict(), ensure_ascii=False))

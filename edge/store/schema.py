@@ -63,9 +63,9 @@ manifest_plates = Table(
     Column("manifest_id", Integer, ForeignKey("manifests.id", ondelete="CASCADE"), nullable=False),
     Column("position", Integer, nullable=False),  # 0 the tractor, 1.. the trailers
     Column("plate", String(64), nullable=False),  # as written
+    # Not indexed: lookups go through the in-memory index, which is built from this column.
     Column("retrieval_key", String(64), nullable=False),
     PrimaryKeyConstraint("manifest_id", "position"),
-    Index("ix_manifest_plates_key", "retrieval_key"),
     sqlite_with_rowid=False,
 )
 

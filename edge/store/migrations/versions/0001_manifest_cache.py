@@ -42,7 +42,6 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("manifest_id", "position"),
         sqlite_with_rowid=False,
     )
-    op.create_index("ix_manifest_plates_key", "manifest_plates", ["retrieval_key"])
     op.create_table(
         "manifest_seals",
         sa.Column(

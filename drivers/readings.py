@@ -1,0 +1,107 @@
+"""The typed readings every driver produces: what was read, by which device, when (UTC)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+
+class Health(StrEnum):
+    CONNECTED = "connected"
+    DEGRADED = "degraded"  # connected, but dropping or rejecting input
+    DISCONNECTED = "disconnected"
+
+
+@dataclass(frozen=True)
+class Reading:
+    device: str  # the device id from the config
+    at: dt.datetime  # UTC
+
+    @property
+    def kind(self) -> str:
+        raise NotImplementedError
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"kind": self.kind, "device": self.device}
+        out["at"] = self.at.isoformat().replace("+00:00", "Z")
+        return out
+
+
+@dataclass(frozen=True)
+class BarcodeRead(Reading):
+    text: str
+    symbology: str | None = None  # e.g. "code128", "qr", from the AIM identifier or decoder
+    aim_id: str | None = None  # "]C0", as the scanner sent it
+    decoder: str | None = None  # for codes read from images: "zbar" or "zxing-cpp"
+    payload: dict[str, Any] = field(default_factory=dict)  # parsed: transit ref, seal id, ...
+
+    @property
+    def kind(self) -> str:
+        return "barcode"
+
+    def to_dict(self) -> dict[str, Any]:
+        out = super().to_dict() | {"text": self.text, "symbology": self.symbology}
+        if self.aim_id:
+            out["aim_id"] = self.aim_id
+        if self.decoder:
+            out["decoder"] = self.decoder
+        if self.payload:
+            out["payload"] = self.payload
+        return out
+
+
+@dataclass(frozen=True)
+class DocumentRead(Reading):
+    """An identity document's MRZ, parsed; an invalid one is reported, never dropped."""
+
+    mrz: dict[str, Any]  # the parsed MRZ as drivers.mrz gives it (to_dict of its result)
+    valid: bool
+    failed_checks: tuple[str, ...] = ()
+
+    @property
+    def kind(self) -> str:
+        return "document"
+
+    @property
+    def document_number(self) -> str | None:
+        number = self.mrz.get("document_number")
+        return str(number) if number else None
+
+    def to_dict(self) -> dict[str, Any]:
+        return super().to_dict() | {
+            "valid": self.valid,
+            "failed_checks": list(self.failed_checks),
+            "mrz": self.mrz,
+        }
+
+
+class SealState(StrEnum):
+    SEALED = "sealed"
+    OPENED = "opened"
+    TAMPERED = "tampered"
+
+
+@dataclass(frozen=True)
+class SealRead(Reading):
+    seal_id: str  # manufacturer + serial for electronic seals; the printed id for mechanical
+    electronic: bool
+    state: SealState | None = None
+    battery_low: bool = False
+    events: tuple[tuple[str, dt.datetime], ...] = ()  # (state, when) as the seal logged them
+
+    @property
+    def kind(self) -> str:
+        return "seal"
+
+    def to_dict(self) -> dict[str, Any]:
+        return super().to_dict() | {
+            "seal_id": self.seal_id,
+            "electronic": self.electronic,
+            "state": self.state.value if self.state else None,
+            "battery_low": self.battery_low,
+            "events": [
+                {"state": s, "at": t.isoformat().replace("+00:00", "Z")} for s, t in self.events
+            ],
+        }

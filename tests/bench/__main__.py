@@ -1,0 +1,21 @@
+"""`make bench`: every benchmark in tests/bench/, one JSON object a line on stdout."""
+
+from __future__ import annotations
+
+import sys
+
+from tests.bench import bench_matching
+
+BENCHMARKS = [bench_matching]
+
+
+def main() -> int:
+    for bench in BENCHMARKS:
+        status = bench.main([])
+        if status:
+            return status
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
