@@ -1,4 +1,5 @@
-"""The typed readings every driver produces: what was read, by which device, when (UTC)."""
+"""The typed readings devices produce (made by drivers, used by the core): what was read, by
+which device, when (UTC). They live in the core so that arrivals and matching can use them."""
 
 from __future__ import annotations
 
@@ -104,4 +105,44 @@ class SealRead(Reading):
             "events": [
                 {"state": s, "at": t.isoformat().replace("+00:00", "Z")} for s, t in self.events
             ],
+        }
+
+
+@dataclass(frozen=True)
+class PresenceChange(Reading):
+    """A camera's trigger: a vehicle came into (or left) the lane's view."""
+
+    present: bool
+
+    @property
+    def kind(self) -> str:
+        return "presence"
+
+    def to_dict(self) -> dict[str, Any]:
+        return super().to_dict() | {"present": self.present}
+
+
+@dataclass(frozen=True)
+class PlateCandidate:
+    text: str
+    confidence: float  # 0..1
+    position: str | None = None  # "tractor" (front camera) or "trailer" (rear camera)
+
+
+@dataclass(frozen=True)
+class PlateReading(Reading):
+    """What plate recognition made of a vehicle: several candidates, best first."""
+
+    candidates: tuple[PlateCandidate, ...]
+
+    @property
+    def kind(self) -> str:
+        return "plate"
+
+    def to_dict(self) -> dict[str, Any]:
+        return super().to_dict() | {
+            "candidates": [
+                {"text": c.text, "confidence": c.confidence, "position": c.position}
+                for c in self.candidates
+            ]
         }
