@@ -14,6 +14,7 @@ class DiscrepancyCode(StrEnum):
     SEAL_MISSING = "SEAL_MISSING"  # a seal of the record was not read
     SEAL_UNEXPECTED = "SEAL_UNEXPECTED"  # a seal was read that the record does not list
     DRIVER_DOCUMENT_MISMATCH = "DRIVER_DOCUMENT_MISMATCH"  # the document is not the record's
+    TRANSIT_DOCUMENT_MISMATCH = "TRANSIT_DOCUMENT_MISMATCH"  # a scanned ref/TIR/CMR is not its
     OUTSIDE_ARRIVAL_WINDOW = "OUTSIDE_ARRIVAL_WINDOW"  # too early or too late for the record
 
 

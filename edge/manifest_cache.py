@@ -20,7 +20,7 @@ from edge.timeutil import format_utc, utcnow
 
 _INSERT_MANIFEST = (
     "INSERT INTO manifests (id, issuer, ref, version, expected_arrival, driver_document, record,"
-    " stored_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
+    " stored_at, tir_carnet, cmr) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 )
 _INSERT_PLATE = (
     "INSERT INTO manifest_plates (manifest_id, position, plate, retrieval_key) VALUES (?, ?, ?, ?)"
@@ -89,6 +89,8 @@ class PreparedManifest(NamedTuple):
     expected_arrival: str
     driver_document: str | None
     record_json: str
+    tir_carnet: str | None
+    cmr: str | None
     plates: tuple[tuple[int, str, str], ...]  # (position, plate as written, retrieval key)
     seals: tuple[tuple[int, str], ...]  # (position, normalised seal id)
 
@@ -102,6 +104,8 @@ class PreparedManifest(NamedTuple):
             format_utc(record.expected_arrival),
             normalise_id(driver.document_number) if driver else None,
             record.to_json(),
+            normalise_id(record.tir_carnet) if record.tir_carnet else None,
+            normalise_id(record.cmr) if record.cmr else None,
             tuple(
                 (position, plate, retrieval_key(plate))
                 for position, (_, plate) in enumerate(record.plates())
@@ -176,7 +180,7 @@ class ManifestCache:
             _INSERT_MANIFEST,
             [
                 (id_, r.issuer, r.ref, r.version, r.expected_arrival, r.driver_document,
-                 r.record_json, stored_at)
+                 r.record_json, stored_at, r.tir_carnet, r.cmr)
                 for id_, r in pairs
             ],
         )  # fmt: skip
@@ -267,6 +271,20 @@ class ManifestCache:
             rows = conn.execute(
                 select(manifests.c.id).where(
                     manifests.c.driver_document == normalise_id(document_number)
+                )
+            )
+            return set(rows.scalars())
+
+    def ids_by_reference(self, references: Iterable[str]) -> set[int]:
+        """Records whose ref, TIR carnet or CMR number is one of `references`."""
+        raw = [r.strip() for r in references if r.strip()]
+        keys = [normalise_id(r) for r in raw]
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                select(manifests.c.id).where(
+                    manifests.c.ref.in_(raw)
+                    | manifests.c.tir_carnet.in_(keys)
+                    | manifests.c.cmr.in_(keys)
                 )
             )
             return set(rows.scalars())

@@ -54,6 +54,7 @@ class Observation:
     plates: tuple[PlateRead, ...] = ()
     seals: tuple[str, ...] | None = None  # None: not checked yet; (): checked, none found
     document: str | None = None
+    references: tuple[str, ...] = ()  # transit documents scanned: MRN/ref, TIR carnet, CMR
     at: dt.datetime | None = None
 
 
@@ -161,6 +162,8 @@ class Matcher:
             ids |= self.cache.ids_by_seal(observation.seals)
         if observation.document:
             ids |= self.cache.ids_by_document(observation.document)
+        if observation.references:
+            ids |= self.cache.ids_by_reference(observation.references)
         return ids
 
     def _score(self, stored: StoredManifest, obs: Observation, now: dt.datetime) -> Candidate:
@@ -301,6 +304,25 @@ class Matcher:
                         + (on_record or "(the record names no driver)"),
                         expected=on_record,
                         observed=obs.document,
+                    )
+                )
+                scores.append(0.0)
+        if obs.references:
+            own = {normalise_id(n) for n in (record.ref, record.tir_carnet, record.cmr) if n}
+            for reference in obs.references:
+                if normalise_id(reference) in own:
+                    scores.append(1.0)
+                    continue
+                discrepancies.append(
+                    Discrepancy(
+                        DiscrepancyCode.TRANSIT_DOCUMENT_MISMATCH,
+                        f"transit document {reference} is not the record's "
+                        f"(ref {record.ref}"
+                        + (f", TIR {record.tir_carnet}" if record.tir_carnet else "")
+                        + (f", CMR {record.cmr}" if record.cmr else "")
+                        + ")",
+                        expected=record.ref,
+                        observed=reference,
                     )
                 )
                 scores.append(0.0)

@@ -146,3 +146,42 @@ class PlateReading(Reading):
                 for c in self.candidates
             ]
         }
+
+
+def _time(value: Any) -> dt.datetime:
+    return dt.datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+
+
+def reading_from_dict(data: dict[str, Any]) -> Reading:
+    """The reading `Reading.to_dict` wrote (as stored with an arrival)."""
+    kind, device, at = data["kind"], str(data["device"]), _time(data["at"])
+    if kind == "barcode":
+        return BarcodeRead(
+            device, at, data["text"], data.get("symbology"), data.get("aim_id"),
+            data.get("decoder"), dict(data.get("payload") or {}),
+        )  # fmt: skip
+    if kind == "document":
+        return DocumentRead(
+            device, at, dict(data["mrz"]), bool(data["valid"]), tuple(data["failed_checks"])
+        )
+    if kind == "seal":
+        state = SealState(data["state"]) if data.get("state") else None
+        events = tuple((str(e["state"]), _time(e["at"])) for e in data.get("events", ()))
+        return SealRead(
+            device,
+            at,
+            data["seal_id"],
+            bool(data["electronic"]),
+            state,
+            bool(data["battery_low"]),
+            events,
+        )
+    if kind == "presence":
+        return PresenceChange(device, at, bool(data["present"]))
+    if kind == "plate":
+        candidates = tuple(
+            PlateCandidate(c["text"], float(c["confidence"]), c.get("position"))
+            for c in data["candidates"]
+        )
+        return PlateReading(device, at, candidates)
+    raise ValueError(f"unknown reading kind {kind!r}")

@@ -457,7 +457,7 @@ def _observe(
         document = passport_number(rng, record.transport.nationality)
     elif rng.random() < 0.1:
         document = None  # not scanned yet
-    return Observation(tuple(reads), seals, document, at)
+    return Observation(tuple(reads), seals, document, at=at)
 
 
 def _arrival_time(

@@ -7,6 +7,7 @@ import datetime as dt
 from sqlalchemy import (
     Column,
     Dialect,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -51,10 +52,15 @@ manifests = Table(
     Column("expected_arrival", UtcTime, nullable=False),
     Column("driver_document", String(20), nullable=True),
     Column("record", Text, nullable=False),  # the whole record in contract JSON
+    # Transit document numbers, normalised, so that a scanned document finds its record.
+    Column("tir_carnet", String(64), nullable=True),
+    Column("cmr", String(64), nullable=True),
     Column("stored_at", UtcTime, nullable=False),
     UniqueConstraint("ref", "issuer", name="uq_manifests_ref_issuer"),
     Index("ix_manifests_expected_arrival", "expected_arrival"),
     Index("ix_manifests_driver_document", "driver_document"),
+    Index("ix_manifests_tir_carnet", "tir_carnet"),
+    Index("ix_manifests_cmr", "cmr"),
 )
 
 manifest_plates = Table(
@@ -77,5 +83,35 @@ manifest_seals = Table(
     Column("seal_id", String(64), nullable=False),  # normalised: upper case, no separators
     PrimaryKeyConstraint("manifest_id", "position"),
     Index("ix_manifest_seals_seal", "seal_id"),
+    sqlite_with_rowid=False,
+)
+
+arrivals = Table(
+    "arrivals",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("lane", String(32), nullable=False),
+    Column("opened_at", UtcTime, nullable=False),
+    Column("opened_by", String(32), nullable=False),  # camera, manual, or the first reading's kind
+    Column("updated_at", UtcTime, nullable=False),
+    Column("closed_at", UtcTime, nullable=True),
+    Column("close_reason", String(32), nullable=True),  # decision, timeout, manual
+    Column("best_ref", String(35), nullable=True),
+    Column("best_score", Float, nullable=True),
+    Column("match", Text, nullable=True),  # the latest match result as JSON
+    Index("ix_arrivals_lane_open", "lane", "closed_at"),
+    Index("ix_arrivals_opened_at", "opened_at"),
+)
+
+arrival_readings = Table(
+    "arrival_readings",
+    metadata,
+    Column("arrival_id", Integer, ForeignKey("arrivals.id", ondelete="CASCADE"), nullable=False),
+    Column("seq", Integer, nullable=False),
+    Column("kind", String(16), nullable=False),
+    Column("device", String(64), nullable=False),
+    Column("at", UtcTime, nullable=False),
+    Column("reading", Text, nullable=False),  # the reading as JSON
+    PrimaryKeyConstraint("arrival_id", "seq"),
     sqlite_with_rowid=False,
 )

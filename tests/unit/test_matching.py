@@ -198,3 +198,13 @@ def test_confusions_plus_one_dropped_character_still_match(
     store(cache, truck(ref, plate))
     refs = [c.ref for c in match(cache, "".join(read)).candidates]
     assert ref in refs
+
+
+def test_scanned_transit_document_finds_and_confirms_its_record(cache: ManifestCache) -> None:
+    store(cache, truck("T", "777 ABC 02"), truck("OTHER", "555 KMN 01", tir_carnet="XA99999999"))
+    by_tir = match(cache, references=("XA 8123-4567",))
+    assert by_tir.best.ref == "T"
+    assert codes(by_tir.best) == []
+    wrong = match(cache, "777ABC02", references=("XA99999999",))
+    mine = next(c for c in wrong.candidates if c.ref == "T")
+    assert codes(mine) == [Code.TRANSIT_DOCUMENT_MISMATCH]
