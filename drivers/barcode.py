@@ -3,10 +3,12 @@ configured prefix and suffix, optionally led by an AIM symbology identifier (`]C
 
 from __future__ import annotations
 
+import re
 from typing import Annotated, Literal
 
-from pydantic import Field
+from pydantic import Field, field_validator
 
+from drivers.codes import parse_payload
 from drivers.device_config import SerialConfigBase
 from drivers.protocol import LineBuffer, Protocol, ProtocolOutput
 from edge.readings import BarcodeRead
@@ -20,6 +22,7 @@ AIM_SYMBOLOGIES = {
 }  # fmt: skip
 
 MAX_SCAN_BYTES = 4096
+_STX, _ETX = b"\x02", b"\x03"
 _TERMINATORS = {"cr": (b"\r",), "lf": (b"\n",), "crlf": (b"\r\n",), "any": (b"\r\n", b"\r", b"\n")}
 
 
@@ -32,6 +35,24 @@ class BarcodeScannerConfig(SerialConfigBase):
     # Whether the scanner is set to send AIM identifiers; "auto" takes them when they appear.
     aim: Literal["auto", "on", "off"] = "auto"
     max_length: Annotated[int, Field(gt=0, le=MAX_SCAN_BYTES)] = MAX_SCAN_BYTES
+    # Regular expressions of the seal ids this post's seals carry (mechanical seals are read
+    # as barcodes), e.g. "KZC\\d{7}"; a scan that fits one is reported as a seal.
+    seal_patterns: tuple[str, ...] = ()
+
+    @field_validator("seal_patterns")
+    @classmethod
+    def _compiles(cls, patterns: tuple[str, ...]) -> tuple[str, ...]:
+        for pattern in patterns:
+            try:
+                re.compile(pattern)
+            except re.error as error:
+                raise ValueError(f"{pattern!r} is not a regular expression: {error}") from None
+        return patterns
+
+
+def _payload(text: str, symbology: str | None, seals: tuple[str, ...]) -> dict[str, object]:
+    payload = parse_payload(text, symbology, seal_patterns=seals)
+    return payload.to_dict() if payload else {}
 
 
 def split_aim(text: str) -> tuple[str | None, str | None, str]:
@@ -76,6 +97,7 @@ class BarcodeProtocol(Protocol):
                     text=data_text,
                     symbology=symbology,
                     aim_id=aim_id,
+                    payload=_payload(data_text, symbology, self.config.seal_patterns),
                 )
             )
         return out
@@ -83,16 +105,18 @@ class BarcodeProtocol(Protocol):
     def _decode(self, raw: bytes) -> tuple[str, str | None]:
         prefix = self.config.prefix.encode(self.config.encoding)
         suffix = self.config.suffix.encode(self.config.encoding)
+        if not prefix and not suffix and raw.endswith(_ETX) and _STX in raw:
+            prefix, suffix = _STX, _ETX  # STX ... ETX framing, understood without configuring
         if prefix:
             # Line noise before the last prefix is dropped with it; framing bytes are control
             # characters a scan itself does not hold.
             at = raw.rfind(prefix)
             if at < 0:
-                return "", f"scan without the prefix {self.config.prefix!r}: {raw[:40]!r}"
+                return "", f"scan without the prefix {prefix!r}: {raw[:40]!r}"
             raw = raw[at + len(prefix) :]
         if suffix:
             if not raw.endswith(suffix):
-                return "", f"scan without the suffix {self.config.suffix!r}: {raw[:40]!r}"
+                return "", f"scan without the suffix {suffix!r}: {raw[:40]!r}"
             raw = raw[: -len(suffix)]
         try:
             text = raw.decode(self.config.encoding)

@@ -29,9 +29,9 @@ from edge.readings import (
 from edge.store.schema import arrival_readings, arrivals
 from edge.timeutil import utcnow
 
-# What a scanned code's payload kind tells the matcher (see drivers.codes payload kinds).
-SEAL_PAYLOADS = frozenset({"seal"})
-REFERENCE_PAYLOADS = frozenset({"mrn", "transit", "tir_carnet", "cmr"})
+# The fields of a scanned code's payload (drivers.codes.Payload.to_dict) that name transit
+# documents; its "seals" are seal ids.
+REFERENCE_FIELDS = ("mrn", "tir_carnet", "cmr")
 
 
 @dataclass(frozen=True)
@@ -77,13 +77,10 @@ def observation_of(readings: Iterable[Reading], at: dt.datetime) -> Observation:
             seals.append(reading.seal_id)
         elif isinstance(reading, DocumentRead) and reading.document_number:
             document = reading.document_number  # the latest document read wins
-        elif isinstance(reading, BarcodeRead):
-            kind = str(reading.payload.get("kind", ""))
-            value = str(reading.payload.get("value") or reading.text)
-            if kind in SEAL_PAYLOADS:
-                seals.append(value)
-            elif kind in REFERENCE_PAYLOADS:
-                references.append(value)
+        elif isinstance(reading, BarcodeRead) and reading.payload.get("valid", True):
+            payload = reading.payload
+            seals += [str(s) for s in payload.get("seals", ())]
+            references += [str(payload[f]) for f in REFERENCE_FIELDS if payload.get(f)]
     return Observation(
         plates=tuple(plates),
         seals=tuple(dict.fromkeys(seals)) if seals else None,

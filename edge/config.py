@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import tomllib
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
@@ -49,12 +49,23 @@ class ServiceConfig(_Section):
     purge_interval_minutes: Annotated[float, Field(gt=0)] = 60.0
 
 
+class LanesConfig(_Section):
+    # An arrival nothing has happened to for this long is closed as timed out.
+    idle_timeout_minutes: Annotated[float, Field(gt=0)] = 30.0
+    # The lane of devices that name none.
+    default_lane: Annotated[str, Field(pattern=r"^[A-Za-z0-9_.-]{1,32}$")] = "1"
+
+
 class Config(_Section):
     node: NodeConfig = NodeConfig()
     store: StoreConfig = StoreConfig()
     matching: MatchingConfig = MatchingConfig()
     logging: LoggingConfig = LoggingConfig()
     service: ServiceConfig = ServiceConfig()
+    lanes: LanesConfig = LanesConfig()
+    # [[devices]] tables. Each is checked against its kind's model by the drivers' registry
+    # when the service or `config check` loads the file (the core cannot know driver models).
+    devices: list[dict[str, Any]] = Field(default_factory=list)
 
 
 class ConfigError(ValueError):

@@ -8,6 +8,9 @@ service with status 1, so systemd restarts it.
 
 Store work is blocking, so it runs in one dedicated thread (`EdgeService.in_store`): the loop
 stays free, and the store and the cache's in-memory index are only ever touched by that thread.
+
+Devices run in threads of their own and hand their readings to the loop, which attaches each
+to the truck at the device's lane (`edge.arrivals.Lanes`) on the store thread.
 """
 
 from __future__ import annotations
@@ -16,18 +19,23 @@ import asyncio
 import datetime as dt
 import logging
 import signal
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
 from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
+from drivers.registry import DeviceConfig, make_device
 from edge import systemd_notify
+from edge.arrivals import ArrivalStore, Lanes
 from edge.config import Config
 from edge.logs import log_event
 from edge.manifest_cache import ManifestCache
+from edge.matching import Matcher
+from edge.readings import Health, Reading
 from edge.store import open_database
 from edge.timeutil import format_utc, utcnow
 
@@ -37,10 +45,28 @@ T = TypeVar("T")
 Job = Coroutine[Any, Any, None]
 
 
+@dataclass
+class DeviceStatus:
+    kind: str
+    lane: str
+    health: Health = Health.DISCONNECTED
+    why: str = "not started"
+    readings: int = 0
+    rejects: int = 0
+
+
 class EdgeService:
-    def __init__(self, config: Config, data_dir: Path) -> None:
+    def __init__(
+        self, config: Config, data_dir: Path, devices: Sequence[DeviceConfig] = ()
+    ) -> None:
         self.config = config
         self.data_dir = data_dir
+        self.device_configs = list(devices)
+        self.devices: dict[str, DeviceStatus] = {
+            d.id: DeviceStatus(d.kind, d.lane or config.lanes.default_lane) for d in devices
+        }
+        self._lanes: Lanes | None = None
+        self._readings: asyncio.Queue[Reading] = asyncio.Queue()
         self._store_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="store")
         self._engine: Engine | None = None
         self._cache: ManifestCache | None = None
@@ -55,6 +81,9 @@ class EdgeService:
         kiosk and sync here. Each runs until cancelled and cleans up in its own `finally`."""
         return {
             "purge": self._purge_every_interval(),
+            "devices": self._run_devices(),
+            "arrivals": self._attach_readings(),
+            "idle-arrivals": self._expire_idle_arrivals(),
         }
 
     @property
@@ -68,6 +97,12 @@ class EdgeService:
         if self._cache is None:
             raise RuntimeError("the store is not open yet")
         return self._cache
+
+    @property
+    def lanes(self) -> Lanes:
+        if self._lanes is None:
+            raise RuntimeError("the store is not open yet")
+        return self._lanes
 
     async def in_store(self, function: Callable[..., T], *args: Any) -> T:
         """Run blocking store work on the store thread, one job at a time."""
@@ -111,6 +146,9 @@ class EdgeService:
         """Open the store, warm the cache and purge it; how many manifests it then holds."""
         self._engine = await self.in_store(open_database, self.data_dir)
         self._cache = ManifestCache(self._engine)
+        matcher = Matcher(self._cache, self.config.matching)
+        idle = dt.timedelta(minutes=self.config.lanes.idle_timeout_minutes)
+        self._lanes = Lanes(ArrivalStore(self._engine), matcher, idle)
         index = await self.in_store(self._cache.plate_index)
         log_event(logger, logging.INFO, "cache.warmed", plate_keys=len(index.keys))
         await self.purge_expired()
@@ -186,7 +224,81 @@ class EdgeService:
             except SQLAlchemyError as error:
                 log_event(logger, logging.ERROR, "purge.failed", error=str(error))
 
+    # -- devices and arrivals ------------------------------------------------------------------
 
-def run_service(config: Config, data_dir: Path) -> int:
+    async def _run_devices(self) -> None:
+        """Start every configured device; they run in their own threads until cancelled."""
+        loop = asyncio.get_running_loop()
+        running = []
+
+        def on_reading(reading: Reading) -> None:  # device thread
+            loop.call_soon_threadsafe(self._readings.put_nowait, reading)
+
+        def on_health(device_id: str, health: Health, why: str) -> None:  # device thread
+            loop.call_soon_threadsafe(self._note_health, device_id, health, why)
+
+        def on_reject(device_id: str, reason: str) -> None:  # device thread
+            loop.call_soon_threadsafe(self._note_reject, device_id, reason)
+
+        try:
+            for config in self.device_configs:
+                device = make_device(config, on_reading, on_health, on_reject)
+                device.start()
+                running.append(device)
+            log_event(logger, logging.INFO, "devices.started", count=len(running))
+            await asyncio.Event().wait()  # until cancelled
+        finally:
+            for device in running:
+                await asyncio.to_thread(device.stop)
+
+    def _note_health(self, device_id: str, health: Health, why: str) -> None:
+        status = self.devices[device_id]
+        status.health, status.why = health, why
+        log_event(
+            logger, logging.INFO, "device.health", device=device_id, health=health.value, why=why
+        )
+
+    def _note_reject(self, device_id: str, reason: str) -> None:
+        self.devices[device_id].rejects += 1
+        log_event(logger, logging.WARNING, "device.reject", device=device_id, reason=reason)
+
+    async def _attach_readings(self) -> None:
+        while True:
+            reading = await self._readings.get()
+            status = self.devices.get(reading.device)
+            lane = status.lane if status else self.config.lanes.default_lane
+            if status:
+                status.readings += 1
+            try:
+                arrival_id = await self.in_store(self.lanes.on_reading, lane, reading)
+            except SQLAlchemyError as error:
+                # The reading is still in the device's log line; the service keeps going.
+                log_event(
+                    logger,
+                    logging.ERROR,
+                    "arrival.store_failed",
+                    device=reading.device,
+                    error=str(error),
+                )
+                continue
+            log_event(
+                logger,
+                logging.INFO,
+                "arrival.reading",
+                arrival=arrival_id,
+                lane=lane,
+                device=reading.device,
+                kind=reading.kind,
+            )
+
+    async def _expire_idle_arrivals(self) -> None:
+        while True:
+            await asyncio.sleep(60)
+            closed = await self.in_store(self.lanes.expire_idle)
+            if closed:
+                log_event(logger, logging.INFO, "arrivals.timed_out", arrivals=closed)
+
+
+def run_service(config: Config, data_dir: Path, devices: Sequence[DeviceConfig] = ()) -> int:
     """Run the service in a fresh event loop until it stops; the process exit status."""
-    return asyncio.run(EdgeService(config, data_dir).run())
+    return asyncio.run(EdgeService(config, data_dir, devices).run())

@@ -358,6 +358,7 @@ class Scenario(StrEnum):
     SEAL_REPLACED = "seal_replaced"  # a seal of its record was swapped for another
     OTHER_DRIVER = "other_driver"  # driven by someone else than its record names
     OUTSIDE_WINDOW = "outside_window"  # far earlier or later than its record expects
+    OTHER_DOCUMENT = "other_document"  # the transit document shown is another truck's
 
 
 EXPECTED_CODES: dict[Scenario, frozenset[DiscrepancyCode]] = {
@@ -371,6 +372,7 @@ EXPECTED_CODES: dict[Scenario, frozenset[DiscrepancyCode]] = {
     ),
     Scenario.OTHER_DRIVER: frozenset({DiscrepancyCode.DRIVER_DOCUMENT_MISMATCH}),
     Scenario.OUTSIDE_WINDOW: frozenset({DiscrepancyCode.OUTSIDE_ARRIVAL_WINDOW}),
+    Scenario.OTHER_DOCUMENT: frozenset({DiscrepancyCode.TRANSIT_DOCUMENT_MISMATCH}),
 }
 
 
@@ -457,7 +459,12 @@ def _observe(
         document = passport_number(rng, record.transport.nationality)
     elif rng.random() < 0.1:
         document = None  # not scanned yet
-    return Observation(tuple(reads), seals, document, at=at)
+    references: tuple[str, ...] = ()
+    if scenario is Scenario.OTHER_DOCUMENT:
+        references = (f"XA{_digits(rng, 8)}",)
+    elif rng.random() < 0.7:  # the transit document's barcode: its TIR carnet, else the ref
+        references = (record.tir_carnet or record.ref,)
+    return Observation(tuple(reads), seals, document, references, at=at)
 
 
 def _arrival_time(

@@ -10,12 +10,31 @@ import argparse
 import sys
 from collections.abc import Sequence
 
+from drivers.registry import DeviceConfigError
 from edge import __version__
-from edge.cli import config_cmd, manifests_cmd, match_cmd, run_cmd
+from edge.cli import (
+    codes_cmd,
+    config_cmd,
+    devices_cmd,
+    manifests_cmd,
+    match_cmd,
+    mrz_cmd,
+    run_cmd,
+    sim_cmd,
+)
 from edge.cli.context import CliContext
 from edge.config import ConfigError
 
-COMMAND_MODULES = (config_cmd, manifests_cmd, match_cmd, run_cmd)
+COMMAND_MODULES = (
+    codes_cmd,
+    config_cmd,
+    devices_cmd,
+    manifests_cmd,
+    match_cmd,
+    mrz_cmd,
+    run_cmd,
+    sim_cmd,
+)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -46,6 +65,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         status: int = args.handler(args, context)
     except ConfigError as error:
         print(f"carec-edge: bad config {error}", file=sys.stderr)
+        return 2
+    except DeviceConfigError as error:
+        print(f"carec-edge: bad device config: {error}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         return 130

@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from drivers.registry import DeviceConfigError, parse_devices
 from edge.cli.context import CliContext
 from edge.config import ConfigError, load_config
 
@@ -21,10 +22,15 @@ def register(subparsers: Any) -> None:
 
 def check_config(args: argparse.Namespace, _context: CliContext) -> int:
     try:
-        load_config(args.file)
+        config = load_config(args.file)
+        parse_devices(config.devices)
     except ConfigError as error:
         for problem in error.problems:
             print(f"{error.path}: {problem}", file=sys.stderr)
+        return 1
+    except DeviceConfigError as error:
+        for problem in error.problems:
+            print(f"{args.file}: {problem}", file=sys.stderr)
         return 1
     print(f"{args.file}: ok")
     return 0

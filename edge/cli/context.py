@@ -9,6 +9,7 @@ from pathlib import Path
 
 from sqlalchemy import Engine
 
+from drivers.registry import DeviceConfig, parse_devices
 from edge.config import Config, load_config
 from edge.store import open_database
 
@@ -28,6 +29,11 @@ class CliContext:
     @cached_property
     def config(self) -> Config:
         return load_config(self.config_path)
+
+    @cached_property
+    def devices(self) -> list[DeviceConfig]:
+        """The config's devices, each checked against its kind (raises DeviceConfigError)."""
+        return parse_devices(self.config.devices)
 
     @property
     def data_dir(self) -> Path:

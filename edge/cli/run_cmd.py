@@ -18,4 +18,4 @@ def register(subparsers: Any) -> None:
 def run(_args: argparse.Namespace, context: CliContext) -> int:
     config = context.config
     setup_logging(config.logging.level)
-    return run_service(config, context.data_dir)
+    return run_service(config, context.data_dir, context.devices)

@@ -81,7 +81,7 @@ def test_a_reading_with_no_truck_open_opens_one(lanes: Lanes) -> None:
             at(0),
             "XA81234567",
             "code128",
-            payload={"kind": "tir_carnet", "value": "XA81234567"},
+            payload={"kind": "tir_carnet", "valid": True, "tir_carnet": "XA81234567"},
         ),
     )
     arrival = lanes.store.get(arrival_id)  # type: ignore[arg-type]
@@ -146,7 +146,9 @@ def test_an_arrival_survives_a_restart(lanes: Lanes, engine: Engine, cache: Mani
 @pytest.mark.parametrize(
     "reading",
     [
-        BarcodeRead("s", T0, "X", "qr", "]Q1", "zbar", {"kind": "seal", "value": "X"}),
+        BarcodeRead(
+            "s", T0, "X", "qr", "]Q1", "zbar", {"kind": "seal", "valid": True, "seals": ["X"]}
+        ),
         DocumentRead(
             "m", T0, {"document_number": "N1", "surname": "IVANOV"}, False, ("birth_date",)
         ),

@@ -95,4 +95,23 @@ def test_example_config_in_image_passes(capsys: pytest.CaptureFixture[str]) -> N
 
 def test_example_config_shows_every_key_at_its_default() -> None:
     example = tomllib.loads(EXAMPLE_CONFIG.read_text(encoding="utf-8"))
-    assert example == Config().model_dump(mode="json")
+    defaults = Config().model_dump(mode="json")
+    assert defaults.pop("devices") == []  # the device examples have a file of their own
+    assert example == defaults
+
+
+def test_device_examples_pass_config_check(capsys: pytest.CaptureFixture[str]) -> None:
+    devices = EXAMPLE_CONFIG.with_name("devices.example.toml")
+    kinds = {d["kind"] for d in tomllib.loads(devices.read_text(encoding="utf-8"))["devices"]}
+    assert kinds >= {"barcode", "mrz"}
+    status, _, err = check(devices, capsys)
+    assert status == 0, err
+
+
+def test_config_check_names_a_bad_device_key(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    bad = write(tmp_path, '[[devices]]\nkind = "barcode"\nid = "s1"\nport = "/dev/x"\nbaudrat = 1\n')
+    status, _, err = check(bad, capsys)
+    assert status == 1
+    assert "devices[0].baudrat: unknown key" in err

@@ -1,0 +1,81 @@
+"""Every device kind in one place: its config model (a discriminated union on `kind`, so the
+config file names the kind and gets that kind's keys checked) and how to start it."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Annotated, Any
+from typing import Protocol as TypingProtocol
+
+from pydantic import Field, TypeAdapter, ValidationError
+
+from drivers.barcode import BarcodeProtocol, BarcodeScannerConfig
+from drivers.mrz_reader import MrzReaderConfig, MrzReaderProtocol
+from drivers.protocol import Protocol
+from drivers.serial_device import HealthCallback, ReadingCallback, RejectCallback, SerialDevice
+from edge.manifest import field_path
+from edge.readings import Health
+
+SerialDeviceConfig = BarcodeScannerConfig | MrzReaderConfig
+DeviceConfig = Annotated[SerialDeviceConfig, Field(discriminator="kind")]
+SERIAL_KINDS = ("barcode", "mrz")
+
+_DEVICE_LIST: TypeAdapter[list[DeviceConfig]] = TypeAdapter(list[DeviceConfig])
+_PROTOCOLS: dict[str, Callable[[Any], Protocol]] = {
+    "barcode": BarcodeProtocol,
+    "mrz": MrzReaderProtocol,
+}
+
+
+class DeviceConfigError(ValueError):
+    def __init__(self, problems: list[str]) -> None:
+        super().__init__("; ".join(problems))
+        self.problems = problems
+
+
+def parse_devices(raw: list[dict[str, Any]]) -> list[DeviceConfig]:
+    """The `[[devices]]` tables of the config file, each checked against its kind's model."""
+    try:
+        devices = _DEVICE_LIST.validate_python(raw)
+    except ValidationError as error:
+        problems = []
+        for item in error.errors(include_url=False):
+            # pydantic puts the kind in the location ("0", "barcode", "port"); drop it.
+            loc = [p for p in item["loc"] if not (isinstance(p, str) and p in _PROTOCOLS)]
+            path = field_path(("devices", *loc))
+            message = item["msg"] if item["type"] != "extra_forbidden" else "unknown key"
+            problems.append(f"{path}: {message}")
+        raise DeviceConfigError(problems) from None
+    seen: set[str] = set()
+    for index, device in enumerate(devices):
+        if device.id in seen:
+            raise DeviceConfigError([f"devices[{index}].id: {device.id!r} is used twice"])
+        seen.add(device.id)
+    return devices
+
+
+class RunningDevice(TypingProtocol):
+    device_id: str
+    health: Health
+
+    def start(self) -> None: ...
+    def stop(self, timeout: float = 5.0) -> None: ...
+
+
+def make_device(
+    config: DeviceConfig,
+    on_reading: ReadingCallback,
+    on_health: HealthCallback | None = None,
+    on_reject: RejectCallback | None = None,
+) -> RunningDevice:
+    """A device ready to start; its callbacks are called from its own thread."""
+    protocol = _PROTOCOLS[config.kind](config)
+    return SerialDevice(
+        protocol,
+        config.port,
+        on_reading,
+        baudrate=config.baudrate,
+        on_health=on_health,
+        on_reject=on_reject,
+        poll_interval_s=getattr(config, "poll_interval_s", None),
+    )

@@ -1,0 +1,185 @@
+"""Scenario files for the emulators: which devices exist, with which line faults, and what
+happens when (at t seconds: this code is scanned, this passport swiped, this seal read, this
+cable pulled). TOML, checked like the config file:
+
+    [[device]]
+    id = "scanner-1"
+    kind = "barcode"
+    faults = { noise = 0.1, split = 0.5 }
+
+    [[event]]
+    at = 0.5
+    device = "scanner-1"
+    scan = "XA81234567"
+    symbology = "pdf417"
+
+    [[event]]
+    at = 2.0
+    device = "scanner-1"
+    unplug_for = 1.5
+
+    [[event]]           # wait for Enter on `sim run`'s stdin
+    at = 4.0
+    device = "scanner-1"
+    pause = true
+"""
+
+from __future__ import annotations
+
+import random
+import threading
+import time
+import tomllib
+from collections.abc import Callable
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from drivers.sim.barcode import BarcodeScannerEmulator
+from drivers.sim.faults import Faults
+from drivers.sim.mrz_reader import MrzReaderEmulator
+from drivers.sim.pty_port import PtyPort
+from edge.manifest import describe_validation_error
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class SimDevice(_Model):
+    id: Annotated[str, Field(pattern=r"^[A-Za-z0-9_.-]{1,64}$")]
+    kind: Literal["barcode", "mrz"]
+    faults: Faults = Faults()
+    prefix: str = ""  # barcode scanners only
+    suffix: str = ""
+
+
+class SimEvent(_Model):
+    at: Annotated[float, Field(ge=0)]
+    device: str
+    scan: str | None = None  # barcode scanners
+    symbology: str = "code128"
+    mrz: Annotated[list[str], Field(min_length=2, max_length=3)] | None = None  # MRZ readers
+    unplug_for: Annotated[float, Field(gt=0)] | None = None  # any device: pull the cable
+    # Wait here until resumed (a line on stdin with `sim run`); the pause does not count in `at`.
+    pause: bool = False
+
+    @model_validator(mode="after")
+    def _one_action(self) -> SimEvent:
+        actions = [a for a in (self.scan, self.mrz, self.unplug_for) if a is not None]
+        if len(actions) + self.pause != 1:
+            raise ValueError("an event does exactly one of scan, mrz, unplug_for, pause")
+        return self
+
+
+class Scenario(_Model):
+    seed: int = 1
+    device: Annotated[list[SimDevice], Field(min_length=1)]
+    event: list[SimEvent] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _known_devices(self) -> Scenario:
+        kinds = {d.id: d.kind for d in self.device}
+        for index, event in enumerate(self.event):
+            kind = kinds.get(event.device)
+            if kind is None:
+                raise ValueError(f"event[{index}].device: no device {event.device!r}")
+            if (event.scan is not None and kind != "barcode") or (event.mrz and kind != "mrz"):
+                raise ValueError(f"event[{index}]: a {kind} device cannot do that")
+        return self
+
+
+class ScenarioError(ValueError):
+    pass
+
+
+def load_scenario(path: Path) -> Scenario:
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+        return Scenario.model_validate(data)
+    except OSError as error:
+        raise ScenarioError(f"{path}: cannot read: {error.strerror}") from None
+    except tomllib.TOMLDecodeError as error:
+        raise ScenarioError(f"{path}: not valid TOML: {error}") from None
+    except ValidationError as error:
+        raise ScenarioError(f"{path}: " + "; ".join(describe_validation_error(error))) from None
+
+
+Emulator = BarcodeScannerEmulator | MrzReaderEmulator
+
+
+class ScenarioRun:
+    """The scenario's emulators on real ptys under `directory`, and its events played in time."""
+
+    def __init__(self, scenario: Scenario, directory: Path) -> None:
+        self.scenario = scenario
+        self.rng = random.Random(scenario.seed)
+        self.ports: dict[str, PtyPort] = {}
+        self.emulators: dict[str, Emulator] = {}
+        for device in scenario.device:
+            port = PtyPort(directory / f"{device.id}.tty")
+            port.plug()
+            self.ports[device.id] = port
+            self.emulators[device.id] = self._emulator(device, port)
+        self._stop = threading.Event()
+
+    def _emulator(self, device: SimDevice, port: PtyPort) -> Emulator:
+        rng = random.Random(self.rng.random())
+        if device.kind == "barcode":
+            return BarcodeScannerEmulator(
+                port, prefix=device.prefix, suffix=device.suffix, faults=device.faults, rng=rng
+            )
+        return MrzReaderEmulator(port, faults=device.faults, rng=rng)
+
+    def play(
+        self,
+        on_event: Callable[[SimEvent], None] | None = None,
+        resume: Callable[[], None] | None = None,
+    ) -> None:
+        """Play the events in time order; returns after the last one (or when stopped).
+        A pause event calls `resume`, which returns when the scenario may go on."""
+        start = time.monotonic()
+        replugs: list[tuple[float, str]] = []
+        for event in sorted(self.scenario.event, key=lambda e: e.at):
+            due = start + event.at
+            while replugs and replugs[0][0] <= due:
+                when, device_id = replugs.pop(0)
+                if self._stop.wait(max(0.0, when - time.monotonic())):
+                    return
+                self.ports[device_id].plug()
+            if self._stop.wait(max(0.0, due - time.monotonic())):  # the scenario's clock
+                return
+            if event.pause:
+                paused = time.monotonic()
+                if resume:
+                    resume()
+                start += time.monotonic() - paused
+            self._apply(event, replugs)
+            if on_event:
+                on_event(event)
+        for when, device_id in replugs:
+            if self._stop.wait(max(0.0, when - time.monotonic())):
+                return
+            self.ports[device_id].plug()
+
+    def _apply(self, event: SimEvent, replugs: list[tuple[float, str]]) -> None:
+        emulator = self.emulators[event.device]
+        port = self.ports[event.device]
+        if event.unplug_for is not None:
+            port.unplug()
+            replugs.append((time.monotonic() + event.unplug_for, event.device))
+            replugs.sort()
+        elif event.pause or not port.plugged:
+            return  # the cable is out: what the device read is lost, as on a real lane
+        elif event.scan is not None and isinstance(emulator, BarcodeScannerEmulator):
+            emulator.scan(event.scan, event.symbology)
+        elif event.mrz is not None and isinstance(emulator, MrzReaderEmulator):
+            emulator.swipe(event.mrz)
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    def close(self) -> None:
+        for port in self.ports.values():
+            port.close()

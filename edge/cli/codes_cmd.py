@@ -1,0 +1,46 @@
+"""`carec-edge codes decode IMAGE...`: the codes in image files, with what they carry, as JSON."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from drivers.codes import ImageError, decode_image, parse_payload
+from edge.cli.context import CliContext
+
+
+def register(subparsers: Any) -> None:
+    parser: argparse.ArgumentParser = subparsers.add_parser("codes", help="barcodes in images")
+    actions = parser.add_subparsers(dest="action", required=True, metavar="ACTION")
+    decode = actions.add_parser(
+        "decode", help="decode the barcodes and 2D codes in image files, print them as JSON"
+    )
+    decode.add_argument("images", type=Path, nargs="+", metavar="IMAGE")
+    decode.set_defaults(handler=decode_images)
+
+
+def decode_images(args: argparse.Namespace, _context: CliContext) -> int:
+    found: list[dict[str, Any]] = []
+    status = 0
+    for image in args.images:
+        try:
+            codes = decode_image(image)
+        except ImageError as error:
+            print(f"carec-edge codes: {error}", file=sys.stderr)  # names the file
+            status = 1
+            continue
+        for code in codes:
+            entry: dict[str, Any] = {
+                "image": str(image),
+                "format": code.format,
+                "text": code.text,
+                "decoder": code.decoder,
+            }
+            if payload := parse_payload(code.text, code.format):
+                entry["payload"] = payload.to_dict()
+            found.append(entry)
+    print(json.dumps(found, ensure_ascii=False, indent=2))
+    return status
