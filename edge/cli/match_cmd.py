@@ -77,6 +77,13 @@ def register(subparsers: Any) -> None:
         help="all seals were checked: a record's seal not given by --seal is missing",
     )
     parser.add_argument("--document", metavar="NUMBER", help="the driver's document number")
+    parser.add_argument(
+        "--reference",
+        action="append",
+        default=[],
+        metavar="REF",
+        help="a transit document scanned: MRN/ref, TIR carnet or CMR number",
+    )
     parser.add_argument("--at", type=_time, help="arrival time, ISO 8601 UTC (default: now)")
     parser.add_argument("--json", action="store_true", help="print JSON")
     parser.set_defaults(handler=match_command)
@@ -84,11 +91,14 @@ def register(subparsers: Any) -> None:
 
 def match_command(args: argparse.Namespace, context: CliContext) -> int:
     reads = tuple(PlateRead(text, conf, pos) for text, conf, pos in args.reads or [])
-    if not reads and not args.seal and not args.document:
-        print("carec-edge: give at least a --plate, a --seal or a --document", file=sys.stderr)
+    if not reads and not args.seal and not args.document and not args.reference:
+        print(
+            "carec-edge: give at least a --plate, --seal, --document or --reference",
+            file=sys.stderr,
+        )
         return 2
     seals = tuple(args.seal) if args.seal or args.seals_checked else None
-    observation = Observation(reads, seals, args.document, args.at)
+    observation = Observation(reads, seals, args.document, tuple(args.reference), args.at)
     result = Matcher(ManifestCache(context.engine()), context.config.matching).match(observation)
     if args.json:
         print(json.dumps(result.to_dict(), ensure_ascii=False))
