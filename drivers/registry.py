@@ -10,6 +10,7 @@ from typing import Protocol as TypingProtocol
 from pydantic import Field, TypeAdapter, ValidationError
 
 from drivers.barcode import BarcodeProtocol, BarcodeScannerConfig
+from drivers.camera import Camera, CameraConfig, FrameSink, PresenceTrigger
 from drivers.mrz_reader import MrzReaderConfig, MrzReaderProtocol
 from drivers.protocol import Protocol
 from drivers.serial_device import HealthCallback, ReadingCallback, RejectCallback, SerialDevice
@@ -17,7 +18,8 @@ from edge.manifest import field_path
 from edge.readings import Health
 
 SerialDeviceConfig = BarcodeScannerConfig | MrzReaderConfig
-DeviceConfig = Annotated[SerialDeviceConfig, Field(discriminator="kind")]
+DeviceConfig = Annotated[SerialDeviceConfig | CameraConfig, Field(discriminator="kind")]
+DEVICE_KINDS = ("barcode", "mrz", "camera")
 SERIAL_KINDS = ("barcode", "mrz")
 
 _DEVICE_LIST: TypeAdapter[list[DeviceConfig]] = TypeAdapter(list[DeviceConfig])
@@ -41,7 +43,7 @@ def parse_devices(raw: list[dict[str, Any]]) -> list[DeviceConfig]:
         problems = []
         for item in error.errors(include_url=False):
             # pydantic puts the kind in the location ("0", "barcode", "port"); drop it.
-            loc = [p for p in item["loc"] if not (isinstance(p, str) and p in _PROTOCOLS)]
+            loc = [p for p in item["loc"] if not (isinstance(p, str) and p in DEVICE_KINDS)]
             path = field_path(("devices", *loc))
             message = item["msg"] if item["type"] != "extra_forbidden" else "unknown key"
             problems.append(f"{path}: {message}")
@@ -55,11 +57,41 @@ def parse_devices(raw: list[dict[str, Any]]) -> list[DeviceConfig]:
 
 
 class RunningDevice(TypingProtocol):
-    device_id: str
-    health: Health
+    @property
+    def device_id(self) -> str: ...
+    @property
+    def health(self) -> Health: ...
 
     def start(self) -> None: ...
     def stop(self, timeout: float = 5.0) -> None: ...
+
+
+class CameraDevice:
+    """A camera and its presence trigger, started and stopped together. While a vehicle is in
+    view, frames go to `on_frame` (plate recognition plugs in there)."""
+
+    def __init__(
+        self,
+        config: CameraConfig,
+        on_reading: ReadingCallback,
+        on_health: HealthCallback | None,
+        on_frame: FrameSink | None,
+    ) -> None:
+        self.device_id = config.id
+        self.camera = Camera(config, on_health=on_health)
+        self.trigger = PresenceTrigger(self.camera, config.trigger, on_reading, on_frame)
+
+    @property
+    def health(self) -> Health:
+        return self.camera.health
+
+    def start(self) -> None:
+        self.camera.start()
+        self.trigger.start()
+
+    def stop(self, timeout: float = 5.0) -> None:
+        self.trigger.stop(timeout)
+        self.camera.stop(timeout)
 
 
 def make_device(
@@ -67,8 +99,11 @@ def make_device(
     on_reading: ReadingCallback,
     on_health: HealthCallback | None = None,
     on_reject: RejectCallback | None = None,
+    on_frame: FrameSink | None = None,
 ) -> RunningDevice:
-    """A device ready to start; its callbacks are called from its own thread."""
+    """A device ready to start; its callbacks are called from its own thread(s)."""
+    if isinstance(config, CameraConfig):
+        return CameraDevice(config, on_reading, on_health, on_frame)
     protocol = _PROTOCOLS[config.kind](config)
     return SerialDevice(
         protocol,

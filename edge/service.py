@@ -28,6 +28,7 @@ from typing import Any, TypeVar
 from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
+from drivers.camera import Frame
 from drivers.registry import DeviceConfig, make_device
 from edge import systemd_notify
 from edge.arrivals import ArrivalStore, Lanes
@@ -53,6 +54,7 @@ class DeviceStatus:
     why: str = "not started"
     readings: int = 0
     rejects: int = 0
+    frames: int = 0  # camera frames handed on while a vehicle was in view
 
 
 class EdgeService:
@@ -240,9 +242,13 @@ class EdgeService:
         def on_reject(device_id: str, reason: str) -> None:  # device thread
             loop.call_soon_threadsafe(self._note_reject, device_id, reason)
 
+        def on_frame(frame: Frame) -> None:  # trigger thread
+            # Plate recognition plugs in here (issue 6); until then frames are only counted.
+            self.devices[frame.device].frames += 1
+
         try:
             for config in self.device_configs:
-                device = make_device(config, on_reading, on_health, on_reject)
+                device = make_device(config, on_reading, on_health, on_reject, on_frame)
                 device.start()
                 running.append(device)
             log_event(logger, logging.INFO, "devices.started", count=len(running))

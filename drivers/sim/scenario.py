@@ -37,6 +37,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from drivers.sim.barcode import BarcodeScannerEmulator
+from drivers.sim.camera import MjpegServer, lane_sequence, render_sequence, serve_mjpeg, write_video
 from drivers.sim.faults import Faults
 from drivers.sim.mrz_reader import MrzReaderEmulator
 from drivers.sim.pty_port import PtyPort
@@ -49,10 +50,15 @@ class _Model(BaseModel):
 
 class SimDevice(_Model):
     id: Annotated[str, Field(pattern=r"^[A-Za-z0-9_.-]{1,64}$")]
-    kind: Literal["barcode", "mrz"]
+    kind: Literal["barcode", "mrz", "camera"]
     faults: Faults = Faults()
     prefix: str = ""  # barcode scanners only
     suffix: str = ""
+    # Cameras: the trucks that pass, by plate, rendered into a video file (<id>.avi) or, with
+    # `stream`, served as an MJPEG stream on 127.0.0.1; the camera driver opens either.
+    plates: list[str] = Field(default_factory=list)
+    stream: bool = False
+    fps: Annotated[float, Field(gt=0, le=30)] = 10.0
 
 
 class SimEvent(_Model):
@@ -87,6 +93,8 @@ class Scenario(_Model):
                 raise ValueError(f"event[{index}].device: no device {event.device!r}")
             if (event.scan is not None and kind != "barcode") or (event.mrz and kind != "mrz"):
                 raise ValueError(f"event[{index}]: a {kind} device cannot do that")
+            if kind == "camera" and not event.pause:
+                raise ValueError(f"event[{index}]: a camera plays its plates; it takes no events")
         return self
 
 
@@ -117,12 +125,32 @@ class ScenarioRun:
         self.rng = random.Random(scenario.seed)
         self.ports: dict[str, PtyPort] = {}
         self.emulators: dict[str, Emulator] = {}
+        self.cameras: dict[str, str] = {}  # camera id -> the file or URL to open
+        self._streams: list[MjpegServer] = []
         for device in scenario.device:
+            if device.kind == "camera":
+                self.cameras[device.id] = self._camera(device, directory)
+                continue
             port = PtyPort(directory / f"{device.id}.tty")
             port.plug()
             self.ports[device.id] = port
             self.emulators[device.id] = self._emulator(device, port)
         self._stop = threading.Event()
+
+    def _camera(self, device: SimDevice, directory: Path) -> str:
+        video = write_video(directory / f"{device.id}.avi", device.plates, fps=device.fps)
+        if not device.stream:
+            return str(video)
+        steps = lane_sequence(device.plates, fps=device.fps, seconds_per_truck=4.0)
+        server = serve_mjpeg(list(render_sequence(steps)), fps=device.fps)
+        self._streams.append(server)
+        return server.url
+
+    def source(self, device_id: str) -> str:
+        """Where the driver finds the device: a pty path, a video file or a stream URL."""
+        if device_id in self.cameras:
+            return self.cameras[device_id]
+        return str(self.ports[device_id].path)
 
     def _emulator(self, device: SimDevice, port: PtyPort) -> Emulator:
         rng = random.Random(self.rng.random())
@@ -164,6 +192,8 @@ class ScenarioRun:
             self.ports[device_id].plug()
 
     def _apply(self, event: SimEvent, replugs: list[tuple[float, str]]) -> None:
+        if event.device in self.cameras:
+            return  # a pause named on a camera
         emulator = self.emulators[event.device]
         port = self.ports[event.device]
         if event.unplug_for is not None:
@@ -183,3 +213,5 @@ class ScenarioRun:
     def close(self) -> None:
         for port in self.ports.values():
             port.close()
+        for server in self._streams:
+            server.stop()

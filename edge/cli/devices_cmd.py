@@ -1,5 +1,7 @@
 """`carec-edge devices watch --device KIND:PORT ...`: run drivers and print each reading as one
-JSON line on stdout (health changes and rejects go to stderr, also as JSON) until interrupted."""
+JSON line on stdout (health changes and rejects go to stderr, also as JSON) until interrupted.
+For a camera, PORT is its source (a device, a file or a stream URL) and the readings are the
+presence trigger's."""
 
 from __future__ import annotations
 
@@ -11,16 +13,16 @@ import sys
 import threading
 from typing import Any
 
-from drivers.registry import SERIAL_KINDS, DeviceConfigError, make_device, parse_devices
+from drivers.registry import DEVICE_KINDS, DeviceConfigError, make_device, parse_devices
 from edge.cli.context import CliContext
 from edge.readings import Health, Reading
 
 
 def _device_spec(text: str) -> tuple[str, str]:
     kind, sep, port = text.partition(":")
-    if not sep or kind not in SERIAL_KINDS or not port:
+    if not sep or kind not in DEVICE_KINDS or not port:
         raise argparse.ArgumentTypeError(
-            f"{text!r}: expected KIND:PORT with KIND one of {', '.join(SERIAL_KINDS)}"
+            f"{text!r}: expected KIND:PORT with KIND one of {', '.join(DEVICE_KINDS)}"
         )
     return kind, port
 
@@ -40,11 +42,11 @@ def register(subparsers: Any) -> None:
 
 def watch_command(args: argparse.Namespace, context: CliContext) -> int:
     raw = [
-        {"kind": kind, "id": f"{kind}-{n}", "port": port}
+        {"kind": kind, "id": f"{kind}-{n}", "source" if kind == "camera" else "port": port}
         for n, (kind, port) in enumerate(args.device, start=1)
     ]
     if args.configured:
-        raw += [d for d in context.config.devices if d.get("kind") in SERIAL_KINDS]
+        raw += [d for d in context.config.devices if d.get("kind") in DEVICE_KINDS]
     if not raw:
         print("carec-edge: give --device KIND:PORT or --configured", file=sys.stderr)
         return 2

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 from typing import Any
 
 from edge.cli.context import CliContext
@@ -16,6 +17,9 @@ def register(subparsers: Any) -> None:
 
 
 def run(_args: argparse.Namespace, context: CliContext) -> int:
+    # OpenCV and FFmpeg print their own warnings to stderr, outside the structured log.
+    os.environ.setdefault("OPENCV_LOG_LEVEL", "ERROR")
+    os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")
     config = context.config
     setup_logging(config.logging.level)
     return run_service(config, context.data_dir, context.devices)

@@ -51,9 +51,10 @@ def run_command(args: argparse.Namespace, _context: CliContext) -> int:
             signal.signal(sig, stop)
         try:
             for device in scenario.device:
-                port = run.ports[device.id]
-                line = {"device": device.id, "kind": device.kind, "port": str(port.path)}
-                print(json.dumps(line | {"pty": port.device}), flush=True)
+                line = {"device": device.id, "kind": device.kind, "port": run.source(device.id)}
+                if device.id in run.ports:
+                    line["pty"] = run.ports[device.id].device
+                print(json.dumps(line), flush=True)
 
             def on_event(event: SimEvent) -> None:
                 print(json.dumps({"event": event.model_dump(exclude_none=True)}), flush=True)

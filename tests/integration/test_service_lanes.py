@@ -8,6 +8,7 @@ import sqlite3
 from pathlib import Path
 
 from drivers.sim.barcode import BarcodeScannerEmulator
+from drivers.sim.camera import write_video
 from drivers.sim.mrz_reader import MrzReaderEmulator
 from drivers.sim.pty_port import PtyPort
 from edge.manifest import parse_manifest
@@ -79,3 +80,19 @@ lane = "3"
     assert kinds == ["barcode", "document"]
     best = json.loads(match)["candidates"][0]
     assert [d["code"] for d in best["discrepancies"]] == []
+
+
+def test_the_lane_camera_opens_an_arrival_when_a_truck_comes(tmp_path: Path) -> None:
+    video = write_video(tmp_path / "lane.avi", ["777 ABC 02"], fps=10.0)
+    config = tmp_path / "box.toml"
+    config.write_text(
+        f'[[devices]]\nkind = "camera"\nid = "cam-1"\nlane = "2"\nsource = "{video}"\nloop = true\n',
+        encoding="utf-8",
+    )
+    data = tmp_path / "data"
+    with ServiceProcess(config, data) as service:
+        service.wait_log("arrival.reading", "device=cam-1", "kind=presence", "lane=2")
+        assert service.stop() == 0
+    with sqlite3.connect(data / DATABASE_NAME) as db:
+        opened = db.execute("SELECT lane, opened_by FROM arrivals").fetchall()
+    assert opened[0] == ("2", "camera")
