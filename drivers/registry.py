@@ -11,21 +11,24 @@ from pydantic import Field, TypeAdapter, ValidationError
 
 from drivers.barcode import BarcodeProtocol, BarcodeScannerConfig
 from drivers.camera import Camera, CameraConfig, FrameSink, PresenceTrigger
+from drivers.eseal import ESealReaderConfig
+from drivers.eseal import make_protocol as make_eseal_protocol
 from drivers.mrz_reader import MrzReaderConfig, MrzReaderProtocol
 from drivers.protocol import Protocol
 from drivers.serial_device import HealthCallback, ReadingCallback, RejectCallback, SerialDevice
 from edge.manifest import field_path
 from edge.readings import Health
 
-SerialDeviceConfig = BarcodeScannerConfig | MrzReaderConfig
+SerialDeviceConfig = BarcodeScannerConfig | MrzReaderConfig | ESealReaderConfig
 DeviceConfig = Annotated[SerialDeviceConfig | CameraConfig, Field(discriminator="kind")]
-DEVICE_KINDS = ("barcode", "mrz", "camera")
-SERIAL_KINDS = ("barcode", "mrz")
+DEVICE_KINDS = ("barcode", "mrz", "eseal", "camera")
+SERIAL_KINDS = ("barcode", "mrz", "eseal")
 
 _DEVICE_LIST: TypeAdapter[list[DeviceConfig]] = TypeAdapter(list[DeviceConfig])
 _PROTOCOLS: dict[str, Callable[[Any], Protocol]] = {
     "barcode": BarcodeProtocol,
     "mrz": MrzReaderProtocol,
+    "eseal": make_eseal_protocol,
 }
 
 

@@ -124,7 +124,7 @@ class SerialDevice:
                 last_input = now
                 request = self.protocol.poll()
                 if request:
-                    link.write(request)
+                    self.write(request)
 
     def _handle(self, output: ProtocolOutput) -> None:
         if output.reply:

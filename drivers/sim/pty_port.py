@@ -47,23 +47,26 @@ class PtyPort:
         self.path.unlink(missing_ok=True)
 
     def write(self, data: bytes) -> None:
-        if self._master is None:
+        master = self._master  # one read of it: another thread may unplug meanwhile
+        if master is None:
             raise RuntimeError(f"{self.path} is unplugged")
         view = memoryview(data)
-        while view:
-            written = os.write(self._master, view)
-            view = view[written:]
+        try:
+            while view:
+                written = os.write(master, view)
+                view = view[written:]
+        except OSError as error:  # unplugged during the write
+            raise RuntimeError(f"{self.path} is unplugged") from error
 
     def read(self, timeout: float) -> bytes:
         """What the driver wrote to the device, waiting up to `timeout` for the first byte."""
-        if self._master is None:
-            return b""
-        ready, _, _ = select.select([self._master], [], [], timeout)
-        if not ready:
+        master = self._master
+        if master is None:
             return b""
         try:
-            return os.read(self._master, 4096)
-        except OSError:  # the driver side is not open
+            ready, _, _ = select.select([master], [], [], timeout)
+            return os.read(master, 4096) if ready else b""
+        except (OSError, ValueError):  # the driver side is not open, or unplugged meanwhile
             return b""
 
     def close(self) -> None:

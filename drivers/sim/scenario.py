@@ -18,6 +18,11 @@ cable pulled). TOML, checked like the config file:
     device = "scanner-1"
     unplug_for = 1.5
 
+    [[event]]
+    at = 3.0
+    device = "eseal-1"
+    seal = { id = "0A1F-0012D687", state = "tampered", battery_low = true }
+
     [[event]]           # wait for Enter on `sim run`'s stdin
     at = 4.0
     device = "scanner-1"
@@ -38,10 +43,12 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from drivers.sim.barcode import BarcodeScannerEmulator
 from drivers.sim.camera import MjpegServer, lane_sequence, render_sequence, serve_mjpeg, write_video
+from drivers.sim.eseal import ESealReaderEmulator
 from drivers.sim.faults import Faults
 from drivers.sim.mrz_reader import MrzReaderEmulator
 from drivers.sim.pty_port import PtyPort
 from edge.manifest import describe_validation_error
+from edge.readings import SealState
 
 
 class _Model(BaseModel):
@@ -50,7 +57,7 @@ class _Model(BaseModel):
 
 class SimDevice(_Model):
     id: Annotated[str, Field(pattern=r"^[A-Za-z0-9_.-]{1,64}$")]
-    kind: Literal["barcode", "mrz", "camera"]
+    kind: Literal["barcode", "mrz", "eseal", "camera"]
     faults: Faults = Faults()
     prefix: str = ""  # barcode scanners only
     suffix: str = ""
@@ -61,21 +68,28 @@ class SimDevice(_Model):
     fps: Annotated[float, Field(gt=0, le=30)] = 10.0
 
 
+class SimSeal(_Model):
+    id: Annotated[str, Field(pattern=r"^[0-9A-Fa-f]{4}-[0-9A-Fa-f]{8}$")]  # MMMM-SSSSSSSS
+    state: SealState = SealState.SEALED
+    battery_low: bool = False
+
+
 class SimEvent(_Model):
     at: Annotated[float, Field(ge=0)]
     device: str
     scan: str | None = None  # barcode scanners
     symbology: str = "code128"
     mrz: Annotated[list[str], Field(min_length=2, max_length=3)] | None = None  # MRZ readers
+    seal: SimSeal | None = None  # e-seal readers
     unplug_for: Annotated[float, Field(gt=0)] | None = None  # any device: pull the cable
     # Wait here until resumed (a line on stdin with `sim run`); the pause does not count in `at`.
     pause: bool = False
 
     @model_validator(mode="after")
     def _one_action(self) -> SimEvent:
-        actions = [a for a in (self.scan, self.mrz, self.unplug_for) if a is not None]
+        actions = [a for a in (self.scan, self.mrz, self.seal, self.unplug_for) if a is not None]
         if len(actions) + self.pause != 1:
-            raise ValueError("an event does exactly one of scan, mrz, unplug_for, pause")
+            raise ValueError("an event does exactly one of scan, mrz, seal, unplug_for, pause")
         return self
 
 
@@ -91,7 +105,11 @@ class Scenario(_Model):
             kind = kinds.get(event.device)
             if kind is None:
                 raise ValueError(f"event[{index}].device: no device {event.device!r}")
-            if (event.scan is not None and kind != "barcode") or (event.mrz and kind != "mrz"):
+            if (
+                (event.scan is not None and kind != "barcode")
+                or (event.mrz and kind != "mrz")
+                or (event.seal and kind != "eseal")
+            ):
                 raise ValueError(f"event[{index}]: a {kind} device cannot do that")
             if kind == "camera" and not event.pause:
                 raise ValueError(f"event[{index}]: a camera plays its plates; it takes no events")
@@ -114,7 +132,7 @@ def load_scenario(path: Path) -> Scenario:
         raise ScenarioError(f"{path}: " + "; ".join(describe_validation_error(error))) from None
 
 
-Emulator = BarcodeScannerEmulator | MrzReaderEmulator
+Emulator = BarcodeScannerEmulator | MrzReaderEmulator | ESealReaderEmulator
 
 
 class ScenarioRun:
@@ -158,6 +176,8 @@ class ScenarioRun:
             return BarcodeScannerEmulator(
                 port, prefix=device.prefix, suffix=device.suffix, faults=device.faults, rng=rng
             )
+        if device.kind == "eseal":
+            return ESealReaderEmulator(port, faults=device.faults, rng=rng).start()
         return MrzReaderEmulator(port, faults=device.faults, rng=rng)
 
     def play(
@@ -206,11 +226,16 @@ class ScenarioRun:
             emulator.scan(event.scan, event.symbology)
         elif event.mrz is not None and isinstance(emulator, MrzReaderEmulator):
             emulator.swipe(event.mrz)
+        elif event.seal is not None and isinstance(emulator, ESealReaderEmulator):
+            emulator.report(event.seal.id.upper(), event.seal.state, event.seal.battery_low)
 
     def stop(self) -> None:
         self._stop.set()
 
     def close(self) -> None:
+        for emulator in self.emulators.values():
+            if isinstance(emulator, ESealReaderEmulator):
+                emulator.stop()
         for port in self.ports.values():
             port.close()
         for server in self._streams:

@@ -46,6 +46,7 @@ def run_command(args: argparse.Namespace, _context: CliContext) -> int:
         def stop(*_: object) -> None:
             stopped.set()
             run.stop()
+            raise SystemExit(0)  # out of a blocking stdin read too; `finally` closes the ports
 
         for sig in (signal.SIGINT, signal.SIGTERM):
             signal.signal(sig, stop)

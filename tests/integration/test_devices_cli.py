@@ -31,6 +31,11 @@ id = "mrz-1"
 kind = "mrz"
 faults = { split = 1.0 }
 
+[[device]]
+id = "eseal-1"
+kind = "eseal"
+faults = { corrupt = 0.5 }
+
 [[event]]
 at = 0.0
 device = "scanner-1"
@@ -41,6 +46,11 @@ symbology = "pdf417"
 at = 0.1
 device = "mrz-1"
 mrz = ["P<UTOERIKSSON<<ANNA<MARIA<<<<<<<<<<<<<<<<<<<", "L898902C36UTO7408122F1204159ZE184226B<<<<<10"]
+
+[[event]]
+at = 0.15
+device = "eseal-1"
+seal = { id = "0A1F-0012D687", state = "tampered", battery_low = true }
 
 [[event]]
 at = 0.2
@@ -107,7 +117,7 @@ def test_watch_prints_what_the_simulated_devices_read(tmp_path: Path) -> None:
     try:
         assert sim.stdout is not None
         sim_out = lines_of(sim.stdout)
-        ports = {d["device"]: d["port"] for d in (next_json(sim_out), next_json(sim_out))}
+        ports = {d["device"]: d["port"] for d in (next_json(sim_out) for _ in range(3))}
         watch = carec_edge(
             "devices",
             "watch",
@@ -115,12 +125,15 @@ def test_watch_prints_what_the_simulated_devices_read(tmp_path: Path) -> None:
             f"barcode:{ports['scanner-1']}",
             "--device",
             f"mrz:{ports['mrz-1']}",
+            "--device",
+            f"eseal:{ports['eseal-1']}",
         )
         assert watch.stdout is not None
         assert watch.stderr is not None
         readings, status = lines_of(watch.stdout), lines_of(watch.stderr)
-        next_json(status, device="barcode-1", health="connected")
-        next_json(status, device="mrz-2", health="connected")
+        waiting = {"barcode-1", "mrz-2", "eseal-3"}
+        while waiting:
+            waiting.discard(next_json(status, health="connected")["device"])
         assert sim.stdin is not None
         sim.stdin.write("go\n")
         sim.stdin.flush()
@@ -128,6 +141,12 @@ def test_watch_prints_what_the_simulated_devices_read(tmp_path: Path) -> None:
         first = next_json(readings, kind="document")
         assert first["valid"] is True
         assert first["mrz"]["document_number"] == "L898902C3"
+        seal = next_json(readings, kind="seal")
+        assert (seal["seal_id"], seal["state"], seal["battery_low"]) == (
+            "0A1F-0012D687",
+            "tampered",
+            True,
+        )
         next_json(status, device="barcode-1", health="disconnected")
         next_json(status, device="barcode-1", health="connected")
         sim.stdin.write("replugged\n")  # the scanner is back: scan again

@@ -99,6 +99,8 @@ def test_unreadable_file_is_a_reject_not_a_crash(tmp_path: Path) -> None:
 
 def test_match_by_a_scanned_transit_document(tmp_path: Path) -> None:
     data = tmp_path / "data"
-    carec_edge(data, "manifests", "import", str(write_jsonl(tmp_path / "r.jsonl", [record(ref="R1")])))
+    carec_edge(
+        data, "manifests", "import", str(write_jsonl(tmp_path / "r.jsonl", [record(ref="R1")]))
+    )
     result = carec_edge(data, "match", "--reference", "XA 81234567", "--json")
     assert [c["ref"] for c in json.loads(result.stdout)["candidates"]] == ["R1"]

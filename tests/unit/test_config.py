@@ -111,7 +111,9 @@ def test_device_examples_pass_config_check(capsys: pytest.CaptureFixture[str]) -
 def test_config_check_names_a_bad_device_key(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    bad = write(tmp_path, '[[devices]]\nkind = "barcode"\nid = "s1"\nport = "/dev/x"\nbaudrat = 1\n')
+    bad = write(
+        tmp_path, '[[devices]]\nkind = "barcode"\nid = "s1"\nport = "/dev/x"\nbaudrat = 1\n'
+    )
     status, _, err = check(bad, capsys)
     assert status == 1
     assert "devices[0].baudrat: unknown key" in err
