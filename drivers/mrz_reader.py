@@ -17,6 +17,8 @@ from edge.readings import DocumentRead
 from edge.timeutil import utcnow
 
 _MRZ_LINE = re.compile(rb"^[A-Z0-9<]+$")
+# Line noise glued before an MRZ line: the MRZ characters at the end of the line.
+_MRZ_TAIL = re.compile(rb"[A-Z0-9<]{30,}$")
 # How many lines of each length make a whole MRZ: TD1, TD2 / MRV-B, TD3 / MRV-A.
 _LINES_FOR_LENGTH = {30: 3, 36: 2, 44: 2}
 _FRAMING = b"\x02\x03"  # STX / ETX some readers put around a document
@@ -44,6 +46,12 @@ class MrzReaderProtocol(Protocol):
             if not line:
                 self._abandon(out, "blank line")
                 continue
+            tail = _MRZ_TAIL.search(line)
+            if tail and len(tail.group()) in _LINES_FOR_LENGTH and len(line) > len(tail.group()):
+                out.rejects.append(
+                    f"line noise before an MRZ line dropped: {line[: tail.start()]!r}"
+                )
+                line = tail.group()
             if not _MRZ_LINE.match(line) or len(line) not in _LINES_FOR_LENGTH:
                 self._abandon(out, "a line that is not MRZ")
                 out.rejects.append(f"not an MRZ line ({len(line)} characters): {line[:50]!r}")

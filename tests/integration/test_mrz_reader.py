@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from drivers.mrz_reader import MrzReaderConfig, MrzReaderProtocol
 from drivers.sim.faults import Faults
 from drivers.sim.mrz_reader import MrzReaderEmulator
-from edge.readings import DocumentRead
+from edge.readings import DocumentRead, Health
 from tests.integration.serial_harness import serial_pair
 
 TD3 = (
@@ -36,7 +36,13 @@ def documents(out: list[object]) -> list[DocumentRead]:
     return [r for r in out if isinstance(r, DocumentRead)]
 
 
-FAULTS = {"clean": Faults(), "split": Faults(split=1.0), "slow": Faults(byte_delay_s=0.001)}
+FAULTS = {
+    "clean": Faults(),
+    "split": Faults(split=1.0),
+    "slow": Faults(byte_delay_s=0.001),
+    "noise": Faults(noise=1.0),
+    "duplicates": Faults(duplicate=1.0),
+}
 
 
 @pytest.mark.parametrize("fault", FAULTS.values(), ids=FAULTS.keys())
@@ -45,7 +51,9 @@ def test_each_document_format_arrives_parsed(tmp_path: Path, fault: Faults) -> N
         reader = MrzReaderEmulator(pair.port, faults=fault, rng=random.Random(1))
         for lines in (TD3, TD1, TD2):
             reader.swipe(lines)
-        reads = documents(pair.readings_until(3))
+        reads = documents(pair.readings_until(6 if fault.duplicate else 3))[
+            :: 2 if fault.duplicate else 1
+        ]
     assert [r.mrz["format"] for r in reads] == ["TD3", "TD1", "TD2"]
     assert all(r.valid for r in reads)
     assert [r.document_number for r in reads] == ["L898902C3", "D23145890", "D23145890"]
@@ -85,3 +93,15 @@ def test_random_bytes_never_crash_and_documents_in_between_are_recovered(
     for chunk in stream:
         found += documents(proto.feed(chunk).readings)
     assert any(r.valid and r.document_number == "L898902C3" for r in found)
+
+
+def test_reader_unplugged_and_replugged_reads_again(tmp_path: Path) -> None:
+    with serial_pair(tmp_path, protocol()) as pair:
+        pair.port.unplug()
+        pair.wait_health(Health.DISCONNECTED)
+        pair.port.plug()
+        pair.wait_health(Health.CONNECTED)
+        MrzReaderEmulator(pair.port).swipe(TD1)
+        read = pair.next_reading()
+    assert isinstance(read, DocumentRead)
+    assert read.valid
