@@ -4,13 +4,13 @@ config file names the kind and gets that kind's keys checked) and how to start i
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 from typing import Protocol as TypingProtocol
 
 from pydantic import Field, TypeAdapter, ValidationError
 
 from drivers.barcode import BarcodeProtocol, BarcodeScannerConfig
-from drivers.camera import Camera, CameraConfig, FrameSink, PresenceTrigger
+from drivers.camera import CameraConfig
 from drivers.eseal import ESealReaderConfig
 from drivers.eseal import make_protocol as make_eseal_protocol
 from drivers.mrz_reader import MrzReaderConfig, MrzReaderProtocol
@@ -18,6 +18,9 @@ from drivers.protocol import Protocol
 from drivers.serial_device import HealthCallback, ReadingCallback, RejectCallback, SerialDevice
 from edge.manifest import field_path
 from edge.readings import Health
+
+if TYPE_CHECKING:
+    from drivers.camera.trigger import FrameSink
 
 SerialDeviceConfig = BarcodeScannerConfig | MrzReaderConfig | ESealReaderConfig
 DeviceConfig = Annotated[SerialDeviceConfig | CameraConfig, Field(discriminator="kind")]
@@ -80,6 +83,9 @@ class CameraDevice:
         on_health: HealthCallback | None,
         on_frame: FrameSink | None,
     ) -> None:
+        from drivers.camera.capture import Camera  # OpenCV: only where a camera runs
+        from drivers.camera.trigger import PresenceTrigger
+
         self.device_id = config.id
         self.camera = Camera(config, on_health=on_health)
         self.trigger = PresenceTrigger(self.camera, config.trigger, on_reading, on_frame)

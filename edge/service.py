@@ -23,12 +23,11 @@ from collections.abc import Callable, Coroutine, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
-from drivers.camera import Frame
 from drivers.registry import DeviceConfig, make_device
 from edge import systemd_notify
 from edge.arrivals import ArrivalStore, Lanes
@@ -39,6 +38,9 @@ from edge.matching import Matcher
 from edge.readings import Health, Reading
 from edge.store import open_database
 from edge.timeutil import format_utc, utcnow
+
+if TYPE_CHECKING:
+    from drivers.camera.capture import Frame
 
 logger = logging.getLogger(__name__)
 

@@ -37,13 +37,15 @@ import time
 import tomllib
 from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import TYPE_CHECKING, Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from drivers.sim.barcode import BarcodeScannerEmulator
-from drivers.sim.camera import MjpegServer, lane_sequence, render_sequence, serve_mjpeg, write_video
 from drivers.sim.eseal import ESealReaderEmulator
+
+if TYPE_CHECKING:
+    from drivers.sim.camera import MjpegServer
 from drivers.sim.faults import Faults
 from drivers.sim.mrz_reader import MrzReaderEmulator
 from drivers.sim.pty_port import PtyPort
@@ -144,7 +146,7 @@ class ScenarioRun:
         self.ports: dict[str, PtyPort] = {}
         self.emulators: dict[str, Emulator] = {}
         self.cameras: dict[str, str] = {}  # camera id -> the file or URL to open
-        self._streams: list[MjpegServer] = []
+        self._streams: list[MjpegServer] = []  # camera streams to stop
         for device in scenario.device:
             if device.kind == "camera":
                 self.cameras[device.id] = self._camera(device, directory)
@@ -156,6 +158,9 @@ class ScenarioRun:
         self._stop = threading.Event()
 
     def _camera(self, device: SimDevice, directory: Path) -> str:
+        # OpenCV and the renderer load only for scenarios with cameras.
+        from drivers.sim.camera import lane_sequence, render_sequence, serve_mjpeg, write_video
+
         video = write_video(directory / f"{device.id}.avi", device.plates, fps=device.fps)
         if not device.stream:
             return str(video)

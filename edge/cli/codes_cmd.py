@@ -8,7 +8,6 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from drivers.codes import ImageError, decode_image, parse_payload
 from edge.cli.context import CliContext
 
 
@@ -23,6 +22,8 @@ def register(subparsers: Any) -> None:
 
 
 def decode_images(args: argparse.Namespace, _context: CliContext) -> int:
+    from drivers.codes import ImageError, decode_image, parse_payload  # OpenCV: only here
+
     found: list[dict[str, Any]] = []
     status = 0
     for image in args.images:

@@ -6,8 +6,6 @@ import sqlite3
 from pathlib import Path
 from typing import Any
 
-from alembic import command
-from alembic.config import Config
 from sqlalchemy import Engine, create_engine, event
 
 DATABASE_NAME = "carec-edge.sqlite3"
@@ -33,6 +31,9 @@ def create_store_engine(path: Path) -> Engine:
 
 
 def migrate(engine: Engine) -> None:
+    from alembic import command  # a fifth of every command's start-up: only when opening
+    from alembic.config import Config
+
     config = Config()
     config.set_main_option("script_location", str(_MIGRATIONS))
     with engine.begin() as connection:

@@ -11,6 +11,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     PrimaryKeyConstraint,
     String,
@@ -114,4 +115,82 @@ arrival_readings = Table(
     Column("reading", Text, nullable=False),  # the reading as JSON
     PrimaryKeyConstraint("arrival_id", "seq"),
     sqlite_with_rowid=False,
+)
+
+# -- sync: the durable outbox and inbox (sync/) ----------------------------------------------
+
+outbox = Table(
+    "outbox",
+    metadata,
+    Column("id", String(36), primary_key=True),  # the message id, a UUIDv7
+    Column("peer", String(64), nullable=False),  # which link carries it
+    Column("rank", Integer, nullable=False),  # 0 evidence, 1 operational, 2 telemetry
+    Column("type", String(32), nullable=False),
+    Column("destination", String(64), nullable=False),
+    Column("stream", String(200), nullable=False),
+    Column("seq", Integer, nullable=False),
+    Column("topic", String(300), nullable=False),
+    Column("envelope", LargeBinary, nullable=False),  # the signed JWS, as sent
+    Column("created_at", UtcTime, nullable=False),
+    Column("expires_at", UtcTime, nullable=True),  # telemetry only
+    Column("state", String(16), nullable=False),  # pending, inflight, acked, dropped, expired
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("sent_at", UtcTime, nullable=True),
+    Column("acked_at", UtcTime, nullable=True),
+    Index("ix_outbox_queue", "peer", "state", "rank", "created_at"),
+)
+
+stream_sequences = Table(
+    "stream_sequences",
+    metadata,
+    Column("stream", String(200), primary_key=True),
+    Column("last_seq", Integer, nullable=False),
+)
+
+inbox_applied = Table(
+    "inbox_applied",
+    metadata,
+    Column("id", String(36), primary_key=True),  # the message id: applied once, ever
+    Column("origin", String(64), nullable=False),
+    Column("type", String(32), nullable=False),
+    Column("stream", String(200), nullable=False),
+    Column("seq", Integer, nullable=False),
+    Column("peer", String(64), nullable=False),
+    Column("applied_at", UtcTime, nullable=False),
+    Index("ix_inbox_applied_stream", "stream", "seq"),
+)
+
+quarantine = Table(
+    "quarantine",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("received_at", UtcTime, nullable=False),
+    Column("peer", String(64), nullable=False),
+    Column("topic", String(300), nullable=False),
+    Column("reason", String(32), nullable=False),  # a stable code: bad_signature, expired, ...
+    Column("detail", Text, nullable=False),
+    Column("message_id", String(36), nullable=True),
+    Column("origin", String(64), nullable=True),
+    Column("raw", LargeBinary, nullable=False),  # kept for review, truncated when oversized
+    Index("ix_quarantine_received_at", "received_at"),
+)
+
+sync_counters = Table(
+    "sync_counters",
+    metadata,
+    Column("peer", String(64), nullable=False),
+    Column("name", String(64), nullable=False),  # e.g. dropped.telemetry, expired.telemetry
+    Column("value", Integer, nullable=False),
+    PrimaryKeyConstraint("peer", "name"),
+)
+
+peer_events = Table(
+    "peer_events",
+    metadata,
+    Column("id", String(36), primary_key=True),  # the message id
+    Column("type", String(32), nullable=False),  # arrival, decision, telemetry from other nodes
+    Column("origin", String(64), nullable=False),
+    Column("created_at", UtcTime, nullable=False),
+    Column("payload", Text, nullable=False),
+    Index("ix_peer_events_origin", "origin", "created_at"),
 )

@@ -1,0 +1,337 @@
+"""The payloads that travel in envelopes: one typed model per message type, the registry of
+types, and the priority class of each (evidence is never dropped, telemetry may be).
+
+A payload that breaks its model is rejected whole with one `path: reason` per bad field; a
+manifest inside a payload is checked by the e-manifest contract's own parser and rejected with
+the contract's reasons (`record.seals[2].id: empty`).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+import uuid
+from collections.abc import Mapping
+from enum import StrEnum
+from types import MappingProxyType
+from typing import Annotated, Any, ClassVar, Literal
+
+import uuid6
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    PlainSerializer,
+    StringConstraints,
+    ValidationError,
+    field_validator,
+)
+from pydantic_core import ErrorDetails, PydanticCustomError
+
+from edge.codes import COUNTRIES_ALPHA2
+from edge.discrepancies import DiscrepancyCode
+from edge.manifest import (
+    ContractError,
+    Manifest,
+    Seal,
+    describe_validation_error,
+    field_path,
+    parse_manifest,
+)
+from edge.timeutil import format_utc, parse_utc
+
+# --- identifiers -----------------------------------------------------------------------------
+
+# A node (`KZ-NURZHOLY-1`) or a national system (`KZ-CIS`): the grammar of
+# provisioning.identity's NodeId (which this room may not import yet), safe as a topic level.
+_PARTY_ID = re.compile(r"^[A-Z]{2}-[A-Z][A-Z0-9]{0,31}(?:-[1-9][0-9]{0,3})?$")
+
+
+def party_id_error(value: str) -> str | None:
+    """Why `value` is not a node or CIS id, or None when it is one."""
+    if not _PARTY_ID.match(value):
+        return f"{value[:40]!r} is not a node or CIS id such as KZ-NURZHOLY-1 or KZ-CIS"
+    if value[:2] not in COUNTRIES_ALPHA2:
+        return f"{value!r} does not start with an ISO 3166-1 alpha-2 country code"
+    return None
+
+
+def _party_id(value: str) -> str:
+    error = party_id_error(value)
+    if error:
+        raise ValueError(error)
+    return value
+
+
+def _message_id(value: str) -> str:
+    try:
+        parsed = uuid.UUID(value)
+    except ValueError:
+        raise ValueError(f"{value[:40]!r} is not a UUID") from None
+    if parsed.version != 7:
+        raise ValueError(f"{value!r} is a UUID version {parsed.version}, expected version 7")
+    if str(parsed) != value:
+        raise ValueError(f"{value!r} is not in canonical form; write it as {parsed}")
+    return value
+
+
+def _utc_time(value: Any) -> dt.datetime:
+    if isinstance(value, dt.datetime):
+        if value.tzinfo is None:
+            raise ValueError("a naive time; give it in UTC")
+        return value.astimezone(dt.UTC)
+    if not isinstance(value, str) or not value.endswith("Z"):
+        raise ValueError("expected an ISO 8601 time in UTC with a Z, e.g. 2026-11-28T08:30:00Z")
+    return parse_utc(value)
+
+
+PartyId = Annotated[str, StringConstraints(strict=True), AfterValidator(_party_id)]
+MessageId = Annotated[str, StringConstraints(strict=True), AfterValidator(_message_id)]
+UtcTime = Annotated[
+    dt.datetime, BeforeValidator(_utc_time), PlainSerializer(format_utc, return_type=str)
+]
+Code = Annotated[str, StringConstraints(strict=True, pattern=r"^[A-Z][A-Z0-9_]{0,63}$")]
+Lane = Annotated[str, StringConstraints(strict=True, pattern=r"^[A-Za-z0-9_.-]{1,32}$")]
+ShortText = Annotated[str, StringConstraints(strict=True, min_length=1, max_length=64)]
+Score = Annotated[float, Field(ge=0.0, le=1.0, allow_inf_nan=False)]
+
+
+def new_message_id() -> str:
+    """A fresh UUIDv7 (time-ordered) as its canonical string."""
+    return str(uuid6.uuid7())
+
+
+# --- payload models --------------------------------------------------------------------------
+
+
+class Priority(StrEnum):
+    EVIDENCE = "evidence"  # decisions, exit confirmations: never dropped
+    OPERATIONAL = "operational"  # manifests, arrivals, acks
+    TELEMETRY = "telemetry"  # may expire or be dropped oldest-first
+
+
+class _Part(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Message(_Part):
+    """The payload of one message type. Subclasses name their wire type and priority class."""
+
+    TYPE: ClassVar[str]
+    PRIORITY: ClassVar[Priority]
+
+    def speaks_for(self) -> str | None:
+        """The node this payload says it comes from, which must be the envelope's origin."""
+        return None
+
+
+def _manifest_record(value: Any) -> Manifest:
+    if isinstance(value, Manifest):
+        return value
+    try:
+        return parse_manifest(value)
+    except ContractError as error:
+        raise PydanticCustomError(
+            "manifest_contract", "{reasons}", {"reasons": error.reasons}
+        ) from None
+
+
+Record = Annotated[Manifest, BeforeValidator(_manifest_record)]
+
+
+class ManifestMessage(Message):
+    """A pre-arrival record from the CIS (or relayed by a post), in the e-manifest contract."""
+
+    TYPE: ClassVar[str] = "manifest"
+    PRIORITY: ClassVar[Priority] = Priority.OPERATIONAL
+
+    record: Record
+
+
+class PlateReadout(_Part):
+    text: Annotated[str, StringConstraints(strict=True, min_length=1, max_length=32)]
+    confidence: Score
+    position: Literal["tractor", "trailer"] | None = None
+
+
+class ArrivalMessage(Message):
+    """A truck opened at a lane: what the camera read and the record it fits best."""
+
+    TYPE: ClassVar[str] = "arrival"
+    PRIORITY: ClassVar[Priority] = Priority.OPERATIONAL
+
+    node: PartyId
+    lane: Lane
+    arrival_id: Annotated[int, Field(ge=1, strict=True)]
+    opened_at: UtcTime
+    plate_reads: Annotated[tuple[PlateReadout, ...], Field(max_length=32)] = ()
+    best_ref: Annotated[str, StringConstraints(min_length=1, max_length=35)] | None = None
+    best_score: Score | None = None
+    discrepancies: Annotated[tuple[DiscrepancyCode, ...], Field(max_length=32)] = ()
+
+    def speaks_for(self) -> str:
+        return self.node
+
+
+class DecisionKind(StrEnum):
+    RELEASE = "release"
+    DOCUMENTARY_CHECK = "documentary_check"
+    PHYSICAL_INSPECTION = "physical_inspection"
+    REFUSE = "refuse"
+
+
+class ArrivalRef(_Part):
+    node: PartyId
+    arrival_id: Annotated[int, Field(ge=1, strict=True)]
+
+
+class ManifestRef(_Part):
+    ref: Annotated[str, StringConstraints(min_length=1, max_length=35)]
+    issuer: PartyId
+    version: Annotated[int, Field(ge=1, strict=True)] = 1
+
+
+class DecisionMessage(Message):
+    """The officer's decision on an arrival: evidence, never dropped."""
+
+    TYPE: ClassVar[str] = "decision"
+    PRIORITY: ClassVar[Priority] = Priority.EVIDENCE
+
+    arrival: ArrivalRef
+    manifest: ManifestRef | None = None  # None: no pre-arrival record fitted the truck
+    decision: DecisionKind
+    reason: Code
+    note: Annotated[str, StringConstraints(strict=True, max_length=2000)] | None = None
+    officer: ShortText
+    decided_at: UtcTime
+
+    def speaks_for(self) -> str:
+        return self.arrival.node
+
+
+class ExitConfirmationMessage(Message):
+    """From an exit post to the partner's entry post: the record as the truck left, which
+    becomes pre-arrival information at the entry post."""
+
+    TYPE: ClassVar[str] = "exit_confirmation"
+    PRIORITY: ClassVar[Priority] = Priority.EVIDENCE
+
+    record: Record
+    exited_at: UtcTime
+    seals: Annotated[tuple[Seal, ...], Field(max_length=64)] = ()  # as found at exit
+    exit_node: PartyId
+
+    def speaks_for(self) -> str:
+        return self.exit_node
+
+
+class AckMessage(Message):
+    """The message ids a receiver has applied (or quarantined) for good."""
+
+    TYPE: ClassVar[str] = "ack"
+    PRIORITY: ClassVar[Priority] = Priority.OPERATIONAL
+
+    ids: Annotated[tuple[MessageId, ...], Field(min_length=1, max_length=1000)]
+
+
+MetricName = Annotated[str, StringConstraints(strict=True, pattern=r"^[a-z][a-z0-9_.]{0,63}$")]
+MetricValue = (
+    Annotated[bool, Field(strict=True)]
+    | Annotated[int, Field(strict=True)]
+    | Annotated[float, Field(allow_inf_nan=False)]
+    | Annotated[str, StringConstraints(max_length=256)]
+)
+
+
+class TelemetryMessage(Message):
+    """Free-form health metrics: a flat, bounded map of names to scalars."""
+
+    TYPE: ClassVar[str] = "telemetry"
+    PRIORITY: ClassVar[Priority] = Priority.TELEMETRY
+
+    metrics: Annotated[dict[MetricName, MetricValue], Field(max_length=256)]
+
+    @field_validator("metrics", mode="before")
+    @classmethod
+    def _bounded_before_parsing(cls, value: Any) -> Any:
+        if isinstance(value, Mapping) and len(value) > 256:
+            raise ValueError(f"{len(value)} metrics, at most 256")
+        return value
+
+
+MESSAGE_TYPES: Mapping[str, type[Message]] = MappingProxyType(
+    {
+        model.TYPE: model
+        for model in (
+            ManifestMessage,
+            ArrivalMessage,
+            DecisionMessage,
+            ExitConfirmationMessage,
+            AckMessage,
+            TelemetryMessage,
+        )
+    }
+)
+
+
+def priority_of(message_type: str) -> Priority:
+    """The priority class of a registered type; KeyError for an unknown one."""
+    return MESSAGE_TYPES[message_type].PRIORITY
+
+
+# --- parsing with reasons --------------------------------------------------------------------
+
+
+class PayloadError(ValueError):
+    """A payload that breaks its type's model, with one `path: reason` per bad field."""
+
+    def __init__(self, reasons: list[str]) -> None:
+        super().__init__("; ".join(reasons))
+        self.reasons = reasons
+
+
+def _contract_reasons(item: ErrorDetails) -> list[str]:
+    path = field_path(item["loc"])
+    out = []
+    for reason in item.get("ctx", {}).get("reasons", ()):
+        # The contract names fields from the record's root; "record: ..." is the record itself.
+        head, _, rest = str(reason).partition(": ")
+        inner = "" if head == "record" else f".{head}"
+        out.append(f"{path}{inner}: {rest}")
+    return out
+
+
+def describe_payload_error(error: ValidationError) -> list[str]:
+    """One `path: reason` per failing field, the contract's reasons for a manifest inside."""
+    contract = [
+        item for item in error.errors(include_url=False) if item["type"] == "manifest_contract"
+    ]
+    reasons = [r for item in contract for r in _contract_reasons(item)]
+    if len(contract) == error.error_count():
+        return reasons
+    others = [r for r in describe_validation_error(error) if r not in _plain(contract)]
+    return reasons + others
+
+
+def _plain(items: list[ErrorDetails]) -> set[str]:
+    # How describe_validation_error renders a contract error: its template filled in.
+    return {f"{field_path(item['loc']) or 'record'}: {item['msg']}" for item in items}
+
+
+def parse_payload(message_type: str, data: object) -> Message:
+    """Validate a decoded payload as `message_type`; KeyError for an unknown type, PayloadError
+    with the reasons for a bad payload."""
+    model = MESSAGE_TYPES[message_type]
+    if not isinstance(data, dict):
+        raise PayloadError([f"payload: expected a JSON object, got {type(data).__name__}"])
+    try:
+        return model.model_validate(data)
+    except ValidationError as error:
+        raise PayloadError(describe_payload_error(error)) from None
+
+
+def payload_json(message: Message) -> dict[str, Any]:
+    """The payload as JSON values, absent optional fields left out."""
+    return message.model_dump(mode="json", exclude_none=True)
