@@ -124,9 +124,15 @@ class ManifestCache:
     def upsert(self, records: Sequence[Manifest]) -> UpsertCounts:
         return self.upsert_prepared([PreparedManifest.of(r) for r in records])
 
-    def upsert_prepared(self, records: Sequence[PreparedManifest]) -> UpsertCounts:
-        """Store records in one durable transaction. A higher version of a (issuer, ref)
-        replaces the stored one; the same or a lower version is ignored."""
+    def upsert_prepared(
+        self, records: Sequence[PreparedManifest], conn: Connection | None = None
+    ) -> UpsertCounts:
+        """Store records in one durable transaction, or in the caller's (`conn`: the inbox
+        applies a message and records it as applied at once). A higher version of an
+        (issuer, ref) replaces the stored one; the same or a lower version is ignored."""
+        if conn is None:
+            with self.engine.begin() as own:
+                return self.upsert_prepared(records, own)
         counts = UpsertCounts()
         stored_at = format_utc(utcnow())
         # Within one batch the highest version of each record wins, as it would one by one.
@@ -137,24 +143,23 @@ class ManifestCache:
             if seen is None or record.version > seen.version:
                 latest[key] = record
             counts.ignored += seen is not None
-        with self.engine.begin() as conn:
-            stored = self._stored_versions(conn, list(latest))
-            fresh: list[PreparedManifest] = []
-            for key, record in latest.items():
-                old = stored.get(key)
-                if old is None:
-                    fresh.append(record)
-                elif record.version > old[1]:
-                    self._delete_children(conn, [old[0]])
-                    conn.execute(delete(manifests).where(manifests.c.id == old[0]))
-                    self._insert(conn, [(old[0], record)], stored_at)
-                    counts.replaced += 1
-                else:
-                    counts.ignored += 1
-            if fresh:
-                first_id = (conn.execute(select(func.max(manifests.c.id))).scalar() or 0) + 1
-                self._insert(conn, list(enumerate(fresh, start=first_id)), stored_at)
-            counts.inserted += len(fresh)
+        stored = self._stored_versions(conn, list(latest))
+        fresh: list[PreparedManifest] = []
+        for key, record in latest.items():
+            old = stored.get(key)
+            if old is None:
+                fresh.append(record)
+            elif record.version > old[1]:
+                self._delete_children(conn, [old[0]])
+                conn.execute(delete(manifests).where(manifests.c.id == old[0]))
+                self._insert(conn, [(old[0], record)], stored_at)
+                counts.replaced += 1
+            else:
+                counts.ignored += 1
+        if fresh:
+            first_id = (conn.execute(select(func.max(manifests.c.id))).scalar() or 0) + 1
+            self._insert(conn, list(enumerate(fresh, start=first_id)), stored_at)
+        counts.inserted += len(fresh)
         return counts
 
     def _stored_versions(
@@ -229,6 +234,11 @@ class ManifestCache:
     def count(self) -> int:
         with self.engine.connect() as conn:
             return int(conn.execute(select(func.count()).select_from(manifests)).scalar() or 0)
+
+    def forget_index(self) -> None:
+        """Drop the in-memory index (after a rolled-back transaction that changed it); it is
+        rebuilt from SQLite on next use."""
+        self._index = None
 
     def plate_index(self) -> PlateIndex:
         if self._index is None:

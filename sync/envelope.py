@@ -77,6 +77,7 @@ class Reason(StrEnum):
     FROM_THE_FUTURE = "from_the_future"
     UNKNOWN_TYPE = "unknown_type"
     UNSUPPORTED_SCHEMA = "unsupported_schema"
+    TOPIC_MISMATCH = "topic_mismatch"  # (the inbox's check) its topic says another route
 
 
 class EnvelopeRejected(Exception):  # noqa: N818 - the name other rooms code against

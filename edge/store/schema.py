@@ -137,7 +137,8 @@ outbox = Table(
     Column("attempts", Integer, nullable=False, default=0),
     Column("sent_at", UtcTime, nullable=True),
     Column("acked_at", UtcTime, nullable=True),
-    Index("ix_outbox_queue", "peer", "state", "rank", "created_at"),
+    # The queue's order is (rank, rowid): SQLite keeps the rowid in every index entry.
+    Index("ix_outbox_queue", "peer", "state", "rank"),
 )
 
 stream_sequences = Table(

@@ -33,7 +33,7 @@ def upgrade() -> None:
         sa.Column("sent_at", sa.String(27), nullable=True),
         sa.Column("acked_at", sa.String(27), nullable=True),
     )
-    op.create_index("ix_outbox_queue", "outbox", ["peer", "state", "rank", "created_at"])
+    op.create_index("ix_outbox_queue", "outbox", ["peer", "state", "rank"])
     op.create_table(
         "stream_sequences",
         sa.Column("stream", sa.String(200), primary_key=True),

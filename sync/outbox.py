@@ -1,0 +1,360 @@
+"""The durable outbox: the source of truth for every message until its peer's broker has
+acknowledged it.
+
+`send` signs the message and commits it before it returns, so a message the caller was told
+about survives any crash. The transport takes messages in priority order (evidence first,
+then operational, then telemetry; within a class in the order they were sent, so each stream
+keeps its order), marks them in flight, and marks them acknowledged on the broker's PUBACK. A
+lost link, or a restart, puts what was in flight back to pending: the receiver's inbox drops
+what it already applied. Evidence is never dropped; telemetry expires, and beyond a cap the
+oldest is dropped, every drop counted.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import fnmatch
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from sqlalchemy import ColumnElement, Connection, Engine, and_, func, literal_column, select, update
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+from edge.store.schema import outbox, stream_sequences, sync_counters
+from edge.timeutil import utcnow
+from provisioning.identity.keys import load_private_key
+from sync.envelope import Envelope, seal
+from sync.messages import Message, Priority
+from sync.topics import topic_of
+
+# Insertion order: SQLite keeps the rowid in every index entry, so (rank, rowid) needs no sort.
+_ROWID: ColumnElement[int] = literal_column("outbox.rowid")
+RANK = {Priority.EVIDENCE: 0, Priority.OPERATIONAL: 1, Priority.TELEMETRY: 2}
+PRIORITY_OF_RANK = {rank: priority for priority, rank in RANK.items()}
+
+
+@dataclass(frozen=True)
+class Signer:
+    """This node: its id, its signing key, and its certificate (sent along in each envelope)."""
+
+    node_id: str
+    private_key: Ed25519PrivateKey
+    certificate_pem: bytes | None = None
+
+    @classmethod
+    def load(cls, directory: Path, node_id: str) -> Signer:
+        """`node.key` and, when issued, `node.crt` from an identity directory."""
+        key = load_private_key(directory / "node.key")
+        certificate = directory / "node.crt"
+        pem = certificate.read_bytes() if certificate.exists() else None
+        if pem is not None:
+            public = x509.load_pem_x509_certificate(pem).public_key()
+            raw = serialization.Encoding.Raw, serialization.PublicFormat.Raw
+            if public.public_bytes(*raw) != key.public_key().public_bytes(*raw):
+                raise ValueError(f"{certificate} is not the certificate of {directory}/node.key")
+        return cls(node_id, key, pem)
+
+
+@dataclass(frozen=True)
+class Route:
+    """Destinations matching `pattern` (fnmatch, e.g. "KG-*") go through `peer`."""
+
+    pattern: str
+    peer: str
+
+
+class NoRouteError(ValueError):
+    pass
+
+
+@dataclass(frozen=True)
+class Outgoing:
+    id: str
+    peer: str
+    topic: str
+    envelope: bytes
+    priority: Priority
+    stream: str
+    seq: int
+
+
+@dataclass(frozen=True)
+class QueueStatus:
+    peer: str
+    priority: Priority
+    depth: int  # pending or in flight
+    oldest_s: float | None  # age of the oldest of those
+    last_ack: dt.datetime | None
+    dropped: int
+    expired: int
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "peer": self.peer,
+            "class": self.priority.value,
+            "depth": self.depth,
+            "oldest_s": None if self.oldest_s is None else round(self.oldest_s, 1),
+            "last_ack": self.last_ack.isoformat().replace("+00:00", "Z") if self.last_ack else None,
+            "dropped": self.dropped,
+            "expired": self.expired,
+        }
+
+
+class Outbox:
+    def __init__(
+        self,
+        engine: Engine,
+        signer: Signer,
+        routes: Sequence[Route],
+        *,
+        telemetry_ttl: dt.timedelta = dt.timedelta(hours=6),
+        telemetry_cap: int = 10_000,
+    ) -> None:
+        self.engine = engine
+        self.signer = signer
+        self.routes = list(routes)
+        self.telemetry_ttl = telemetry_ttl
+        self.telemetry_cap = telemetry_cap
+
+    @property
+    def peers(self) -> list[str]:
+        return list(dict.fromkeys(route.peer for route in self.routes))
+
+    def peer_for(self, destination: str) -> str:
+        for route in self.routes:
+            if fnmatch.fnmatchcase(destination, route.pattern):
+                return route.peer
+        raise NoRouteError(f"no peer carries messages to {destination}")
+
+    # -- the sender's side ------------------------------------------------------------------
+
+    def send(self, payload: Message, destination: str, *, stream: str | None = None) -> str:
+        """Sign and store one message; its id. Durable when this returns."""
+        return self.send_many([(payload, destination, stream)])[0]
+
+    def send_many(self, items: Sequence[tuple[Message, str, str | None]]) -> list[str]:
+        """Sign and store messages in one transaction, in order; their ids."""
+        now = utcnow()
+        ids: list[str] = []
+        telemetry_peers: set[str] = set()
+        with self.engine.begin() as conn:
+            rows = []
+            for payload, destination, stream in items:
+                peer = self.peer_for(destination)
+                envelope = Envelope.new(
+                    payload,
+                    origin=self.signer.node_id,
+                    destination=destination,
+                    seq=1,  # replaced below, once the stream is known
+                    stream=stream,
+                    now=now,
+                )
+                envelope = envelope.model_copy(
+                    update={"seq": self._next_seq(conn, envelope.stream)}
+                )
+                signed = seal(
+                    envelope,
+                    self.signer.private_key,
+                    self.signer.node_id,
+                    self.signer.certificate_pem,
+                )
+                telemetry = envelope.priority is Priority.TELEMETRY
+                if telemetry:
+                    telemetry_peers.add(peer)
+                rows.append(
+                    {
+                        "id": envelope.id,
+                        "peer": peer,
+                        "rank": RANK[envelope.priority],
+                        "type": envelope.type,
+                        "destination": destination,
+                        "stream": envelope.stream,
+                        "seq": envelope.seq,
+                        "topic": topic_of(envelope),
+                        "envelope": signed,
+                        "created_at": now,
+                        "expires_at": now + self.telemetry_ttl if telemetry else None,
+                        "state": "pending",
+                        "attempts": 0,
+                    }
+                )
+                ids.append(envelope.id)
+            conn.execute(outbox.insert(), rows)
+            for peer in telemetry_peers:
+                self._cap_telemetry(conn, peer)
+        return ids
+
+    def _next_seq(self, conn: Connection, stream: str) -> int:
+        statement = sqlite_insert(stream_sequences).values(stream=stream, last_seq=1)
+        statement = statement.on_conflict_do_update(
+            index_elements=["stream"], set_={"last_seq": stream_sequences.c.last_seq + 1}
+        )
+        conn.execute(statement)
+        seq = conn.execute(
+            select(stream_sequences.c.last_seq).where(stream_sequences.c.stream == stream)
+        ).scalar_one()
+        return int(seq)
+
+    def _cap_telemetry(self, conn: Connection, peer: str) -> None:
+        waiting = _waiting(peer, Priority.TELEMETRY)
+        depth = conn.execute(select(func.count()).select_from(outbox).where(waiting)).scalar_one()
+        excess = depth - self.telemetry_cap
+        if excess > 0:
+            oldest = select(outbox.c.id).where(waiting).order_by(outbox.c.created_at).limit(excess)
+            dropped = conn.execute(
+                update(outbox).where(outbox.c.id.in_(oldest)).values(state="dropped")
+            ).rowcount
+            _count(conn, peer, "dropped.telemetry", dropped)
+
+    # -- the transport's side ---------------------------------------------------------------
+
+    def take(self, peer: str, limit: int) -> list[Outgoing]:
+        """Up to `limit` pending messages for `peer`, best class first, now in flight."""
+        now = utcnow()
+        with self.engine.begin() as conn:
+            rows = conn.execute(
+                select(
+                    outbox.c.id, outbox.c.topic, outbox.c.envelope, outbox.c.rank,
+                    outbox.c.stream, outbox.c.seq, outbox.c.expires_at,
+                )
+                .where(outbox.c.peer == peer, outbox.c.state == "pending")
+                .order_by(outbox.c.rank, _ROWID)
+                .limit(limit)
+            ).all()  # fmt: skip
+            expired = [r.id for r in rows if r.expires_at is not None and r.expires_at < now]
+            if expired:
+                conn.execute(update(outbox).where(outbox.c.id.in_(expired)).values(state="expired"))
+                _count(conn, peer, "expired.telemetry", len(expired))
+            taken = [r for r in rows if r.id not in set(expired)]
+            if taken:
+                conn.execute(
+                    update(outbox)
+                    .where(outbox.c.id.in_([r.id for r in taken]))
+                    .values(state="inflight", sent_at=now, attempts=outbox.c.attempts + 1)
+                )
+        return [
+            Outgoing(r.id, peer, r.topic, r.envelope, PRIORITY_OF_RANK[r.rank], r.stream, r.seq)
+            for r in taken
+        ]
+
+    def acknowledged(self, ids: Sequence[str]) -> None:
+        """The broker has them (PUBACK): they are no longer ours to keep sending."""
+        if not ids:
+            return
+        with self.engine.begin() as conn:
+            conn.execute(
+                update(outbox)
+                .where(outbox.c.id.in_(list(ids)), outbox.c.state == "inflight")
+                .values(state="acked", acked_at=utcnow())
+            )
+
+    def refused(self, ids: Sequence[str], peer: str) -> None:
+        """The broker refused them (not authorised): kept, out of the queue, counted."""
+        with self.engine.begin() as conn:
+            conn.execute(update(outbox).where(outbox.c.id.in_(list(ids))).values(state="refused"))
+            _count(conn, peer, "refused", len(ids))
+
+    def requeue_inflight(self, peer: str | None = None) -> int:
+        """Back to pending whatever was in flight (a lost link, a restart); how many."""
+        condition = outbox.c.state == "inflight"
+        if peer is not None:
+            condition = and_(condition, outbox.c.peer == peer)
+        with self.engine.begin() as conn:
+            return int(
+                conn.execute(update(outbox).where(condition).values(state="pending")).rowcount
+            )
+
+    def requeue(self, ids: Sequence[str]) -> None:
+        """These in-flight messages were not sent after all: pending again."""
+        with self.engine.begin() as conn:
+            conn.execute(
+                update(outbox)
+                .where(outbox.c.id.in_(list(ids)), outbox.c.state == "inflight")
+                .values(state="pending")
+            )
+
+    def waiting(self, peer: str) -> list[bytes]:
+        """The envelopes not yet acknowledged for `peer`, in queue order (for file bundles)."""
+        with self.engine.connect() as conn:
+            return list(
+                conn.execute(
+                    select(outbox.c.envelope)
+                    .where(outbox.c.peer == peer, outbox.c.state.in_(("pending", "inflight")))
+                    .order_by(outbox.c.rank, _ROWID)
+                ).scalars()
+            )
+
+    def has_pending(self, peer: str) -> bool:
+        with self.engine.connect() as conn:
+            found = conn.execute(
+                select(outbox.c.id)
+                .where(outbox.c.peer == peer, outbox.c.state == "pending")
+                .limit(1)
+            ).first()
+        return found is not None
+
+    def status(self) -> list[QueueStatus]:
+        now = utcnow()
+        out = []
+        with self.engine.connect() as conn:
+            counters = {
+                (peer, name): value
+                for peer, name, value in conn.execute(select(sync_counters)).all()
+            }
+            for peer in self.peers:
+                for priority, rank in RANK.items():
+                    depth, oldest = conn.execute(
+                        select(func.count(), func.min(outbox.c.created_at)).where(
+                            _waiting(peer, priority)
+                        )
+                    ).one()
+                    last_ack = conn.execute(
+                        select(func.max(outbox.c.acked_at)).where(
+                            outbox.c.peer == peer, outbox.c.rank == rank
+                        )
+                    ).scalar()
+                    oldest_at = _parse_time(oldest)
+                    out.append(
+                        QueueStatus(
+                            peer=peer,
+                            priority=priority,
+                            depth=int(depth),
+                            oldest_s=(now - oldest_at).total_seconds() if oldest_at else None,
+                            last_ack=_parse_time(last_ack),
+                            dropped=counters.get((peer, f"dropped.{priority.value}"), 0),
+                            expired=counters.get((peer, f"expired.{priority.value}"), 0),
+                        )
+                    )
+        return out
+
+
+def _waiting(peer: str, priority: Priority) -> ColumnElement[bool]:
+    return and_(
+        outbox.c.peer == peer,
+        outbox.c.rank == RANK[priority],
+        outbox.c.state.in_(("pending", "inflight")),
+    )
+
+
+def _parse_time(value: object) -> dt.datetime | None:
+    """Aggregates come back as stored text, not through the column's type."""
+    if value is None:
+        return None
+    if isinstance(value, dt.datetime):
+        return value
+    return dt.datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+
+
+def _count(conn: Connection, peer: str, name: str, amount: int) -> None:
+    if amount <= 0:
+        return
+    statement = sqlite_insert(sync_counters).values(peer=peer, name=name, value=amount)
+    conn.execute(
+        statement.on_conflict_do_update(
+            index_elements=["peer", "name"], set_={"value": sync_counters.c.value + amount}
+        )
+    )

@@ -1,0 +1,288 @@
+"""The link to one peer's MQTT broker: paho-mqtt 2, MQTT 5, QoS 1, a persistent session and
+mutual TLS, reconnecting with backoff by itself.
+
+One worker thread per link does all the link's store work, in order: it takes messages from
+the outbox and publishes them (a bounded window in flight, an optional bandwidth cap), marks
+them acknowledged on the broker's PUBACK, and hands what arrives to the inbox in batches,
+acknowledging each to the broker only after the inbox has committed it (paho's manual
+acknowledgement). paho's network thread only puts events on the worker's queue.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import ssl
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import paho.mqtt.client as mqtt
+from paho.mqtt.enums import CallbackAPIVersion
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
+from paho.mqtt.reasoncodes import ReasonCode
+
+from edge.logs import log_event
+from sync.inbox import Inbox, Incoming, Outcome
+from sync.outbox import Outbox
+from sync.topics import subscribe_patterns
+
+log = logging.getLogger(__name__)
+
+SESSION_EXPIRY_S = 7 * 24 * 3600  # the broker keeps our session and queue a week offline
+RECEIVE_BATCH = 500
+
+
+@dataclass(frozen=True)
+class PeerSettings:
+    name: str
+    host: str
+    port: int
+    ca_file: Path
+    cert_file: Path
+    key_file: Path
+    receive: bool = True  # subscribe to what is addressed to this node on this broker
+    max_bytes_per_s: int | None = None  # a cap on what we publish, for thin links
+    window: int = 256  # messages in flight at most
+    keepalive_s: int = 30
+    tls: bool = True  # False only for the benchmark's plain baseline listener
+
+
+@dataclass
+class LinkStats:
+    published: int = 0
+    acked: int = 0
+    refused: int = 0
+    received: int = 0
+    applied: int = 0
+    duplicates: int = 0
+    quarantined: int = 0
+    connects: int = 0
+    disconnects: int = 0
+
+
+@dataclass
+class _TokenBucket:
+    rate: float  # bytes per second
+    tokens: float = 0.0
+    stamp: float = field(default_factory=time.monotonic)
+
+    def __post_init__(self) -> None:
+        self.tokens = self.rate  # a second's worth to start with
+
+    def take(self, amount: int) -> bool:
+        now = time.monotonic()
+        self.tokens = min(self.rate, self.tokens + (now - self.stamp) * self.rate)
+        self.stamp = now
+        if self.tokens >= amount or self.tokens >= self.rate:  # one message may exceed a second
+            self.tokens -= amount
+            return True
+        return False
+
+
+class PeerLink:
+    def __init__(
+        self,
+        settings: PeerSettings,
+        node_id: str,
+        outbox: Outbox | None,
+        inbox: Inbox | None,
+        on_health: Callable[[str, bool, str], None] | None = None,
+    ) -> None:
+        self.settings = settings
+        self.node_id = node_id
+        self.outbox = outbox
+        self.inbox = inbox if settings.receive else None
+        self.on_health = on_health
+        self.stats = LinkStats()
+        self.connected = threading.Event()
+        self._events: queue.Queue[tuple[Any, ...]] = queue.Queue()
+        self._inflight: dict[int, str] = {}  # paho mid -> message id
+        self._stop = threading.Event()
+        self._bucket = _TokenBucket(settings.max_bytes_per_s) if settings.max_bytes_per_s else None
+        self._client = self._make_client()
+        self._worker = threading.Thread(target=self._run, name=f"sync-{settings.name}", daemon=True)
+
+    # -- life cycle --------------------------------------------------------------------------
+
+    def start(self) -> None:
+        if self.outbox is not None:
+            self.outbox.requeue_inflight(self.settings.name)  # what a previous run left in flight
+        properties = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
+        properties.SessionExpiryInterval = SESSION_EXPIRY_S
+        self._client.connect_async(
+            self.settings.host,
+            self.settings.port,
+            keepalive=self.settings.keepalive_s,
+            clean_start=False,
+            properties=properties,
+        )
+        self._client.loop_start()
+        self._worker.start()
+
+    def stop(self, timeout: float = 5.0) -> None:
+        self._stop.set()
+        self._events.put(("wake",))
+        self._worker.join(timeout)
+        self._client.disconnect()
+        self._client.loop_stop()
+
+    def notify(self) -> None:
+        """Something new is in the outbox: send it now rather than at the next look."""
+        self._events.put(("wake",))
+
+    # -- paho's thread: events only ----------------------------------------------------------
+
+    def _make_client(self) -> mqtt.Client:
+        s = self.settings
+        client = mqtt.Client(
+            callback_api_version=CallbackAPIVersion.VERSION2,
+            client_id=f"{self.node_id}",
+            protocol=mqtt.MQTTv5,
+            manual_ack=True,
+        )
+        if s.tls:
+            client.tls_set(
+                ca_certs=str(s.ca_file),
+                certfile=str(s.cert_file),
+                keyfile=str(s.key_file),
+                cert_reqs=ssl.CERT_REQUIRED,
+                tls_version=ssl.PROTOCOL_TLS_CLIENT,
+            )
+        client.reconnect_delay_set(min_delay=1, max_delay=30)
+        client.max_inflight_messages_set(s.window)
+        client.max_queued_messages_set(0)
+        client.on_connect = self._on_connect
+        client.on_disconnect = self._on_disconnect
+        client.on_publish = self._on_publish
+        client.on_message = self._on_message
+        return client
+
+    def _on_connect(
+        self, client: mqtt.Client, _ud: Any, _flags: Any, reason: ReasonCode, _props: Any
+    ) -> None:
+        if reason.is_failure:
+            self._events.put(("refused", str(reason)))
+            return
+        if self.inbox is not None:
+            client.subscribe([(pattern, 1) for pattern in subscribe_patterns(self.node_id)])
+        self._events.put(("connected",))
+
+    def _on_disconnect(
+        self, _client: mqtt.Client, _ud: Any, _flags: Any, reason: ReasonCode, _props: Any
+    ) -> None:
+        self._events.put(("disconnected", str(reason)))
+
+    def _on_publish(
+        self, _client: mqtt.Client, _ud: Any, mid: int, reason: ReasonCode, _props: Any
+    ) -> None:
+        self._events.put(("puback", mid, reason.is_failure, str(reason)))
+
+    def _on_message(self, _client: mqtt.Client, _ud: Any, message: mqtt.MQTTMessage) -> None:
+        self._events.put(("message", message.mid, message.qos, message.topic, message.payload))
+
+    # -- the worker --------------------------------------------------------------------------
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                event = self._events.get(timeout=0.2)
+            except queue.Empty:
+                event = ("wake",)
+            try:
+                self._handle(event)
+                self._send()
+            except Exception:  # the link must outlive any one bad moment; it is logged
+                log.exception("sync.link_error", extra={"peer": self.settings.name})
+                self._stop.wait(1.0)
+
+    def _handle(self, first: tuple[Any, ...]) -> None:
+        acked: list[str] = []
+        refused: list[str] = []
+        received: list[tuple[int, int, Incoming]] = []
+        event: tuple[Any, ...] | None = first
+        while event is not None:
+            kind = event[0]
+            if kind == "puback":
+                _, mid, failed, reason = event
+                message_id = self._inflight.pop(mid, None)
+                if message_id is not None:
+                    (refused if failed else acked).append(message_id)
+                    if failed:
+                        log_event(
+                            log, logging.ERROR, "sync.refused", peer=self.settings.name,
+                            id=message_id, reason=reason,
+                        )  # fmt: skip
+            elif kind == "message":
+                _, mid, qos, topic, payload = event
+                received.append((mid, qos, Incoming(self.settings.name, topic, payload)))
+                if len(received) >= RECEIVE_BATCH:
+                    break
+            elif kind == "connected":
+                self.stats.connects += 1
+                self.connected.set()
+                self._health(True, "connected")
+            elif kind == "disconnected":
+                self.stats.disconnects += 1
+                self.connected.clear()
+                self._inflight.clear()
+                if self.outbox is not None:
+                    self.outbox.requeue_inflight(self.settings.name)
+                self._health(False, f"disconnected: {event[1]}")
+            elif kind == "refused":
+                self._health(False, f"connection refused: {event[1]}")
+            try:
+                event = self._events.get_nowait()
+            except queue.Empty:
+                event = None
+        if self.outbox is not None:
+            if acked:
+                self.outbox.acknowledged(acked)
+                self.stats.acked += len(acked)
+            if refused:
+                self.outbox.refused(refused, self.settings.name)
+                self.stats.refused += len(refused)
+        if received:
+            self._receive(received)
+
+    def _receive(self, received: list[tuple[int, int, Incoming]]) -> None:
+        assert self.inbox is not None  # only subscribed with an inbox
+        results = self.inbox.receive([item for _, _, item in received])
+        # Committed: now, and only now, the broker may forget them.
+        for (mid, qos, _), result in zip(received, results, strict=True):
+            self._client.ack(mid, qos)
+            self.stats.received += 1
+            if result.outcome is Outcome.APPLIED:
+                self.stats.applied += 1
+            elif result.outcome is Outcome.DUPLICATE:
+                self.stats.duplicates += 1
+            else:
+                self.stats.quarantined += 1
+
+    def _send(self) -> None:
+        if self.outbox is None or not self.connected.is_set():
+            return
+        room = self.settings.window - len(self._inflight)
+        if room <= 0:
+            return
+        taken = self.outbox.take(self.settings.name, room)
+        for index, message in enumerate(taken):
+            over_cap = self._bucket is not None and not self._bucket.take(len(message.envelope))
+            info = (
+                None if over_cap else self._client.publish(message.topic, message.envelope, qos=1)
+            )
+            if info is None or info.rc != mqtt.MQTT_ERR_SUCCESS:
+                # Over the cap, or the link went meanwhile: these wait, in their order.
+                self.outbox.requeue([m.id for m in taken[index:]])
+                return
+            self._inflight[info.mid] = message.id
+            self.stats.published += 1
+
+    def _health(self, up: bool, why: str) -> None:
+        log_event(log, logging.INFO, "sync.link", peer=self.settings.name, up=up, why=why)
+        if self.on_health:
+            self.on_health(self.settings.name, up, why)
