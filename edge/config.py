@@ -56,6 +56,38 @@ class LanesConfig(_Section):
     default_lane: Annotated[str, Field(pattern=r"^[A-Za-z0-9_.-]{1,32}$")] = "1"
 
 
+class PeerConfig(_Section):
+    """One broker this box exchanges messages through: the CIS's, or the partner post's."""
+
+    name: Annotated[str, Field(pattern=r"^[a-z0-9_-]{1,32}$")]
+    host: Annotated[str, Field(min_length=1)]
+    port: Annotated[int, Field(gt=0, lt=65536)] = 8883
+    # The CA that signed the broker's certificate; the box's own certificate and key come from
+    # sync.identity_dir unless given here.
+    ca_file: Path
+    cert_file: Path | None = None
+    key_file: Path | None = None
+    # Which destinations this broker carries (patterns such as "KZ-CIS" or "KG-*").
+    destinations: Annotated[list[str], Field(min_length=1)]
+    receive: bool = True  # take what is addressed to this box from this broker too
+    max_bytes_per_s: Annotated[int, Field(ge=0)] = 0  # 0: no cap
+    window: Annotated[int, Field(ge=1, le=65535)] = 256  # messages in flight at most
+
+
+class SyncConfig(_Section):
+    # This box's key (node.key) and certificate (node.crt), made by `carec-edge identity init`.
+    identity_dir: Path = Path("/var/lib/carec-edge/identity")
+    # Whom to believe: fleet CAs by country, pinned keys, revocations (see provisioning/identity).
+    trust_store: Path = Path("/etc/carec-edge/trust.toml")
+    telemetry_cap: Annotated[int, Field(ge=1)] = 10_000
+    telemetry_ttl_hours: Annotated[float, Field(gt=0)] = 6.0
+    # A message the broker took but the receiver has not acknowledged is sent again after this.
+    redeliver_after_s: Annotated[float, Field(gt=0)] = 60.0
+    # A stream's messages parked behind a gap are applied anyway after this (the gap counted).
+    gap_timeout_s: Annotated[float, Field(gt=0)] = 600.0
+    peers: list[PeerConfig] = Field(default_factory=list)  # none: sync is off
+
+
 class Config(_Section):
     node: NodeConfig = NodeConfig()
     store: StoreConfig = StoreConfig()
@@ -63,6 +95,7 @@ class Config(_Section):
     logging: LoggingConfig = LoggingConfig()
     service: ServiceConfig = ServiceConfig()
     lanes: LanesConfig = LanesConfig()
+    sync: SyncConfig = SyncConfig()
     # [[devices]] tables. Each is checked against its kind's model by the drivers' registry
     # when the service or `config check` loads the file (the core cannot know driver models).
     devices: list[dict[str, Any]] = Field(default_factory=list)

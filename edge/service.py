@@ -38,6 +38,10 @@ from edge.matching import Matcher
 from edge.readings import Health, Reading
 from edge.store import open_database
 from edge.timeutil import format_utc, utcnow
+from sync.inbox import Incoming, Result
+from sync.messages import Message
+from sync.setup import SyncParts, build_sync
+from sync.transport import PeerLink
 
 if TYPE_CHECKING:
     from drivers.camera.capture import Frame
@@ -70,6 +74,8 @@ class EdgeService:
             d.id: DeviceStatus(d.kind, d.lane or config.lanes.default_lane) for d in devices
         }
         self._lanes: Lanes | None = None
+        self._sync: SyncParts | None = None
+        self.links: dict[str, PeerLink] = {}
         self._readings: asyncio.Queue[Reading] = asyncio.Queue()
         self._store_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="store")
         self._engine: Engine | None = None
@@ -88,6 +94,7 @@ class EdgeService:
             "devices": self._run_devices(),
             "arrivals": self._attach_readings(),
             "idle-arrivals": self._expire_idle_arrivals(),
+            "sync": self._run_sync(),
         }
 
     @property
@@ -153,6 +160,10 @@ class EdgeService:
         matcher = Matcher(self._cache, self.config.matching)
         idle = dt.timedelta(minutes=self.config.lanes.idle_timeout_minutes)
         self._lanes = Lanes(ArrivalStore(self._engine), matcher, idle)
+        if self.config.sync.peers:
+            self._sync = await self.in_store(
+                build_sync, self.config.sync, self.config.node.id, self._engine, self._cache
+            )
         index = await self.in_store(self._cache.plate_index)
         log_event(logger, logging.INFO, "cache.warmed", plate_keys=len(index.keys))
         await self.purge_expired()
@@ -298,6 +309,41 @@ class EdgeService:
                 device=reading.device,
                 kind=reading.kind,
             )
+
+    # -- sync ----------------------------------------------------------------------------------
+
+    async def send(self, payload: Message, destination: str) -> str:
+        """Put a message in the outbox (durable when this returns) and wake its link."""
+        if self._sync is None:
+            raise RuntimeError("sync is not configured: no [[sync.peers]]")
+        message_id = await self.in_store(self._sync.outbox.send, payload, destination)
+        for link in self.links.values():
+            link.notify()
+        return message_id
+
+    async def _run_sync(self) -> None:
+        if self._sync is None:
+            await asyncio.Event().wait()  # sync is off: idle until cancelled
+            return
+        loop = asyncio.get_running_loop()
+        inbox = self._sync.inbox
+
+        def receive(batch: Sequence[Incoming]) -> list[Result]:  # a link's worker thread
+            # The inbox touches the manifest cache, which only the store thread may.
+            return asyncio.run_coroutine_threadsafe(
+                self.in_store(inbox.receive, batch), loop
+            ).result()
+
+        try:
+            for settings in self._sync.peers:
+                link = PeerLink(settings, self.config.node.id, self._sync.outbox, receive)
+                link.start()
+                self.links[settings.name] = link
+            log_event(logger, logging.INFO, "sync.started", peers=",".join(self.links))
+            await asyncio.Event().wait()
+        finally:
+            for link in self.links.values():
+                await asyncio.to_thread(link.stop)
 
     async def _expire_idle_arrivals(self) -> None:
         while True:

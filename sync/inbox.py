@@ -1,4 +1,5 @@
-"""The inbox: every message received is verified, applied exactly once, or quarantined.
+"""The inbox: every message received is verified, applied exactly once and in its stream's
+order, or quarantined.
 
 A batch of received messages is handled in one transaction. Each message is checked (size,
 signature by a trusted origin, destination, age, schema, and that its topic agrees with its
@@ -7,6 +8,16 @@ savepoint of that transaction: the effect and the dedupe entry commit together o
 What fails is kept in quarantine with its reason and has no effect. Only after the commit does
 the transport acknowledge the messages to the broker, so a crash before it loses nothing: the
 broker delivers them again, and the dedupe table drops those already applied.
+
+Order: evidence and operational streams are applied in `seq` order. A message that arrives
+ahead of a gap (its predecessor lost by a broker and on its way again from the sender's
+outbox) is parked, durably, until the gap fills, or until `gap_timeout`, after which it is
+applied anyway and the gap counted, so a sender that lost its history cannot block a stream
+for ever. Telemetry and acks have no order.
+
+Acknowledgement: for each message applied (or already applied, or parked) that expects it, an
+`ack` message goes back to its origin, queued in the same transaction, so the sender's outbox
+stops sending it again.
 """
 
 from __future__ import annotations
@@ -17,11 +28,12 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 
-from sqlalchemy import Connection, Engine, insert, select
+from sqlalchemy import Connection, Engine, delete, func, insert, select
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import SQLAlchemyError
 
 from edge.logs import log_event
-from edge.store.schema import inbox_applied, quarantine
+from edge.store.schema import inbox_applied, inbox_parked, quarantine, stream_positions
 from edge.timeutil import utcnow
 from sync.envelope import Envelope, EnvelopeRejected, KeyLookup, Reason, open_envelope
 from sync.messages import Priority
@@ -46,7 +58,15 @@ Applier = Callable[[Connection, Envelope], None]
 class Outcome(StrEnum):
     APPLIED = "applied"
     DUPLICATE = "duplicate"  # applied before: dropped, acknowledged
+    PARKED = "parked"  # ahead of a gap in its stream: kept, applied when the gap fills
     QUARANTINED = "quarantined"  # refused: kept for review, acknowledged, no effect
+
+
+# Types whose streams are applied in order, and whose receipt the receiver acknowledges.
+UNORDERED_TYPES = frozenset({"ack", "telemetry"})
+
+# Queues the receiver's acknowledgement of (origin, message id)s, in the inbox's transaction.
+Acknowledger = Callable[[Connection, Sequence[tuple[str, str]]], None]
 
 
 @dataclass(frozen=True)
@@ -68,6 +88,7 @@ class Result:
 class InboxCounters:
     applied: int = 0
     duplicates: int = 0
+    parked: int = 0
     quarantined: dict[str, int] = field(default_factory=dict)
 
 
@@ -81,6 +102,8 @@ class Inbox:
         *,
         max_age: Mapping[Priority, dt.timedelta] = DEFAULT_MAX_AGE,
         on_failed_transaction: Callable[[], None] | None = None,
+        acknowledge: Acknowledger | None = None,
+        gap_timeout: dt.timedelta = dt.timedelta(minutes=10),
     ) -> None:
         self.engine = engine
         self.node_id = node_id
@@ -88,6 +111,8 @@ class Inbox:
         self.appliers = dict(appliers)
         self.max_age = dict(max_age)
         self.on_failed_transaction = on_failed_transaction
+        self.acknowledge = acknowledge
+        self.gap_timeout = gap_timeout
         self.counters = InboxCounters()
 
     def receive(self, batch: Sequence[Incoming]) -> list[Result]:
@@ -98,8 +123,14 @@ class Inbox:
         try:
             with self.engine.begin() as conn:
                 seen: set[str] = set()
+                to_ack: list[tuple[str, str]] = []
                 for item in batch:
-                    results.append(self._one(conn, item, now, seen))
+                    result, envelope = self._one(conn, item, now, seen)
+                    results.append(result)
+                    if envelope is not None and envelope.type not in UNORDERED_TYPES:
+                        to_ack.append((envelope.origin, envelope.id))
+                if to_ack and self.acknowledge is not None:
+                    self.acknowledge(conn, to_ack)
         except SQLAlchemyError:
             if self.on_failed_transaction:
                 self.on_failed_transaction()
@@ -108,7 +139,10 @@ class Inbox:
             self._count(result)
         return results
 
-    def _one(self, conn: Connection, item: Incoming, now: dt.datetime, seen: set[str]) -> Result:
+    def _one(
+        self, conn: Connection, item: Incoming, now: dt.datetime, seen: set[str]
+    ) -> tuple[Result, Envelope | None]:
+        """The result, and the envelope when it is one to acknowledge to its origin."""
         try:
             envelope = open_envelope(
                 item.data,
@@ -119,17 +153,28 @@ class Inbox:
             )
             _check_topic(item.topic, envelope)
         except EnvelopeRejected as rejected:
-            return self._quarantine(conn, item, now, rejected.reason.value, rejected.detail)
+            return self._quarantine(conn, item, now, rejected.reason.value, rejected.detail), None
         if envelope.id in seen or self._applied_before(conn, envelope.id):
-            return Result(Outcome.DUPLICATE, envelope.id)
-        applier = self.appliers.get(envelope.type)
-        if applier is None:
-            return self._quarantine(
-                conn, item, now, "unknown_type", f"{envelope.type}: not applied here", envelope
-            )
+            return Result(Outcome.DUPLICATE, envelope.id), envelope
+        if envelope.type not in self.appliers:
+            reason = f"{envelope.type}: not applied here"
+            return self._quarantine(conn, item, now, "unknown_type", reason, envelope), None
+        if envelope.type not in UNORDERED_TYPES:
+            last = self._position(conn, envelope.stream)
+            if envelope.seq > last + 1:
+                self._park(conn, item, envelope, now)
+                return Result(Outcome.PARKED, envelope.id), envelope
+        result = self._apply(conn, item, envelope, now, seen)
+        if result.outcome is Outcome.APPLIED and envelope.type not in UNORDERED_TYPES:
+            self._apply_parked_after(conn, envelope.stream, now, seen)
+        return result, (envelope if result.outcome is Outcome.APPLIED else None)
+
+    def _apply(
+        self, conn: Connection, item: Incoming, envelope: Envelope, now: dt.datetime, seen: set[str]
+    ) -> Result:
         savepoint = conn.begin_nested()
         try:
-            applier(conn, envelope)
+            self.appliers[envelope.type](conn, envelope)
             conn.execute(
                 insert(inbox_applied).values(
                     id=envelope.id,
@@ -141,6 +186,8 @@ class Inbox:
                     applied_at=now,
                 )
             )
+            if envelope.type not in UNORDERED_TYPES:
+                self._set_position(conn, envelope.stream, envelope.seq)
             savepoint.commit()
         except (ValueError, SQLAlchemyError) as error:
             # The effect could not be applied (a record its cache refuses, a constraint): none
@@ -151,6 +198,89 @@ class Inbox:
             return self._quarantine(conn, item, now, "not_applicable", str(error), envelope)
         seen.add(envelope.id)
         return Result(Outcome.APPLIED, envelope.id)
+
+    # -- stream order --------------------------------------------------------------------------
+
+    @staticmethod
+    def _position(conn: Connection, stream: str) -> int:
+        found = conn.execute(
+            select(stream_positions.c.last_seq).where(stream_positions.c.stream == stream)
+        ).scalar()
+        return int(found or 0)
+
+    @staticmethod
+    def _set_position(conn: Connection, stream: str, seq: int) -> None:
+        statement = sqlite_insert(stream_positions).values(stream=stream, last_seq=seq)
+        conn.execute(
+            statement.on_conflict_do_update(
+                index_elements=["stream"],
+                set_={"last_seq": func.max(stream_positions.c.last_seq, seq)},
+            )
+        )
+
+    @staticmethod
+    def _park(conn: Connection, item: Incoming, envelope: Envelope, now: dt.datetime) -> None:
+        statement = sqlite_insert(inbox_parked).values(
+            id=envelope.id, stream=envelope.stream, seq=envelope.seq, peer=item.peer,
+            topic=item.topic, data=bytes(item.data), parked_at=now,
+        )  # fmt: skip
+        conn.execute(statement.on_conflict_do_nothing(index_elements=["id"]))
+
+    def _apply_parked_after(
+        self, conn: Connection, stream: str, now: dt.datetime, seen: set[str], force: bool = False
+    ) -> int:
+        """Apply the parked messages of `stream` that now follow on (all, in order, with
+        `force`); how many were applied."""
+        applied = 0
+        rows = conn.execute(
+            select(inbox_parked).where(inbox_parked.c.stream == stream).order_by(inbox_parked.c.seq)
+        ).all()
+        for row in rows:
+            if not force and row.seq > self._position(conn, stream) + 1:
+                break
+            conn.execute(delete(inbox_parked).where(inbox_parked.c.id == row.id))
+            item = Incoming(row.peer, row.topic, bytes(row.data))
+            try:
+                envelope = open_envelope(
+                    item.data, self.key_for, expected_destination=self.node_id, now=now,
+                    max_age=None,  # it was young enough when it arrived
+                )  # fmt: skip
+            except EnvelopeRejected as rejected:
+                self._quarantine(conn, item, now, rejected.reason.value, rejected.detail)
+                continue
+            if envelope.id in seen or self._applied_before(conn, envelope.id):
+                continue
+            if self._apply(conn, item, envelope, now, seen).outcome is Outcome.APPLIED:
+                applied += 1
+        return applied
+
+    def release_gaps(self, now: dt.datetime | None = None) -> int:
+        """Apply, in order, what has been parked longer than `gap_timeout`; how many streams
+        had a gap given up on (each logged)."""
+        now = now or utcnow()
+        cutoff = now - self.gap_timeout
+        gaps = 0
+        with self.engine.begin() as conn:
+            streams = (
+                conn.execute(
+                    select(inbox_parked.c.stream)
+                    .group_by(inbox_parked.c.stream)
+                    .having(func.min(inbox_parked.c.parked_at) < cutoff)
+                )
+                .scalars()
+                .all()
+            )
+            for stream in streams:
+                first = conn.execute(
+                    select(func.min(inbox_parked.c.seq)).where(inbox_parked.c.stream == stream)
+                ).scalar_one()
+                log_event(
+                    log, logging.WARNING, "inbox.gap_given_up", stream=stream,
+                    after=self._position(conn, stream), next=first,
+                )  # fmt: skip
+                self._apply_parked_after(conn, stream, now, set(), force=True)
+                gaps += 1
+        return gaps
 
     @staticmethod
     def _applied_before(conn: Connection, message_id: str) -> bool:
@@ -194,6 +324,8 @@ class Inbox:
             self.counters.applied += 1
         elif result.outcome is Outcome.DUPLICATE:
             self.counters.duplicates += 1
+        elif result.outcome is Outcome.PARKED:
+            self.counters.parked += 1
         else:
             reason = result.reason or "unknown"
             self.counters.quarantined[reason] = self.counters.quarantined.get(reason, 0) + 1

@@ -1,13 +1,18 @@
-"""The durable outbox: the source of truth for every message until its peer's broker has
+"""The durable outbox: the source of truth for every message until its receiver has
 acknowledged it.
 
 `send` signs the message and commits it before it returns, so a message the caller was told
 about survives any crash. The transport takes messages in priority order (evidence first,
 then operational, then telemetry; within a class in the order they were sent, so each stream
-keeps its order), marks them in flight, and marks them acknowledged on the broker's PUBACK. A
-lost link, or a restart, puts what was in flight back to pending: the receiver's inbox drops
-what it already applied. Evidence is never dropped; telemetry expires, and beyond a cap the
-oldest is dropped, every drop counted.
+keeps its order), marks them in flight, and marks them `acked` on the broker's PUBACK. A lost
+link, or a restart, puts what was in flight back to pending.
+
+The broker's PUBACK is not the end: mosquitto acknowledges before it writes to disk, so a
+broker killed at the wrong moment forgets messages it acknowledged. Every message but
+telemetry and acks therefore waits for the receiver's own `ack` message (`delivered`); one
+the broker acknowledged but the receiver has not within `redeliver_after` is sent again, and
+the receiver's inbox drops what it already applied. Evidence is never dropped; telemetry
+expires, and beyond a cap the oldest is dropped, every drop counted.
 """
 
 from __future__ import annotations
@@ -31,6 +36,9 @@ from sync.envelope import Envelope, seal
 from sync.messages import Message, Priority
 from sync.topics import topic_of
 
+# Message types whose broker acknowledgement is enough: the receiver does not acknowledge them.
+BROKER_ACK_ENOUGH = ("ack", "telemetry")
+UNDELIVERED = ("pending", "inflight", "acked")
 # Insertion order: SQLite keeps the rowid in every index entry, so (rank, rowid) needs no sort.
 _ROWID: ColumnElement[int] = literal_column("outbox.rowid")
 RANK = {Priority.EVIDENCE: 0, Priority.OPERATIONAL: 1, Priority.TELEMETRY: 2}
@@ -87,6 +95,7 @@ class QueueStatus:
     peer: str
     priority: Priority
     depth: int  # pending or in flight
+    awaiting_receiver: int  # the broker has them, the receiver has not acknowledged them
     oldest_s: float | None  # age of the oldest of those
     last_ack: dt.datetime | None
     dropped: int
@@ -97,6 +106,7 @@ class QueueStatus:
             "peer": self.peer,
             "class": self.priority.value,
             "depth": self.depth,
+            "awaiting_receiver": self.awaiting_receiver,
             "oldest_s": None if self.oldest_s is None else round(self.oldest_s, 1),
             "last_ack": self.last_ack.isoformat().replace("+00:00", "Z") if self.last_ack else None,
             "dropped": self.dropped,
@@ -113,12 +123,14 @@ class Outbox:
         *,
         telemetry_ttl: dt.timedelta = dt.timedelta(hours=6),
         telemetry_cap: int = 10_000,
+        redeliver_after: dt.timedelta = dt.timedelta(seconds=60),
     ) -> None:
         self.engine = engine
         self.signer = signer
         self.routes = list(routes)
         self.telemetry_ttl = telemetry_ttl
         self.telemetry_cap = telemetry_cap
+        self.redeliver_after = redeliver_after
 
     @property
     def peers(self) -> list[str]:
@@ -136,56 +148,58 @@ class Outbox:
         """Sign and store one message; its id. Durable when this returns."""
         return self.send_many([(payload, destination, stream)])[0]
 
-    def send_many(self, items: Sequence[tuple[Message, str, str | None]]) -> list[str]:
-        """Sign and store messages in one transaction, in order; their ids."""
+    def send_many(
+        self, items: Sequence[tuple[Message, str, str | None]], conn: Connection | None = None
+    ) -> list[str]:
+        """Sign and store messages in one transaction (or in the caller's), in order; their ids."""
+        if conn is None:
+            with self.engine.begin() as own:
+                return self.send_many(items, own)
         now = utcnow()
         ids: list[str] = []
         telemetry_peers: set[str] = set()
-        with self.engine.begin() as conn:
-            rows = []
-            for payload, destination, stream in items:
-                peer = self.peer_for(destination)
-                envelope = Envelope.new(
-                    payload,
-                    origin=self.signer.node_id,
-                    destination=destination,
-                    seq=1,  # replaced below, once the stream is known
-                    stream=stream,
-                    now=now,
-                )
-                envelope = envelope.model_copy(
-                    update={"seq": self._next_seq(conn, envelope.stream)}
-                )
-                signed = seal(
-                    envelope,
-                    self.signer.private_key,
-                    self.signer.node_id,
-                    self.signer.certificate_pem,
-                )
-                telemetry = envelope.priority is Priority.TELEMETRY
-                if telemetry:
-                    telemetry_peers.add(peer)
-                rows.append(
-                    {
-                        "id": envelope.id,
-                        "peer": peer,
-                        "rank": RANK[envelope.priority],
-                        "type": envelope.type,
-                        "destination": destination,
-                        "stream": envelope.stream,
-                        "seq": envelope.seq,
-                        "topic": topic_of(envelope),
-                        "envelope": signed,
-                        "created_at": now,
-                        "expires_at": now + self.telemetry_ttl if telemetry else None,
-                        "state": "pending",
-                        "attempts": 0,
-                    }
-                )
-                ids.append(envelope.id)
-            conn.execute(outbox.insert(), rows)
-            for peer in telemetry_peers:
-                self._cap_telemetry(conn, peer)
+        rows = []
+        for payload, destination, stream in items:
+            peer = self.peer_for(destination)
+            envelope = Envelope.new(
+                payload,
+                origin=self.signer.node_id,
+                destination=destination,
+                seq=1,  # replaced below, once the stream is known
+                stream=stream,
+                now=now,
+            )
+            envelope = envelope.model_copy(update={"seq": self._next_seq(conn, envelope.stream)})
+            signed = seal(
+                envelope,
+                self.signer.private_key,
+                self.signer.node_id,
+                self.signer.certificate_pem,
+            )
+            telemetry = envelope.priority is Priority.TELEMETRY
+            if telemetry:
+                telemetry_peers.add(peer)
+            rows.append(
+                {
+                    "id": envelope.id,
+                    "peer": peer,
+                    "rank": RANK[envelope.priority],
+                    "type": envelope.type,
+                    "destination": destination,
+                    "stream": envelope.stream,
+                    "seq": envelope.seq,
+                    "topic": topic_of(envelope),
+                    "envelope": signed,
+                    "created_at": now,
+                    "expires_at": now + self.telemetry_ttl if telemetry else None,
+                    "state": "pending",
+                    "attempts": 0,
+                }
+            )
+            ids.append(envelope.id)
+        conn.execute(outbox.insert(), rows)
+        for peer in telemetry_peers:
+            self._cap_telemetry(conn, peer)
         return ids
 
     def _next_seq(self, conn: Connection, stream: str) -> int:
@@ -242,15 +256,46 @@ class Outbox:
         ]
 
     def acknowledged(self, ids: Sequence[str]) -> None:
-        """The broker has them (PUBACK): they are no longer ours to keep sending."""
+        """The broker has them (PUBACK). Telemetry and acks are done; the rest waits for the
+        receiver's acknowledgement."""
         if not ids:
             return
+        now = utcnow()
         with self.engine.begin() as conn:
+            inflight = and_(outbox.c.id.in_(list(ids)), outbox.c.state == "inflight")
             conn.execute(
                 update(outbox)
-                .where(outbox.c.id.in_(list(ids)), outbox.c.state == "inflight")
-                .values(state="acked", acked_at=utcnow())
+                .where(inflight, outbox.c.type.in_(BROKER_ACK_ENOUGH))
+                .values(state="delivered", acked_at=now)
             )
+            conn.execute(update(outbox).where(inflight).values(state="acked", acked_at=now))
+
+    def delivered(self, conn: Connection, ids: Sequence[str]) -> int:
+        """The receiver acknowledged them (its `ack` message, applied in `conn`); how many."""
+        return int(
+            conn.execute(
+                update(outbox)
+                .where(outbox.c.id.in_(list(ids)), outbox.c.state.in_(UNDELIVERED))
+                .values(state="delivered")
+            ).rowcount
+        )
+
+    def redeliver_overdue(self, peer: str) -> int:
+        """Send again what the broker acknowledged but the receiver has not, after
+        `redeliver_after` (a broker that lost it, a receiver that lost our ack); how many."""
+        cutoff = utcnow() - self.redeliver_after
+        with self.engine.begin() as conn:
+            count = conn.execute(
+                update(outbox)
+                .where(
+                    outbox.c.peer == peer,
+                    outbox.c.state == "acked",
+                    outbox.c.acked_at < cutoff,
+                )
+                .values(state="pending")
+            ).rowcount
+            _count(conn, peer, "redelivered", count)
+        return int(count)
 
     def refused(self, ids: Sequence[str], peer: str) -> None:
         """The broker refused them (not authorised): kept, out of the queue, counted."""
@@ -277,16 +322,16 @@ class Outbox:
                 .values(state="pending")
             )
 
-    def waiting(self, peer: str) -> list[bytes]:
-        """The envelopes not yet acknowledged for `peer`, in queue order (for file bundles)."""
+    def waiting(self, peer: str) -> list[tuple[str, bytes]]:
+        """(topic, envelope) of every message not yet acknowledged for `peer`, in queue order
+        (for file bundles)."""
         with self.engine.connect() as conn:
-            return list(
-                conn.execute(
-                    select(outbox.c.envelope)
-                    .where(outbox.c.peer == peer, outbox.c.state.in_(("pending", "inflight")))
-                    .order_by(outbox.c.rank, _ROWID)
-                ).scalars()
-            )
+            rows = conn.execute(
+                select(outbox.c.topic, outbox.c.envelope)
+                .where(outbox.c.peer == peer, outbox.c.state.in_(("pending", "inflight")))
+                .order_by(outbox.c.rank, _ROWID)
+            ).all()
+        return [(topic, bytes(envelope)) for topic, envelope in rows]
 
     def has_pending(self, peer: str) -> bool:
         with self.engine.connect() as conn:
@@ -312,6 +357,13 @@ class Outbox:
                             _waiting(peer, priority)
                         )
                     ).one()
+                    awaiting = conn.execute(
+                        select(func.count()).where(
+                            outbox.c.peer == peer,
+                            outbox.c.rank == rank,
+                            outbox.c.state == "acked",
+                        )
+                    ).scalar_one()
                     last_ack = conn.execute(
                         select(func.max(outbox.c.acked_at)).where(
                             outbox.c.peer == peer, outbox.c.rank == rank
@@ -323,6 +375,7 @@ class Outbox:
                             peer=peer,
                             priority=priority,
                             depth=int(depth),
+                            awaiting_receiver=int(awaiting),
                             oldest_s=(now - oldest_at).total_seconds() if oldest_at else None,
                             last_ack=_parse_time(last_ack),
                             dropped=counters.get((peer, f"dropped.{priority.value}"), 0),

@@ -15,7 +15,7 @@ import queue
 import ssl
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -27,7 +27,7 @@ from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 
 from edge.logs import log_event
-from sync.inbox import Inbox, Incoming, Outcome
+from sync.inbox import Incoming, Outcome, Result
 from sync.outbox import Outbox
 from sync.topics import subscribe_patterns
 
@@ -35,6 +35,9 @@ log = logging.getLogger(__name__)
 
 SESSION_EXPIRY_S = 7 * 24 * 3600  # the broker keeps our session and queue a week offline
 RECEIVE_BATCH = 500
+REDELIVERY_CHECK_S = 1.0
+
+Receiver = Callable[[Sequence[Incoming]], list[Result]]
 
 
 @dataclass(frozen=True)
@@ -90,19 +93,22 @@ class PeerLink:
         settings: PeerSettings,
         node_id: str,
         outbox: Outbox | None,
-        inbox: Inbox | None,
+        receive: Receiver | None,
         on_health: Callable[[str, bool, str], None] | None = None,
     ) -> None:
+        """`receive` is the inbox's `receive`, or a function that runs it where the store's
+        work runs (the service has one store thread)."""
         self.settings = settings
         self.node_id = node_id
         self.outbox = outbox
-        self.inbox = inbox if settings.receive else None
+        self.receive = receive if settings.receive else None
         self.on_health = on_health
         self.stats = LinkStats()
         self.connected = threading.Event()
         self._events: queue.Queue[tuple[Any, ...]] = queue.Queue()
         self._inflight: dict[int, str] = {}  # paho mid -> message id
         self._stop = threading.Event()
+        self._next_redelivery = 0.0
         self._bucket = _TokenBucket(settings.max_bytes_per_s) if settings.max_bytes_per_s else None
         self._client = self._make_client()
         self._worker = threading.Thread(target=self._run, name=f"sync-{settings.name}", daemon=True)
@@ -168,7 +174,7 @@ class PeerLink:
         if reason.is_failure:
             self._events.put(("refused", str(reason)))
             return
-        if self.inbox is not None:
+        if self.receive is not None:
             client.subscribe([(pattern, 1) for pattern in subscribe_patterns(self.node_id)])
         self._events.put(("connected",))
 
@@ -250,8 +256,8 @@ class PeerLink:
             self._receive(received)
 
     def _receive(self, received: list[tuple[int, int, Incoming]]) -> None:
-        assert self.inbox is not None  # only subscribed with an inbox
-        results = self.inbox.receive([item for _, _, item in received])
+        assert self.receive is not None  # only subscribed with an inbox
+        results = self.receive([item for _, _, item in received])
         # Committed: now, and only now, the broker may forget them.
         for (mid, qos, _), result in zip(received, results, strict=True):
             self._client.ack(mid, qos)
@@ -266,6 +272,10 @@ class PeerLink:
     def _send(self) -> None:
         if self.outbox is None or not self.connected.is_set():
             return
+        now = time.monotonic()
+        if now >= self._next_redelivery:  # what the receiver never acknowledged goes again
+            self._next_redelivery = now + REDELIVERY_CHECK_S
+            self.outbox.redeliver_overdue(self.settings.name)
         room = self.settings.window - len(self._inflight)
         if room <= 0:
             return

@@ -22,6 +22,7 @@ from edge.cli import (
     mrz_cmd,
     run_cmd,
     sim_cmd,
+    sync_cmd,
 )
 from edge.cli.context import CliContext
 from edge.config import ConfigError
@@ -36,6 +37,7 @@ COMMAND_MODULES = (
     mrz_cmd,
     run_cmd,
     sim_cmd,
+    sync_cmd,
 )
 
 

@@ -133,7 +133,9 @@ outbox = Table(
     Column("envelope", LargeBinary, nullable=False),  # the signed JWS, as sent
     Column("created_at", UtcTime, nullable=False),
     Column("expires_at", UtcTime, nullable=True),  # telemetry only
-    Column("state", String(16), nullable=False),  # pending, inflight, acked, dropped, expired
+    # pending, inflight, acked (by the broker), delivered (acknowledged by the receiver),
+    # dropped, expired, refused
+    Column("state", String(16), nullable=False),
     Column("attempts", Integer, nullable=False, default=0),
     Column("sent_at", UtcTime, nullable=True),
     Column("acked_at", UtcTime, nullable=True),
@@ -159,6 +161,28 @@ inbox_applied = Table(
     Column("peer", String(64), nullable=False),
     Column("applied_at", UtcTime, nullable=False),
     Index("ix_inbox_applied_stream", "stream", "seq"),
+)
+
+# The receiver's place in each ordered stream: the last seq applied.
+stream_positions = Table(
+    "stream_positions",
+    metadata,
+    Column("stream", String(200), primary_key=True),
+    Column("last_seq", Integer, nullable=False),
+)
+
+# Verified messages that arrived ahead of a gap in their stream, waiting for it to fill.
+inbox_parked = Table(
+    "inbox_parked",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("stream", String(200), nullable=False),
+    Column("seq", Integer, nullable=False),
+    Column("peer", String(64), nullable=False),
+    Column("topic", String(300), nullable=False),
+    Column("data", LargeBinary, nullable=False),
+    Column("parked_at", UtcTime, nullable=False),
+    Index("ix_inbox_parked_stream", "stream", "seq"),
 )
 
 quarantine = Table(

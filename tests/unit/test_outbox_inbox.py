@@ -16,7 +16,7 @@ from edge.manifest import parse_manifest
 from edge.manifest_cache import ManifestCache
 from edge.store import open_database
 from edge.store.schema import inbox_applied, outbox, quarantine
-from sync.apply import appliers
+from sync.apply import acknowledger, appliers
 from sync.envelope import Envelope, seal
 from sync.inbox import Inbox, Incoming, Outcome
 from sync.messages import DecisionMessage, ManifestMessage, Priority, TelemetryMessage
@@ -219,3 +219,72 @@ def test_an_unknown_origin_is_quarantined(tmp_path: Path) -> None:
     assert (
         inbox.receive([Incoming("partner", topic_of(envelope), data)])[0].reason == "unknown_origin"
     )
+
+
+# -- order, gaps and the receiver's acknowledgement -----------------------------------------
+
+
+def stream_of(tmp_path: Path, count: int) -> list[Incoming]:
+    """`count` manifests of one stream from EXIT, as its outbox signed them."""
+    box = make_outbox(open_database(tmp_path / "exit"))
+    box.send_many([(manifest(f"R{i}"), ENTRY, None) for i in range(count)])
+    return [Incoming("partner", m.topic, m.envelope) for m in box.take("partner", count)]
+
+
+def test_a_message_ahead_of_a_gap_waits_for_it(tmp_path: Path) -> None:
+    inbox, cache = entry_inbox(tmp_path)
+    one, two, three = stream_of(tmp_path, 3)
+    assert [r.outcome for r in inbox.receive([one, three])] == [Outcome.APPLIED, Outcome.PARKED]
+    assert cache.count() == 1
+    assert [r.outcome for r in inbox.receive([two])] == [Outcome.APPLIED]
+    assert cache.count() == 3
+    with inbox.engine.connect() as conn:
+        seqs = (
+            conn.execute(select(inbox_applied.c.seq).order_by(inbox_applied.c.seq)).scalars().all()
+        )
+    assert seqs == [1, 2, 3]
+    assert [r.outcome for r in inbox.receive([three])] == [Outcome.DUPLICATE]
+
+
+def test_a_gap_that_never_fills_is_given_up_after_the_timeout(tmp_path: Path) -> None:
+    inbox, cache = entry_inbox(tmp_path)
+    _, two, three = stream_of(tmp_path, 3)
+    inbox.receive([three, two])
+    assert cache.count() == 0
+    assert inbox.release_gaps(dt.datetime.now(dt.UTC)) == 0
+    assert inbox.release_gaps(dt.datetime.now(dt.UTC) + dt.timedelta(minutes=11)) == 1
+    assert cache.count() == 2
+
+
+def test_the_receiver_acknowledges_and_the_sender_stops_resending(tmp_path: Path) -> None:
+    exit_engine, entry_engine = open_database(tmp_path / "exit"), open_database(tmp_path / "entry")
+    sender = make_outbox(exit_engine, redeliver_after=dt.timedelta(seconds=-1))
+    sent = sender.send(decision(7), ENTRY)
+    message = sender.take("partner", 1)[0]
+    sender.acknowledged([message.id])  # the broker's PUBACK: not enough for evidence
+    assert sender.redeliver_overdue("partner") == 1
+    message = sender.take("partner", 1)[0]
+    sender.acknowledged([message.id])
+    # The entry post applies it and queues its ack to the exit post, in one transaction.
+    receiver_box = make_outbox(entry_engine, node=ENTRY)
+    receiver = Inbox(
+        entry_engine,
+        ENTRY,
+        key_for,
+        appliers(ManifestCache(entry_engine), receiver_box),
+        acknowledge=acknowledger(receiver_box),
+    )
+    receiver.receive([Incoming("partner", message.topic, message.envelope)])
+    ack = receiver_box.take("cis", 5)
+    assert [a.stream.rsplit("/", 1)[1] for a in ack] == ["ack"]
+    # Back at the exit post, the ack marks the decision delivered: no more resending.
+    exit_inbox = Inbox(exit_engine, EXIT, key_for, appliers(ManifestCache(exit_engine), sender))
+    assert (
+        exit_inbox.receive([Incoming("cis", ack[0].topic, ack[0].envelope)])[0].outcome
+        is Outcome.APPLIED
+    )
+    assert sender.redeliver_overdue("partner") == 0
+    with exit_engine.connect() as conn:
+        assert (
+            conn.execute(select(outbox.c.state).where(outbox.c.id == sent)).scalar() == "delivered"
+        )

@@ -1,5 +1,6 @@
 """Sync: the durable outbox with per-stream sequence numbers, the inbox's applied-once table,
-the quarantine, counters, and events received from other nodes.
+its stream positions and the messages parked ahead of a gap, the quarantine, counters, and
+events received from other nodes.
 
 Revision ID: 0003
 Revises: 0002
@@ -51,6 +52,22 @@ def upgrade() -> None:
     )
     op.create_index("ix_inbox_applied_stream", "inbox_applied", ["stream", "seq"])
     op.create_table(
+        "stream_positions",
+        sa.Column("stream", sa.String(200), primary_key=True),
+        sa.Column("last_seq", sa.Integer, nullable=False),
+    )
+    op.create_table(
+        "inbox_parked",
+        sa.Column("id", sa.String(36), primary_key=True),
+        sa.Column("stream", sa.String(200), nullable=False),
+        sa.Column("seq", sa.Integer, nullable=False),
+        sa.Column("peer", sa.String(64), nullable=False),
+        sa.Column("topic", sa.String(300), nullable=False),
+        sa.Column("data", sa.LargeBinary, nullable=False),
+        sa.Column("parked_at", sa.String(27), nullable=False),
+    )
+    op.create_index("ix_inbox_parked_stream", "inbox_parked", ["stream", "seq"])
+    op.create_table(
         "quarantine",
         sa.Column("id", sa.Integer, primary_key=True),
         sa.Column("received_at", sa.String(27), nullable=False),
@@ -82,7 +99,10 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    for table in ("peer_events", "sync_counters", "quarantine", "inbox_applied"):
+    for table in (
+        "peer_events", "sync_counters", "quarantine", "inbox_parked", "stream_positions",
+        "inbox_applied",
+    ):  # fmt: skip
         op.drop_table(table)
     op.drop_table("stream_sequences")
     op.drop_table("outbox")
