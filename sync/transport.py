@@ -105,6 +105,7 @@ class PeerLink:
         self.on_health = on_health
         self.stats = LinkStats()
         self.connected = threading.Event()
+        self.subscribed = threading.Event()  # the broker confirmed our subscriptions
         self._events: queue.Queue[tuple[Any, ...]] = queue.Queue()
         self._inflight: dict[int, str] = {}  # paho mid -> message id
         self._stop = threading.Event()
@@ -166,7 +167,16 @@ class PeerLink:
         client.on_disconnect = self._on_disconnect
         client.on_publish = self._on_publish
         client.on_message = self._on_message
+        client.on_subscribe = self._on_subscribe
         return client
+
+    def _on_subscribe(
+        self, _client: mqtt.Client, _ud: Any, _mid: int, reasons: list[ReasonCode], _props: Any
+    ) -> None:
+        if all(not reason.is_failure for reason in reasons):
+            self.subscribed.set()
+        else:
+            self._events.put(("refused", f"subscription refused: {reasons}"))
 
     def _on_connect(
         self, client: mqtt.Client, _ud: Any, _flags: Any, reason: ReasonCode, _props: Any
