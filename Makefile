@@ -3,7 +3,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 PACKAGES := edge drivers sync provisioning ui_kiosk
 
-.PHONY: bootstrap demo test lint typecheck contracts unit bench run clean
+.PHONY: bootstrap demo test lint typecheck contracts unit bench chaos clean
 
 bootstrap:
 	@scripts/bootstrap
@@ -28,6 +28,10 @@ test: lint typecheck contracts unit
 
 bench: bootstrap
 	$(BIN)/python -m tests.bench
+
+# The chaos tests at five times the size `make test` runs them at.
+chaos: bootstrap
+	CHAOS_SCALE=5 $(BIN)/pytest -q -s tests/chaos
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .hypothesis

@@ -1,0 +1,109 @@
+"""Chaos: kill -9 of the sender during a burst, kill -9 and restart of the broker, the link cut
+and healed. Each prints {"sent", "applied", "lost", "duplicates"} and fails unless nothing was
+lost, nothing applied twice, and every stream was applied in order."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from provisioning.identity.fleet import make_fleet
+from sync.tcp_proxy import TcpProxy
+from tests.chaos.harness import SCALE, burst, make_node, tally
+from tests.sync.crossing import ENTRY, EXIT, start_broker, wait_until
+
+pytestmark = pytest.mark.chaos
+BURST = 400 * SCALE
+DRAIN_TIMEOUT = 60.0 * SCALE
+
+
+def settle(sent: list[str], receiver_engine: object, sender: object) -> None:
+    wait_until(
+        lambda: tally(sent, receiver_engine).lost == 0, DRAIN_TIMEOUT, "every message applied"
+    )  # type: ignore[arg-type]
+    wait_until(
+        lambda: set(sender.states()) <= {"delivered"}, DRAIN_TIMEOUT, "every message acknowledged"
+    )  # type: ignore[attr-defined]
+
+
+def test_sender_killed_during_a_burst_loses_and_repeats_nothing(tmp_path: Path) -> None:
+    fleet = make_fleet(tmp_path / "fleet", [EXIT, ENTRY])
+    with start_broker(fleet, tmp_path / "broker") as broker:
+        sender = make_node(fleet, EXIT, broker.port, tmp_path)
+        receiver = make_node(fleet, ENTRY, broker.port, tmp_path).start()
+        sent: list[str] = []
+        try:
+            for round_ in range(3):
+                sender.start()
+                sent += burst(sender, fleet, len(sent), BURST)
+                already = len(sent) - BURST
+                wait_until(
+                    lambda: tally(sent, receiver.engine).applied > already + BURST // 4,
+                    DRAIN_TIMEOUT,
+                    f"round {round_} under way",
+                )  # noqa: B023
+                sender.kill()
+            sender.start()
+            settle(sent, receiver.engine, sender)
+        finally:
+            sender.stop()
+            receiver.stop()
+    result = tally(sent, receiver.engine)
+    print(result.to_json("sender kill -9"))
+    assert (result.sent, result.lost, result.duplicates, result.in_order) == (3 * BURST, 0, 0, True)
+
+
+def test_broker_killed_and_restarted_loses_nothing(tmp_path: Path) -> None:
+    fleet = make_fleet(tmp_path / "fleet", [EXIT, ENTRY])
+    with start_broker(fleet, tmp_path / "broker") as broker:
+        sender = make_node(fleet, EXIT, broker.port, tmp_path).start()
+        receiver = make_node(fleet, ENTRY, broker.port, tmp_path).start()
+        sent: list[str] = []
+        try:
+            for _ in range(2):
+                sent += burst(sender, fleet, len(sent), BURST)
+                already = len(sent) - BURST
+                wait_until(
+                    lambda: tally(sent, receiver.engine).applied > already + BURST // 4,
+                    DRAIN_TIMEOUT,
+                    "the burst under way",
+                )  # noqa: B023
+                broker.kill()  # mosquitto forgets what it acknowledged and had not saved
+                broker.restart()
+            settle(sent, receiver.engine, sender)
+        finally:
+            sender.stop()
+            receiver.stop()
+    result = tally(sent, receiver.engine)
+    print(result.to_json("broker kill -9"))
+    assert (result.sent, result.lost, result.duplicates, result.in_order) == (2 * BURST, 0, 0, True)
+
+
+def test_link_cut_and_healed_through_a_proxy(tmp_path: Path) -> None:
+    fleet = make_fleet(tmp_path / "fleet", [EXIT, ENTRY])
+    with start_broker(fleet, tmp_path / "broker") as broker, TcpProxy(broker.port) as proxy:
+        sender = make_node(fleet, EXIT, proxy.port, tmp_path).start()
+        receiver = make_node(fleet, ENTRY, broker.port, tmp_path).start()
+        sent: list[str] = []
+        try:
+            for _ in range(3):
+                sent += burst(sender, fleet, len(sent), BURST)
+                already = len(sent) - BURST
+                wait_until(
+                    lambda: tally(sent, receiver.engine).applied > already + BURST // 4,
+                    DRAIN_TIMEOUT,
+                    "the burst under way",
+                )  # noqa: B023
+                proxy.cut()
+                assert sender.process is not None
+                sender.process.wait_log("sync.link", "up=False")
+                proxy.heal()
+                sender.process.wait_log("sync.link", "up=True")
+            settle(sent, receiver.engine, sender)
+        finally:
+            sender.stop()
+            receiver.stop()
+    result = tally(sent, receiver.engine)
+    print(result.to_json("link cut"))
+    assert (result.sent, result.lost, result.duplicates, result.in_order) == (3 * BURST, 0, 0, True)
