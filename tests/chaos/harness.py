@@ -110,7 +110,7 @@ def burst(node: Node, fleet: Fleet, start: int, count: int) -> list[str]:
                     )
                 ),
                 exited_at="2026-11-28T08:35:00Z",
-                exit_node=EXIT,  # type: ignore[arg-type]
+                exit_node=EXIT,
             )
         else:
             message = ArrivalMessage.model_validate(

@@ -10,7 +10,7 @@ import pytest
 
 from provisioning.identity.fleet import make_fleet
 from sync.tcp_proxy import TcpProxy
-from tests.chaos.harness import SCALE, burst, make_node, tally
+from tests.chaos.harness import SCALE, Node, burst, make_node, tally
 from tests.sync.crossing import ENTRY, EXIT, start_broker, wait_until
 
 pytestmark = pytest.mark.chaos
@@ -18,13 +18,15 @@ BURST = 400 * SCALE
 DRAIN_TIMEOUT = 60.0 * SCALE
 
 
-def settle(sent: list[str], receiver_engine: object, sender: object) -> None:
-    wait_until(
-        lambda: tally(sent, receiver_engine).lost == 0, DRAIN_TIMEOUT, "every message applied"
-    )  # type: ignore[arg-type]
-    wait_until(
-        lambda: set(sender.states()) <= {"delivered"}, DRAIN_TIMEOUT, "every message acknowledged"
-    )  # type: ignore[attr-defined]
+def under_way(sent: list[str], receiver: Node) -> None:
+    """Until a quarter of the last burst is applied: the moment to break something."""
+    target = len(sent) - BURST + BURST // 4
+    wait_until(lambda: tally(sent, receiver.engine).applied > target, DRAIN_TIMEOUT, "a burst")
+
+
+def settle(sent: list[str], receiver: Node, sender: Node) -> None:
+    wait_until(lambda: tally(sent, receiver.engine).lost == 0, DRAIN_TIMEOUT, "all applied")
+    wait_until(lambda: set(sender.states()) <= {"delivered"}, DRAIN_TIMEOUT, "all acknowledged")
 
 
 def test_sender_killed_during_a_burst_loses_and_repeats_nothing(tmp_path: Path) -> None:
@@ -34,18 +36,13 @@ def test_sender_killed_during_a_burst_loses_and_repeats_nothing(tmp_path: Path) 
         receiver = make_node(fleet, ENTRY, broker.port, tmp_path).start()
         sent: list[str] = []
         try:
-            for round_ in range(3):
+            for _ in range(3):
                 sender.start()
                 sent += burst(sender, fleet, len(sent), BURST)
-                already = len(sent) - BURST
-                wait_until(
-                    lambda: tally(sent, receiver.engine).applied > already + BURST // 4,
-                    DRAIN_TIMEOUT,
-                    f"round {round_} under way",
-                )  # noqa: B023
+                under_way(sent, receiver)
                 sender.kill()
             sender.start()
-            settle(sent, receiver.engine, sender)
+            settle(sent, receiver, sender)
         finally:
             sender.stop()
             receiver.stop()
@@ -63,15 +60,10 @@ def test_broker_killed_and_restarted_loses_nothing(tmp_path: Path) -> None:
         try:
             for _ in range(2):
                 sent += burst(sender, fleet, len(sent), BURST)
-                already = len(sent) - BURST
-                wait_until(
-                    lambda: tally(sent, receiver.engine).applied > already + BURST // 4,
-                    DRAIN_TIMEOUT,
-                    "the burst under way",
-                )  # noqa: B023
+                under_way(sent, receiver)
                 broker.kill()  # mosquitto forgets what it acknowledged and had not saved
                 broker.restart()
-            settle(sent, receiver.engine, sender)
+            settle(sent, receiver, sender)
         finally:
             sender.stop()
             receiver.stop()
@@ -89,18 +81,13 @@ def test_link_cut_and_healed_through_a_proxy(tmp_path: Path) -> None:
         try:
             for _ in range(3):
                 sent += burst(sender, fleet, len(sent), BURST)
-                already = len(sent) - BURST
-                wait_until(
-                    lambda: tally(sent, receiver.engine).applied > already + BURST // 4,
-                    DRAIN_TIMEOUT,
-                    "the burst under way",
-                )  # noqa: B023
+                under_way(sent, receiver)
                 proxy.cut()
                 assert sender.process is not None
                 sender.process.wait_log("sync.link", "up=False")
                 proxy.heal()
                 sender.process.wait_log("sync.link", "up=True")
-            settle(sent, receiver.engine, sender)
+            settle(sent, receiver, sender)
         finally:
             sender.stop()
             receiver.stop()
