@@ -83,13 +83,19 @@ def acknowledger(outbox: Outbox) -> Acknowledger:
     return acknowledge
 
 
+# Built once: the statement compiles once, each event only binds its values.
+_INSERT_EVENT = sqlite_insert(peer_events).on_conflict_do_nothing(index_elements=["id"])
+
+
 def record_event(conn: Connection, envelope: Envelope) -> None:
     """Keep another node's event (the inbox has already made sure it is new)."""
-    statement = sqlite_insert(peer_events).values(
-        id=envelope.id,
-        type=envelope.type,
-        origin=envelope.origin,
-        created_at=envelope.created,
-        payload=json.dumps(payload_json(envelope.payload), ensure_ascii=False),
+    conn.execute(
+        _INSERT_EVENT,
+        {
+            "id": envelope.id,
+            "type": envelope.type,
+            "origin": envelope.origin,
+            "created_at": envelope.created,
+            "payload": json.dumps(payload_json(envelope.payload), ensure_ascii=False),
+        },
     )
-    conn.execute(statement.on_conflict_do_nothing(index_elements=["id"]))

@@ -117,20 +117,23 @@ class Inbox:
 
     def receive(self, batch: Sequence[Incoming]) -> list[Result]:
         """Handle a batch in one transaction; one result per message, in order. Raises only
-        when the database itself fails (then nothing of the batch took effect)."""
+        when the database itself fails (then nothing of the batch took effect).
+
+        When a message's effect cannot be applied (its applier raises), the batch is rolled
+        back and handled again one message a transaction, so that only that one is quarantined.
+        """
         now = utcnow()
-        results: list[Result] = []
+        verified = [self._verify(item, now) for item in batch]
         try:
-            with self.engine.begin() as conn:
-                seen: set[str] = set()
-                to_ack: list[tuple[str, str]] = []
-                for item in batch:
-                    result, envelope = self._one(conn, item, now, seen)
-                    results.append(result)
-                    if envelope is not None and envelope.type not in UNORDERED_TYPES:
-                        to_ack.append((envelope.origin, envelope.id))
-                if to_ack and self.acknowledge is not None:
-                    self.acknowledge(conn, to_ack)
+            try:
+                results = self._receive_batch(batch, verified, now)
+            except _ApplyFailed:
+                if self.on_failed_transaction:
+                    self.on_failed_transaction()
+                results = [
+                    r for item, v in zip(batch, verified, strict=True)
+                    for r in self._receive_alone(item, v, now)
+                ]  # fmt: skip
         except SQLAlchemyError:
             if self.on_failed_transaction:
                 self.on_failed_transaction()
@@ -139,10 +142,7 @@ class Inbox:
             self._count(result)
         return results
 
-    def _one(
-        self, conn: Connection, item: Incoming, now: dt.datetime, seen: set[str]
-    ) -> tuple[Result, Envelope | None]:
-        """The result, and the envelope when it is one to acknowledge to its origin."""
+    def _verify(self, item: Incoming, now: dt.datetime) -> Envelope | EnvelopeRejected:
         try:
             envelope = open_envelope(
                 item.data,
@@ -153,70 +153,74 @@ class Inbox:
             )
             _check_topic(item.topic, envelope)
         except EnvelopeRejected as rejected:
-            return self._quarantine(conn, item, now, rejected.reason.value, rejected.detail), None
-        if envelope.id in seen or self._applied_before(conn, envelope.id):
-            return Result(Outcome.DUPLICATE, envelope.id), envelope
+            return rejected
         if envelope.type not in self.appliers:
-            reason = f"{envelope.type}: not applied here"
-            return self._quarantine(conn, item, now, "unknown_type", reason, envelope), None
-        if envelope.type not in UNORDERED_TYPES:
-            last = self._position(conn, envelope.stream)
-            if envelope.seq > last + 1:
-                self._park(conn, item, envelope, now)
-                return Result(Outcome.PARKED, envelope.id), envelope
-        result = self._apply(conn, item, envelope, now, seen)
-        if result.outcome is Outcome.APPLIED and envelope.type not in UNORDERED_TYPES:
-            self._apply_parked_after(conn, envelope.stream, now, seen)
-        return result, (envelope if result.outcome is Outcome.APPLIED else None)
+            return EnvelopeRejected(Reason.UNKNOWN_TYPE, f"{envelope.type}: not applied here")
+        return envelope
 
-    def _apply(
-        self, conn: Connection, item: Incoming, envelope: Envelope, now: dt.datetime, seen: set[str]
-    ) -> Result:
-        savepoint = conn.begin_nested()
+    def _receive_alone(
+        self, item: Incoming, verified: Envelope | EnvelopeRejected, now: dt.datetime
+    ) -> list[Result]:
         try:
-            self.appliers[envelope.type](conn, envelope)
-            conn.execute(
-                insert(inbox_applied).values(
-                    id=envelope.id,
-                    origin=envelope.origin,
-                    type=envelope.type,
-                    stream=envelope.stream,
-                    seq=envelope.seq,
-                    peer=item.peer,
-                    applied_at=now,
-                )
-            )
-            if envelope.type not in UNORDERED_TYPES:
-                self._set_position(conn, envelope.stream, envelope.seq)
-            savepoint.commit()
-        except (ValueError, SQLAlchemyError) as error:
-            # The effect could not be applied (a record its cache refuses, a constraint): none
-            # of it stays, and the message is kept for review rather than retried forever.
-            savepoint.rollback()
+            return self._receive_batch([item], [verified], now)
+        except _ApplyFailed as failed:
             if self.on_failed_transaction:
                 self.on_failed_transaction()
-            return self._quarantine(conn, item, now, "not_applicable", str(error), envelope)
-        seen.add(envelope.id)
+            with self.engine.begin() as conn:
+                envelope = failed.envelope
+                return [
+                    self._quarantine(conn, item, now, "not_applicable", failed.detail, envelope)
+                ]
+
+    def _receive_batch(
+        self,
+        batch: Sequence[Incoming],
+        verified: Sequence[Envelope | EnvelopeRejected],
+        now: dt.datetime,
+    ) -> list[Result]:
+        with self.engine.begin() as conn:
+            envelopes = [v for v in verified if isinstance(v, Envelope)]
+            run = _Batch(conn, now, envelopes)
+            results = []
+            for item, outcome in zip(batch, verified, strict=True):
+                if isinstance(outcome, EnvelopeRejected):
+                    results.append(
+                        self._quarantine(conn, item, now, outcome.reason.value, outcome.detail)
+                    )
+                else:
+                    results.append(self._one(run, item, outcome))
+            run.flush()
+            if run.to_ack and self.acknowledge is not None:
+                self.acknowledge(conn, run.to_ack)
+        return results
+
+    def _one(self, run: _Batch, item: Incoming, envelope: Envelope) -> Result:
+        ordered = envelope.type not in UNORDERED_TYPES
+        if envelope.id in run.done:
+            if ordered:
+                run.to_ack.append((envelope.origin, envelope.id))  # an earlier ack may be lost
+            return Result(Outcome.DUPLICATE, envelope.id)
+        if ordered:
+            run.to_ack.append((envelope.origin, envelope.id))
+            if envelope.seq > run.position(envelope.stream) + 1:
+                self._park(run.conn, item, envelope, run.now)
+                run.done.add(envelope.id)
+                run.parked_streams.add(envelope.stream)
+                return Result(Outcome.PARKED, envelope.id)
+        self._apply(run, item, envelope)
+        if ordered and envelope.stream in run.parked_streams:
+            self._apply_parked_after(run, envelope.stream)
         return Result(Outcome.APPLIED, envelope.id)
 
+    def _apply(self, run: _Batch, item: Incoming, envelope: Envelope) -> None:
+        try:
+            self.appliers[envelope.type](run.conn, envelope)
+        except (ValueError, SQLAlchemyError) as error:
+            # The effect could not be applied (a record its cache refuses, a constraint).
+            raise _ApplyFailed(envelope, str(error)) from error
+        run.applied(item, envelope)
+
     # -- stream order --------------------------------------------------------------------------
-
-    @staticmethod
-    def _position(conn: Connection, stream: str) -> int:
-        found = conn.execute(
-            select(stream_positions.c.last_seq).where(stream_positions.c.stream == stream)
-        ).scalar()
-        return int(found or 0)
-
-    @staticmethod
-    def _set_position(conn: Connection, stream: str, seq: int) -> None:
-        statement = sqlite_insert(stream_positions).values(stream=stream, last_seq=seq)
-        conn.execute(
-            statement.on_conflict_do_update(
-                index_elements=["stream"],
-                set_={"last_seq": func.max(stream_positions.c.last_seq, seq)},
-            )
-        )
 
     @staticmethod
     def _park(conn: Connection, item: Incoming, envelope: Envelope, now: dt.datetime) -> None:
@@ -226,32 +230,35 @@ class Inbox:
         )  # fmt: skip
         conn.execute(statement.on_conflict_do_nothing(index_elements=["id"]))
 
-    def _apply_parked_after(
-        self, conn: Connection, stream: str, now: dt.datetime, seen: set[str], force: bool = False
-    ) -> int:
+    def _apply_parked_after(self, run: _Batch, stream: str, force: bool = False) -> int:
         """Apply the parked messages of `stream` that now follow on (all, in order, with
         `force`); how many were applied."""
         applied = 0
-        rows = conn.execute(
+        rows = run.conn.execute(
             select(inbox_parked).where(inbox_parked.c.stream == stream).order_by(inbox_parked.c.seq)
         ).all()
         for row in rows:
-            if not force and row.seq > self._position(conn, stream) + 1:
+            if not force and row.seq > run.position(stream) + 1:
                 break
-            conn.execute(delete(inbox_parked).where(inbox_parked.c.id == row.id))
+            run.conn.execute(delete(inbox_parked).where(inbox_parked.c.id == row.id))
             item = Incoming(row.peer, row.topic, bytes(row.data))
             try:
                 envelope = open_envelope(
-                    item.data, self.key_for, expected_destination=self.node_id, now=now,
+                    item.data, self.key_for, expected_destination=self.node_id, now=run.now,
                     max_age=None,  # it was young enough when it arrived
                 )  # fmt: skip
             except EnvelopeRejected as rejected:
-                self._quarantine(conn, item, now, rejected.reason.value, rejected.detail)
+                self._quarantine(run.conn, item, run.now, rejected.reason.value, rejected.detail)
                 continue
-            if envelope.id in seen or self._applied_before(conn, envelope.id):
+            if run.already_applied(envelope.id):
                 continue
-            if self._apply(conn, item, envelope, now, seen).outcome is Outcome.APPLIED:
-                applied += 1
+            self._apply(run, item, envelope)
+            applied += 1
+        remaining = run.conn.execute(
+            select(inbox_parked.c.id).where(inbox_parked.c.stream == stream).limit(1)
+        ).first()
+        if remaining is None:
+            run.parked_streams.discard(stream)
         return applied
 
     def release_gaps(self, now: dt.datetime | None = None) -> int:
@@ -271,21 +278,18 @@ class Inbox:
                 .all()
             )
             for stream in streams:
+                run = _Batch(conn, now, [])
                 first = conn.execute(
                     select(func.min(inbox_parked.c.seq)).where(inbox_parked.c.stream == stream)
                 ).scalar_one()
                 log_event(
                     log, logging.WARNING, "inbox.gap_given_up", stream=stream,
-                    after=self._position(conn, stream), next=first,
+                    after=run.position(stream), next=first,
                 )  # fmt: skip
-                self._apply_parked_after(conn, stream, now, set(), force=True)
+                self._apply_parked_after(run, stream, force=True)
+                run.flush()
                 gaps += 1
         return gaps
-
-    @staticmethod
-    def _applied_before(conn: Connection, message_id: str) -> bool:
-        found = conn.execute(select(inbox_applied.c.id).where(inbox_applied.c.id == message_id))
-        return found.first() is not None
 
     def _quarantine(
         self,
@@ -329,6 +333,101 @@ class Inbox:
         else:
             reason = result.reason or "unknown"
             self.counters.quarantined[reason] = self.counters.quarantined.get(reason, 0) + 1
+
+
+class _ApplyFailed(Exception):  # noqa: N818 - internal signal, caught in receive()
+    def __init__(self, envelope: Envelope, detail: str) -> None:
+        super().__init__(detail)
+        self.envelope = envelope
+        self.detail = detail
+
+
+class _Batch:
+    """One transaction's view of the inbox: which ids are done, where each stream stands, and
+    the rows to write at the end (one executemany instead of a statement per message)."""
+
+    def __init__(self, conn: Connection, now: dt.datetime, envelopes: Sequence[Envelope]) -> None:
+        self.conn = conn
+        self.now = now
+        self.to_ack: list[tuple[str, str]] = []
+        self._rows: list[dict[str, object]] = []
+        self._dirty: set[str] = set()  # streams whose position moved
+        ids = [e.id for e in envelopes]
+        streams = sorted({e.stream for e in envelopes})
+        self.done: set[str] = set()
+        self._positions: dict[str, int] = {}
+        for start in range(0, len(ids), 500):
+            chunk = ids[start : start + 500]
+            self.done |= set(
+                conn.execute(select(inbox_applied.c.id).where(inbox_applied.c.id.in_(chunk)))
+                .scalars()
+                .all()
+            )
+            self.done |= set(
+                conn.execute(select(inbox_parked.c.id).where(inbox_parked.c.id.in_(chunk)))
+                .scalars()
+                .all()
+            )
+        self._known_streams: set[str] = set()
+        self.parked_streams: set[str] = set()
+        if streams:
+            self._load_streams(streams)
+
+    def _load_streams(self, streams: Sequence[str]) -> None:
+        rows = self.conn.execute(
+            select(stream_positions).where(stream_positions.c.stream.in_(streams))
+        ).all()
+        self._positions.update({stream: int(last) for stream, last in rows})
+        self.parked_streams |= set(
+            self.conn.execute(
+                select(inbox_parked.c.stream).where(inbox_parked.c.stream.in_(streams)).distinct()
+            ).scalars()
+        )
+        self._known_streams |= set(streams)
+
+    def position(self, stream: str) -> int:
+        if stream not in self._known_streams:
+            self._load_streams([stream])
+        return self._positions.get(stream, 0)
+
+    def already_applied(self, message_id: str) -> bool:
+        if message_id in self.done:
+            return True
+        found = self.conn.execute(
+            select(inbox_applied.c.id).where(inbox_applied.c.id == message_id)
+        ).first()
+        return found is not None
+
+    def applied(self, item: Incoming, envelope: Envelope) -> None:
+        self.done.add(envelope.id)
+        self._rows.append(
+            {
+                "id": envelope.id, "origin": envelope.origin, "type": envelope.type,
+                "stream": envelope.stream, "seq": envelope.seq, "peer": item.peer,
+                "applied_at": self.now,
+            }
+        )  # fmt: skip
+        if envelope.type not in UNORDERED_TYPES:
+            self.position(envelope.stream)
+            self._positions[envelope.stream] = max(
+                self._positions.get(envelope.stream, 0), envelope.seq
+            )
+            self._dirty.add(envelope.stream)
+
+    def flush(self) -> None:
+        if self._rows:
+            self.conn.execute(insert(inbox_applied), self._rows)
+            self._rows = []
+        for stream in self._dirty:
+            statement = sqlite_insert(stream_positions).values(
+                stream=stream, last_seq=self._positions[stream]
+            )
+            self.conn.execute(
+                statement.on_conflict_do_update(
+                    index_elements=["stream"], set_={"last_seq": statement.excluded.last_seq}
+                )
+            )
+        self._dirty = set()
 
 
 def _check_topic(topic: str, envelope: Envelope) -> None:

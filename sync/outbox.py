@@ -124,6 +124,7 @@ class Outbox:
         telemetry_ttl: dt.timedelta = dt.timedelta(hours=6),
         telemetry_cap: int = 10_000,
         redeliver_after: dt.timedelta = dt.timedelta(seconds=60),
+        max_unconfirmed: int = 1000,
     ) -> None:
         self.engine = engine
         self.signer = signer
@@ -131,6 +132,10 @@ class Outbox:
         self.telemetry_ttl = telemetry_ttl
         self.telemetry_cap = telemetry_cap
         self.redeliver_after = redeliver_after
+        # Flow control: at most this many messages the broker has and the receiver has not
+        # acknowledged. The rest waits here, where evidence can still overtake it, rather than
+        # in the broker's queue, where it cannot.
+        self.max_unconfirmed = max_unconfirmed
 
     @property
     def peers(self) -> list[str]:
@@ -227,9 +232,18 @@ class Outbox:
     # -- the transport's side ---------------------------------------------------------------
 
     def take(self, peer: str, limit: int) -> list[Outgoing]:
-        """Up to `limit` pending messages for `peer`, best class first, now in flight."""
+        """Up to `limit` pending messages for `peer`, best class first, now in flight; fewer
+        while the receiver lags (`max_unconfirmed`)."""
         now = utcnow()
         with self.engine.begin() as conn:
+            unconfirmed = conn.execute(
+                select(func.count())
+                .select_from(outbox)
+                .where(outbox.c.peer == peer, outbox.c.state.in_(("inflight", "acked")))
+            ).scalar_one()
+            limit = min(limit, self.max_unconfirmed - int(unconfirmed))
+            if limit <= 0:
+                return []
             rows = conn.execute(
                 select(
                     outbox.c.id, outbox.c.topic, outbox.c.envelope, outbox.c.rank,

@@ -4,8 +4,10 @@ the settings of each peer link. The service and the `sync` commands share it."""
 from __future__ import annotations
 
 import datetime as dt
+import time
 from dataclasses import dataclass
 
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from sqlalchemy import Engine
 
 from edge.config import PeerConfig, SyncConfig
@@ -28,11 +30,28 @@ class SyncParts:
     peers: list[PeerSettings]
 
 
-def key_lookup(trust: TrustStore) -> KeyLookup:
-    def key_for(origin: str, certificate: bytes | None) -> object:
-        return trust.public_key_for(NodeId.parse(origin), certificate)
+KEY_CACHE_TTL_S = 300.0
+KEY_CACHE_SIZE = 4096
 
-    return key_for  # type: ignore[return-value]
+
+def key_lookup(trust: TrustStore) -> KeyLookup:
+    """The trust store's answer for (origin, certificate), remembered for a few minutes: every
+    message carries its origin's certificate, and checking the chain each time costs more than
+    checking the signature."""
+    cache: dict[tuple[str, bytes | None], tuple[float, Ed25519PublicKey]] = {}
+
+    def key_for(origin: str, certificate: bytes | None) -> Ed25519PublicKey:
+        now = time.monotonic()
+        hit = cache.get((origin, certificate))
+        if hit is not None and hit[0] > now:
+            return hit[1]
+        key = trust.public_key_for(NodeId.parse(origin), certificate)
+        if len(cache) >= KEY_CACHE_SIZE:
+            cache.clear()
+        cache[(origin, certificate)] = (now + KEY_CACHE_TTL_S, key)
+        return key
+
+    return key_for
 
 
 def peer_settings(peer: PeerConfig, config: SyncConfig) -> PeerSettings:

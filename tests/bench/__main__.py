@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import sys
 
-from tests.bench import bench_matching
+from tests.bench import bench_matching, bench_sync
 
-BENCHMARKS = [bench_matching]
+BENCHMARKS = [bench_matching, bench_sync]
 
 
 def main() -> int:
