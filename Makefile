@@ -9,7 +9,7 @@ bootstrap:
 	@scripts/bootstrap
 
 demo: bootstrap
-	@$(BIN)/python -m edge.demo
+	@$(BIN)/carec-edge demo
 
 lint: bootstrap
 	$(BIN)/ruff check .

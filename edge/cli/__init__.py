@@ -15,6 +15,7 @@ from edge import __version__
 from edge.cli import (
     codes_cmd,
     config_cmd,
+    demo_cmd,
     devices_cmd,
     identity_cmd,
     manifests_cmd,
@@ -26,10 +27,12 @@ from edge.cli import (
 )
 from edge.cli.context import CliContext
 from edge.config import ConfigError
+from edge.logs import setup_logging
 
 COMMAND_MODULES = (
     codes_cmd,
     config_cmd,
+    demo_cmd,
     devices_cmd,
     identity_cmd,
     manifests_cmd,
@@ -64,6 +67,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    # Commands log warnings (a quarantined message, a rejected reading) as structured lines on
+    # stderr; `run` sets up its own logging from the config.
+    setup_logging("WARNING")
     context = CliContext(config_path=args.config, data_dir_option=args.data_dir)
     try:
         status: int = args.handler(args, context)

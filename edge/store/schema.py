@@ -219,3 +219,52 @@ peer_events = Table(
     Column("payload", Text, nullable=False),
     Index("ix_peer_events_origin", "origin", "created_at"),
 )
+
+# -- the kiosk: officers, their decisions, records attached by hand (ui_kiosk/) --------------
+
+officers = Table(
+    "officers",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("name", String(128), nullable=False),  # as written
+    Column("badge", String(64), nullable=True),  # what the badge scanner types
+    Column("role", String(16), nullable=False),  # officer, supervisor, technician
+    Column("language", String(16), nullable=False),  # the kiosk's language for this officer
+    Column("pin_hash", String(128), nullable=False),  # Argon2id, never the PIN
+    Column("active", Integer, nullable=False),  # 0: may no longer log in (decisions keep it)
+    Column("created_at", UtcTime, nullable=False),
+    UniqueConstraint("badge", name="uq_officers_badge"),
+)
+
+# Evidence: rows are only ever added. A supervisor's reopening is a row of kind "reopen".
+decisions = Table(
+    "decisions",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("arrival_id", Integer, ForeignKey("arrivals.id"), nullable=False),
+    Column("officer_id", String(32), ForeignKey("officers.id"), nullable=False),
+    # release, documentary_check, physical_inspection, refuse, reopen
+    Column("kind", String(24), nullable=False),
+    Column("reason", String(48), nullable=False),  # a code of edge.decisions.ReasonCode
+    Column("note", Text, nullable=True),
+    Column("manifest_issuer", String(64), nullable=True),  # the record decided on, if any
+    Column("manifest_ref", String(35), nullable=True),
+    Column("risk_lane", String(8), nullable=True),  # green, yellow, red when decided
+    Column("override", Integer, nullable=False),  # 1: a supervisor went below the lane's minimum
+    Column("decided_at", UtcTime, nullable=False),
+    Index("ix_decisions_arrival", "arrival_id", "id"),
+    Index("ix_decisions_decided_at", "decided_at"),
+)
+
+# A record an officer attached to a truck by hand; the latest row of an arrival holds.
+manual_matches = Table(
+    "manual_matches",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("arrival_id", Integer, ForeignKey("arrivals.id"), nullable=False),
+    Column("officer_id", String(32), ForeignKey("officers.id"), nullable=False),
+    Column("manifest_issuer", String(64), nullable=False),
+    Column("manifest_ref", String(35), nullable=False),
+    Column("attached_at", UtcTime, nullable=False),
+    Index("ix_manual_matches_arrival", "arrival_id", "id"),
+)
