@@ -16,7 +16,7 @@ import ssl
 import threading
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -69,16 +69,20 @@ class LinkStats:
 
 
 @dataclass
-class _TokenBucket:
+class TokenBucket:
+    """The bandwidth cap: `rate` bytes a second, up to a second's worth saved up."""
+
     rate: float  # bytes per second
+    clock: Callable[[], float] = time.monotonic
     tokens: float = 0.0
-    stamp: float = field(default_factory=time.monotonic)
+    stamp: float = 0.0
 
     def __post_init__(self) -> None:
         self.tokens = self.rate  # a second's worth to start with
+        self.stamp = self.clock()
 
     def take(self, amount: int) -> bool:
-        now = time.monotonic()
+        now = self.clock()
         self.tokens = min(self.rate, self.tokens + (now - self.stamp) * self.rate)
         self.stamp = now
         if self.tokens >= amount or self.tokens >= self.rate:  # one message may exceed a second
@@ -110,7 +114,7 @@ class PeerLink:
         self._inflight: dict[int, str] = {}  # paho mid -> message id
         self._stop = threading.Event()
         self._next_redelivery = 0.0
-        self._bucket = _TokenBucket(settings.max_bytes_per_s) if settings.max_bytes_per_s else None
+        self._bucket = TokenBucket(settings.max_bytes_per_s) if settings.max_bytes_per_s else None
         self._client = self._make_client()
         self._worker = threading.Thread(target=self._run, name=f"sync-{settings.name}", daemon=True)
 

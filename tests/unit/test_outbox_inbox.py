@@ -22,6 +22,7 @@ from sync.inbox import Inbox, Incoming, Outcome
 from sync.messages import DecisionMessage, ManifestMessage, Priority, TelemetryMessage
 from sync.outbox import Outbox, Route, Signer
 from sync.topics import topic_of
+from sync.transport import TokenBucket
 from tests.fixtures.records import record
 
 EXIT, ENTRY, CIS = "KZ-NURZHOLY-1", "KG-TORUGART-1", "KZ-CIS"
@@ -288,3 +289,24 @@ def test_the_receiver_acknowledges_and_the_sender_stops_resending(tmp_path: Path
         assert (
             conn.execute(select(outbox.c.state).where(outbox.c.id == sent)).scalar() == "delivered"
         )
+
+
+def test_a_message_of_a_type_this_box_does_not_apply_is_quarantined(tmp_path: Path) -> None:
+    engine = open_database(tmp_path / "entry")
+    only_manifests = {"manifest": appliers(ManifestCache(engine))["manifest"]}
+    inbox = Inbox(engine, ENTRY, key_for, only_manifests)
+    result = inbox.receive([sealed(decision(1))])[0]
+    assert (result.outcome, result.reason) == (Outcome.QUARANTINED, "unknown_type")
+    with engine.connect() as conn:
+        assert conn.execute(select(inbox_applied)).all() == []
+
+
+def test_the_bandwidth_cap_lets_a_second_of_bytes_through_then_refills() -> None:
+    now = [100.0]
+    bucket = TokenBucket(rate=3000, clock=lambda: now[0])
+    assert [bucket.take(1000) for _ in range(4)] == [True, True, True, False]
+    now[0] += 0.5  # half a second: 1500 bytes more
+    assert [bucket.take(1000) for _ in range(2)] == [True, False]
+    assert bucket.take(5000) is False  # more than a second's worth waits for a full bucket
+    now[0] += 1.0
+    assert bucket.take(5000) is True
