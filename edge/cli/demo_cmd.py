@@ -110,7 +110,8 @@ class Post:
         return Outbox(self.engine, signer, [Route("*", "hub")])
 
 
-def node_config(fleet: Fleet, node_id: str, port: int) -> str:
+def node_config(fleet: Fleet, node_id: str, port: int, redeliver_after_s: float = 10.0) -> str:
+    """The config file of a fleet node whose one peer is the broker on 127.0.0.1:`port`."""
     return f"""[node]
 id = "{node_id}"
 
@@ -120,7 +121,7 @@ level = "INFO"
 [sync]
 identity_dir = "{fleet.nodes[node_id]}"
 trust_store = "{fleet.trust_store}"
-redeliver_after_s = 10.0
+redeliver_after_s = {redeliver_after_s}
 
 [[sync.peers]]
 name = "hub"

@@ -14,6 +14,7 @@ from pathlib import Path
 
 from sqlalchemy import Engine, func, select
 
+from edge.cli.demo_cmd import node_config as demo_node_config
 from edge.manifest import parse_manifest
 from edge.store import open_database
 from edge.store.schema import outbox
@@ -28,27 +29,7 @@ SCALE = max(1, int(os.environ.get("CHAOS_SCALE", "1")))
 
 
 def node_config(fleet: Fleet, node_id: str, port: int, path: Path) -> Path:
-    identity = fleet.nodes[node_id]
-    path.write_text(
-        f"""
-[node]
-id = "{node_id}"
-
-[sync]
-identity_dir = "{identity}"
-trust_store = "{fleet.trust_store}"
-redeliver_after_s = 3.0
-gap_timeout_s = 600.0
-
-[[sync.peers]]
-name = "hub"
-host = "127.0.0.1"
-port = {port}
-ca_file = "{fleet.ca_bundle}"
-destinations = ["*"]
-""",
-        encoding="utf-8",
-    )
+    path.write_text(demo_node_config(fleet, node_id, port, redeliver_after_s=3.0), encoding="utf-8")
     return path
 
 

@@ -21,45 +21,11 @@ import pytest
 from edge.manifest import parse_manifest
 from edge.manifest_cache import ManifestCache
 from edge.store import open_database
+from tests.fixtures.records import CONTRACT_EXAMPLE
 
 REPO = Path(__file__).resolve().parents[2]
 START_TIMEOUT = 30.0
 STOP_TIMEOUT = 15.0
-
-# The example record of shared/contracts/emanifest.md.
-EXAMPLE_RECORD: dict[str, object] = {
-    "ref": "26KZ00010000000123",
-    "version": 1,
-    "issuer": "KZ-CIS",
-    "procedure": "transit",
-    "tir_carnet": "XA81234567",
-    "cmr": "KZ-2026-000812",
-    "office_departure": "KZ051100",
-    "office_destination": "KG417000",
-    "office_border": "KZ051900",
-    "expected_arrival": "2026-11-28T08:30:00Z",
-    "transport": {"plate": "777 ABC 02", "nationality": "KZ"},
-    "trailers": [{"plate": "02 1234 AB", "nationality": "KZ"}],
-    "driver": {
-        "name": "IVANOV IVAN",
-        "document_type": "P",
-        "document_number": "N12345678",
-        "nationality": "KAZ",
-        "birth_date": "1980-04-12",
-    },
-    "carrier": {"name": "Almaty Trans LLP", "id": "990140000123", "country": "KZ"},
-    "seals": [{"id": "KZC1234567", "type": "mechanical", "party": "CU"}],
-    "goods": [
-        {
-            "seq": 1,
-            "description": "Tractor parts",
-            "hs_code": "870899",
-            "packages": 24,
-            "package_type": "PK",
-            "gross_mass_kg": 11850.5,
-        }
-    ],
-}
 
 
 class NotifySocket:
@@ -195,7 +161,7 @@ def stop(process: subprocess.Popen[str], sig: signal.Signals) -> tuple[int, str]
 
 
 def manifest_expected(ref: str, expected_arrival: dt.datetime) -> dict[str, object]:
-    record = copy.deepcopy(EXAMPLE_RECORD)
+    record = copy.deepcopy(CONTRACT_EXAMPLE)
     record["ref"] = ref
     record["expected_arrival"] = expected_arrival.strftime("%Y-%m-%dT%H:%M:%SZ")
     return record
