@@ -157,7 +157,7 @@ class ManifestCache:
             else:
                 counts.ignored += 1
         if fresh:
-            first_id = (conn.execute(select(func.max(manifests.c.id))).scalar() or 0) + 1
+            first_id = (conn.exec_driver_sql("SELECT max(id) FROM manifests").scalar() or 0) + 1
             self._insert(conn, list(enumerate(fresh, start=first_id)), stored_at)
         counts.inserted += len(fresh)
         return counts
@@ -165,13 +165,16 @@ class ManifestCache:
     def _stored_versions(
         self, conn: Connection, keys: list[tuple[str, str]]
     ) -> dict[tuple[str, str], tuple[int, int]]:
+        # Plain SQL: this runs for every record an inbox applies, where statement building
+        # would cost more than the lookup.
         found: dict[tuple[str, str], tuple[int, int]] = {}
         refs = sorted({ref for _, ref in keys})
         for start in range(0, len(refs), 500):
-            rows = conn.execute(
-                select(
-                    manifests.c.issuer, manifests.c.ref, manifests.c.id, manifests.c.version
-                ).where(manifests.c.ref.in_(refs[start : start + 500]))
+            chunk = refs[start : start + 500]
+            marks = ",".join("?" * len(chunk))
+            rows = conn.exec_driver_sql(
+                f"SELECT issuer, ref, id, version FROM manifests WHERE ref IN ({marks})",
+                tuple(chunk),
             )
             for issuer, ref, id_, version in rows:
                 found[(issuer, ref)] = (id_, version)

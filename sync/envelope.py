@@ -21,10 +21,10 @@ from enum import StrEnum
 from typing import Annotated, Any
 
 from cryptography import x509
+from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from joserfc import jws
-from joserfc.errors import BadSignatureError, JoseError
 from joserfc.jwk import OKPKey
 from pydantic import (
     BaseModel,
@@ -235,7 +235,7 @@ def open_envelope(
         raise ValueError("now must be an aware time, in UTC")
     if len(data) > max_bytes:
         raise EnvelopeRejected(Reason.OVERSIZED, f"{len(data)} bytes, over the {max_bytes} limit")
-    header_segment, _, signature_segment = _segments(data)
+    header_segment, payload_segment, signature_segment = _segments(data)
     header = _json_object(_b64url(header_segment, "header"), "header")
     origin, cert_pem = _check_header(header, signature_segment)
     try:
@@ -244,16 +244,16 @@ def open_envelope(
         raise EnvelopeRejected(Reason.UNKNOWN_ORIGIN, f"{origin}: {error}") from None
     if not isinstance(public_key, Ed25519PublicKey):
         raise EnvelopeRejected(Reason.UNKNOWN_ORIGIN, f"{origin}: no Ed25519 key")
+    # RFC 7515 section 5.2 for Ed25519: the signature over the first two segments as sent.
+    # The header checks a JWS library makes are made above; its generic path costs more than
+    # the signature itself, on the receiver's hot path.
+    signature = _b64url(signature_segment, "signature")
     try:
-        verified = jws.deserialize_compact(
-            bytes(data), OKPKey.import_key(public_key), registry=_registry(max_bytes)
-        )
-    except BadSignatureError:
+        public_key.verify(signature, header_segment + b"." + payload_segment)
+    except InvalidSignature:
         raise EnvelopeRejected(Reason.BAD_SIGNATURE, f"not signed by {origin}'s key") from None
-    except (JoseError, ValueError, TypeError) as error:
-        raise EnvelopeRejected(Reason.MALFORMED, f"not a JWS: {error}") from None
     return _check_content(
-        _json_object(verified.payload, "payload"),
+        _json_object(_b64url(payload_segment, "payload"), "payload"),
         signer=origin,
         expected_destination=expected_destination,
         now=now,

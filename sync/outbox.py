@@ -39,6 +39,8 @@ from sync.topics import topic_of
 # Message types whose broker acknowledgement is enough: the receiver does not acknowledge them.
 BROKER_ACK_ENOUGH = ("ack", "telemetry")
 UNDELIVERED = ("pending", "inflight", "acked")
+# Acks of a batch arrive out of step by about this much; an older gap than that is a loss.
+FAST_RETRANSMIT_GRACE = dt.timedelta(seconds=2)
 # Insertion order: SQLite keeps the rowid in every index entry, so (rank, rowid) needs no sort.
 _ROWID: ColumnElement[int] = literal_column("outbox.rowid")
 RANK = {Priority.EVIDENCE: 0, Priority.OPERATIONAL: 1, Priority.TELEMETRY: 2}
@@ -124,7 +126,7 @@ class Outbox:
         telemetry_ttl: dt.timedelta = dt.timedelta(hours=6),
         telemetry_cap: int = 10_000,
         redeliver_after: dt.timedelta = dt.timedelta(seconds=60),
-        max_unconfirmed: int = 1000,
+        max_unconfirmed: int = 600,
     ) -> None:
         self.engine = engine
         self.signer = signer
@@ -241,15 +243,19 @@ class Outbox:
                 .select_from(outbox)
                 .where(outbox.c.peer == peer, outbox.c.state.in_(("inflight", "acked")))
             ).scalar_one()
-            limit = min(limit, self.max_unconfirmed - int(unconfirmed))
-            if limit <= 0:
-                return []
+            credit = self.max_unconfirmed - int(unconfirmed)
+            waiting = and_(outbox.c.peer == peer, outbox.c.state == "pending")
+            if credit <= 0:  # evidence is few and urgent: flow control does not hold it back
+                waiting = and_(waiting, outbox.c.rank == RANK[Priority.EVIDENCE])
+            else:
+                limit = min(limit, credit)
+            # (peer, state[, rank]) are equalities, so (rank, rowid) order comes from the index.
             rows = conn.execute(
                 select(
                     outbox.c.id, outbox.c.topic, outbox.c.envelope, outbox.c.rank,
                     outbox.c.stream, outbox.c.seq, outbox.c.expires_at,
                 )
-                .where(outbox.c.peer == peer, outbox.c.state == "pending")
+                .where(waiting)
                 .order_by(outbox.c.rank, _ROWID)
                 .limit(limit)
             ).all()  # fmt: skip
@@ -285,14 +291,37 @@ class Outbox:
             conn.execute(update(outbox).where(inflight).values(state="acked", acked_at=now))
 
     def delivered(self, conn: Connection, ids: Sequence[str]) -> int:
-        """The receiver acknowledged them (its `ack` message, applied in `conn`); how many."""
-        return int(
-            conn.execute(
+        """The receiver acknowledged them (its `ack` message, applied in `conn`); how many.
+
+        Fast retransmit: an earlier message of the same stream that the broker took but the
+        receiver has not acknowledged, while it acknowledged a later one, was most likely lost
+        by the broker; it goes again now rather than after `redeliver_after`."""
+        ids = list(ids)
+        done = conn.execute(
+            update(outbox)
+            .where(outbox.c.id.in_(ids), outbox.c.state.in_(UNDELIVERED))
+            .values(state="delivered")
+        ).rowcount
+        latest = conn.execute(
+            select(outbox.c.peer, outbox.c.stream, func.max(outbox.c.seq))
+            .where(outbox.c.id.in_(ids))
+            .group_by(outbox.c.peer, outbox.c.stream)
+        ).all()
+        grace = utcnow() - FAST_RETRANSMIT_GRACE
+        for peer, stream, seq in latest:
+            again = conn.execute(
                 update(outbox)
-                .where(outbox.c.id.in_(list(ids)), outbox.c.state.in_(UNDELIVERED))
-                .values(state="delivered")
+                .where(
+                    outbox.c.peer == peer,  # with state: the queue index, not a table scan
+                    outbox.c.state == "acked",
+                    outbox.c.stream == stream,
+                    outbox.c.seq < seq,
+                    outbox.c.acked_at < grace,
+                )
+                .values(state="pending")
             ).rowcount
-        )
+            _count(conn, peer, "retransmitted", again)
+        return int(done)
 
     def redeliver_overdue(self, peer: str) -> int:
         """Send again what the broker acknowledged but the receiver has not, after

@@ -179,6 +179,7 @@ class PeerLink:
     ) -> None:
         if all(not reason.is_failure for reason in reasons):
             self.subscribed.set()
+            self._events.put(("subscribed",))
         else:
             self._events.put(("refused", f"subscription refused: {reasons}"))
 
@@ -253,6 +254,8 @@ class PeerLink:
                 if self.outbox is not None:
                     self.outbox.requeue_inflight(self.settings.name)
                 self._health(False, f"disconnected: {event[1]}")
+            elif kind == "subscribed":
+                log_event(log, logging.INFO, "sync.subscribed", peer=self.settings.name)
             elif kind == "refused":
                 self._health(False, f"connection refused: {event[1]}")
             try:

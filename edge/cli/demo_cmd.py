@@ -98,7 +98,9 @@ class Post:
                    "--data-dir", str(self.data_dir), "run"]  # fmt: skip
         with self.log_path.open("wb") as log:
             self.process = subprocess.Popen(command, stderr=log, stdout=log, env=os.environ.copy())
-        wait_until(lambda: b"up=True" in self.log_path.read_bytes(), f"{self.node_id}'s link")
+        wait_until(
+            lambda: b"sync.subscribed" in self.log_path.read_bytes(), f"{self.node_id}'s link"
+        )
 
     def stop(self) -> None:
         if self.process is not None and self.process.poll() is None:

@@ -63,8 +63,12 @@ class Post:
     link: PeerLink | None = field(default=None)
 
     def start(self) -> Post:
+        """Start the link, and return once the broker holds this post's subscription (what is
+        published to it before then would have nowhere to go)."""
         self.link = PeerLink(self.settings, self.node_id, self.outbox, self.inbox.receive)
         self.link.start()
+        if not self.link.subscribed.wait(15):
+            raise AssertionError(f"{self.node_id} did not subscribe within 15 s")
         return self
 
     def stop(self) -> None:

@@ -111,8 +111,6 @@ def test_messages_wait_for_a_link_and_flow_when_it_comes(tmp_path: Path) -> None
     fleet = make_fleet(tmp_path / "fleet", [EXIT, ENTRY])
     with start_broker(fleet, tmp_path / "broker") as broker:
         entry_post = make_post(fleet, ENTRY, tmp_path / "entry", broker.port).start()
-        assert entry_post.link is not None
-        assert entry_post.link.subscribed.wait(10)
         entry_post.stop()  # its session now exists on the broker, which queues for it
         exit_post = make_post(fleet, EXIT, tmp_path / "exit", broker.port)
         exit_post.outbox.send_many([(exit_confirmation(f"Q{i}"), ENTRY, None) for i in range(10)])

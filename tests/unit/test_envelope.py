@@ -493,7 +493,7 @@ def test_every_reason_has_a_stable_code() -> None:
     assert {r.value for r in Reason} == {
         "oversized", "malformed", "unsigned", "bad_signature", "unknown_origin",
         "origin_mismatch", "wrong_destination", "expired", "from_the_future", "unknown_type",
-        "unsupported_schema",
+        "unsupported_schema", "topic_mismatch",
     }  # fmt: skip
 
 
