@@ -1,0 +1,163 @@
+"""`create_app(backend, settings)`: the kiosk as an ASGI app (FastAPI), ready for uvicorn."""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, RedirectResponse, Response
+from fastapi.staticfiles import StaticFiles
+from starlette.middleware.trustedhost import TrustedHostMiddleware
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from edge.logs import log_event
+from ui_kiosk import texts
+from ui_kiosk.backend import KioskBackend, KioskError
+from ui_kiosk.i18n import Catalogs
+from ui_kiosk.login_guard import LoginGuard
+from ui_kiosk.routes import api, auth, desk, events, trucks
+from ui_kiosk.sessions import COOKIE_NAME, SessionStore
+from ui_kiosk.settings import KioskSettings
+from ui_kiosk.web import Actor, CsrfError, Kiosk, NotLoggedInError, make_templates, render
+
+logger = logging.getLogger(__name__)
+STATIC = Path(__file__).parent / "static"
+
+# Everything the pages load comes from the box itself; nothing inline, nothing from elsewhere.
+CONTENT_SECURITY_POLICY = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "connect-src 'self'; font-src 'self'; object-src 'none'; base-uri 'none'; "
+    "form-action 'self'; frame-ancestors 'none'"
+)
+SECURITY_HEADERS = [
+    (b"content-security-policy", CONTENT_SECURITY_POLICY.encode()),
+    (b"x-content-type-options", b"nosniff"),
+    (b"referrer-policy", b"same-origin"),  # no-referrer would make form posts say Origin: null
+    (b"x-frame-options", b"DENY"),
+    (b"cache-control", b"no-store"),
+]
+
+
+def create_app(
+    backend: KioskBackend,
+    settings: KioskSettings | None = None,
+    *,
+    clock: Callable[[], float] = time.monotonic,
+) -> FastAPI:
+    """The kiosk app over `backend`. `clock` (seconds, monotonic) times sessions and lockouts."""
+    settings = settings or KioskSettings()
+    app = FastAPI(
+        title="carec-edge kiosk",
+        summary="The border officer's screen: the queue, a truck, its decision.",
+        version="1",
+        docs_url=None,  # Swagger UI and ReDoc load scripts from a CDN: not on this box
+        redoc_url=None,
+        openapi_url=None,  # served below, to logged-in officers only
+    )
+    app.state.kiosk = Kiosk(
+        backend=backend,
+        settings=settings,
+        sessions=SessionStore(settings.secret, settings.idle_timeout_seconds, clock),
+        guard=LoginGuard(settings.max_login_failures, settings.lockout_minutes * 60, clock),
+        catalogs=Catalogs(settings.default_language),
+        templates=make_templates(),
+    )
+    for module in (auth, trucks, desk, events, api):
+        app.include_router(module.router)
+    app.include_router(api.openapi_router)
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    _handle_errors(app)
+    app.add_middleware(
+        TrustedHostMiddleware,
+        allowed_hosts=sorted({settings.host, "127.0.0.1", "localhost", *settings.allowed_hosts}),
+    )
+    app.add_middleware(SecurityHeaders)
+    return app
+
+
+def _wants_json(request: Request) -> bool:
+    return request.url.path.startswith(("/api/", "/events", "/openapi.json"))
+
+
+def _handle_errors(app: FastAPI) -> None:
+    @app.exception_handler(NotLoggedInError)
+    async def not_logged_in(request: Request, _error: Exception) -> Response:
+        if _wants_json(request):
+            return JSONResponse({"error": "not_logged_in", "detail": "log in"}, status_code=401)
+        if request.headers.get("HX-Request"):
+            return Response(status_code=401, headers={"HX-Redirect": "/login"})
+        target = "/login"
+        if request.method == "GET" and request.url.path not in ("/", "/login"):
+            target += f"?next={request.url.path}"
+        return RedirectResponse(target, status_code=303)
+
+    @app.exception_handler(CsrfError)
+    async def csrf_refused(request: Request, _error: Exception) -> Response:
+        log_event(logger, logging.WARNING, "kiosk.csrf_refused", path=request.url.path)
+        if _wants_json(request):
+            return JSONResponse({"error": "csrf", "detail": "no valid CSRF token"}, 403)
+        return await _error_page(request, "csrf", 403)
+
+    @app.exception_handler(KioskError)
+    async def refused(request: Request, error: Exception) -> Response:
+        assert isinstance(error, KioskError)
+        log_event(logger, logging.WARNING, "kiosk.refused", path=request.url.path,
+                  code=error.code.value, detail=error.detail)  # fmt: skip
+        if _wants_json(request):
+            body = {"error": error.code.value, "detail": error.detail}
+            return JSONResponse(body, status_code=error.code.status)
+        return await _error_page(request, error.code.value, error.code.status, minimum=error.detail)
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid(request: Request, error: Exception) -> Response:
+        assert isinstance(error, RequestValidationError)
+        if _wants_json(request):
+            return JSONResponse({"error": "invalid", "detail": str(error.errors())}, 422)
+        return await _error_page(request, "invalid", 422)
+
+
+async def _error_page(request: Request, code: str, status: int, minimum: str = "") -> Response:
+    """The error in the officer's language (the default one when nobody is logged in)."""
+    kiosk: Kiosk = request.app.state.kiosk
+    session = kiosk.sessions.get(request.cookies.get(COOKIE_NAME), touch=False)
+    officer = await kiosk.backend.officer(session.officer_id) if session else None
+    who = Actor(officer, session) if officer is not None and session is not None else None
+    truck = re.match(r"^/arrivals/([0-9]+)", request.url.path)
+    return render(
+        request,
+        "error.html",
+        {
+            "code": code,
+            "minimum": texts.DECISIONS.get(minimum, minimum),
+            "back": f"/arrivals/{truck.group(1)}" if truck else "/",
+        },
+        who=who,
+        status_code=status,
+    )
+
+
+class SecurityHeaders:
+    """Adds the security headers (CSP, nosniff, referrer only to the box, no framing, no
+    caching) to every response that does not set them itself."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                present = {name.lower() for name, _ in message.get("headers", [])}
+                extra = [(n, v) for n, v in SECURITY_HEADERS if n not in present]
+                message["headers"] = [*message.get("headers", []), *extra]
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)

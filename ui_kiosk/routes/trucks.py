@@ -1,0 +1,164 @@
+"""The queue of trucks, a truck's page, and what the officer does to a truck: scan into it,
+attach a record by hand, decide, and (a supervisor) reopen."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Form, Query, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+
+from edge.decisions import MAX_NOTE_CHARS, REASONS, DecisionKind, ReasonCode, needs_override
+from edge.officers import Role
+from ui_kiosk.backend import ErrorCode, KioskError
+from ui_kiosk.models import DecisionIn, ReopenIn
+from ui_kiosk.record_search import MAX_QUERY_CHARS
+from ui_kiosk.scans import MAX_SCAN_CHARS
+from ui_kiosk.web import (
+    DECIDERS,
+    Actor,
+    Decider,
+    QuietWho,
+    Supervisor,
+    Who,
+    kiosk_of,
+    render,
+    require,
+)
+
+router = APIRouter(include_in_schema=False)
+Viewer = Annotated[Actor, Depends(require(*DECIDERS))]
+DONE = ("decided", "reopened", "attached", "opened", "language")
+
+
+def _done(done: str | None) -> str | None:
+    return done if done in DONE else None
+
+
+@router.get("/")
+async def home(who: Who) -> Response:
+    target = "/status" if who.officer.role is Role.TECHNICIAN else "/queue"
+    return RedirectResponse(target, status_code=303)
+
+
+@router.get("/queue", response_class=HTMLResponse)
+async def queue_page(request: Request, who: Viewer, done: str | None = None) -> Response:
+    backend = kiosk_of(request).backend
+    context = {
+        "entries": await backend.queue(),
+        "lanes": await backend.lane_names(),
+        "done": _done(done),
+    }
+    return render(request, "queue.html", context, who=who)
+
+
+@router.get("/queue/rows", response_class=HTMLResponse)
+async def queue_rows(request: Request, who: QuietWho) -> Response:
+    if who.officer.role not in DECIDERS:
+        raise KioskError(ErrorCode.NOT_ALLOWED, "technicians do not see the queue")
+    entries = await kiosk_of(request).backend.queue()
+    return render(request, "_queue_rows.html", {"entries": entries}, who=who)
+
+
+async def _truck_context(request: Request, arrival_id: int) -> dict[str, object]:
+    detail = await kiosk_of(request).backend.arrival(arrival_id)
+    if detail is None:
+        raise KioskError(ErrorCode.NOT_FOUND, f"no arrival {arrival_id}")
+    kinds = [k for k in DecisionKind if k.is_final]
+    return {
+        "d": detail,
+        "reasons": REASONS,
+        "kinds": kinds,
+        "override_kinds": [k for k in kinds if needs_override(k, detail.entry.risk.lane)],
+    }
+
+
+@router.get("/arrivals/{arrival_id}", response_class=HTMLResponse)
+async def truck_page(
+    request: Request, arrival_id: int, who: Viewer, done: str | None = None
+) -> Response:
+    context = await _truck_context(request, arrival_id)
+    context |= {"done": _done(done), "scanned": None, "oob": False}
+    return render(request, "arrival.html", context, who=who)
+
+
+@router.get("/arrivals/{arrival_id}/live", response_class=HTMLResponse)
+async def truck_live(request: Request, arrival_id: int, who: QuietWho) -> Response:
+    if who.officer.role not in DECIDERS:
+        raise KioskError(ErrorCode.NOT_ALLOWED, "technicians do not see trucks")
+    context = await _truck_context(request, arrival_id)
+    return render(request, "_arrival_live.html", context, who=who)
+
+
+@router.post("/arrivals/open")
+async def open_truck(
+    request: Request, who: Decider, lane: Annotated[str, Form(max_length=32)]
+) -> Response:
+    arrival_id = await kiosk_of(request).backend.open_arrival(who.officer, lane)
+    return RedirectResponse(f"/arrivals/{arrival_id}?done=opened", status_code=303)
+
+
+@router.post("/arrivals/{arrival_id}/scan")
+async def scan(
+    request: Request,
+    arrival_id: int,
+    who: Decider,
+    scan: Annotated[str, Form(max_length=MAX_SCAN_CHARS)],
+) -> Response:
+    outcome = await kiosk_of(request).backend.scan(who.officer, arrival_id, scan)
+    if not request.headers.get("HX-Request"):
+        return RedirectResponse(f"/arrivals/{arrival_id}", status_code=303)
+    context = await _truck_context(request, arrival_id) | {"scanned": outcome, "oob": True}
+    return render(request, "_scan_response.html", context, who=who)
+
+
+@router.post("/arrivals/{arrival_id}/attach")
+async def attach(
+    request: Request,
+    arrival_id: int,
+    who: Decider,
+    issuer: Annotated[str, Form(max_length=64)],
+    ref: Annotated[str, Form(max_length=35)],
+) -> Response:
+    await kiosk_of(request).backend.attach_record(who.officer, arrival_id, issuer, ref)
+    return RedirectResponse(f"/arrivals/{arrival_id}?done=attached", status_code=303)
+
+
+@router.post("/arrivals/{arrival_id}/decide")
+async def decide(
+    request: Request,
+    arrival_id: int,
+    who: Decider,
+    kind: Annotated[DecisionKind, Form()],
+    reason: Annotated[ReasonCode, Form()],
+    note: Annotated[str, Form(max_length=MAX_NOTE_CHARS)] = "",
+) -> Response:
+    decision = DecisionIn(kind=kind, reason=reason, note=note or None)
+    await kiosk_of(request).backend.decide(who.officer, arrival_id, decision)
+    return RedirectResponse("/queue?done=decided", status_code=303)
+
+
+@router.post("/arrivals/{arrival_id}/reopen")
+async def reopen(
+    request: Request,
+    arrival_id: int,
+    who: Supervisor,
+    reason: Annotated[ReasonCode, Form()],
+    note: Annotated[str, Form(max_length=MAX_NOTE_CHARS)] = "",
+) -> Response:
+    await kiosk_of(request).backend.reopen(
+        who.officer, arrival_id, ReopenIn(reason=reason, note=note or None)
+    )
+    return RedirectResponse(f"/arrivals/{arrival_id}?done=reopened", status_code=303)
+
+
+@router.get("/search", response_class=HTMLResponse)
+async def search_page(
+    request: Request,
+    who: Viewer,
+    q: Annotated[str, Query(max_length=MAX_QUERY_CHARS)] = "",
+    arrival: int | None = None,
+) -> Response:
+    hits = await kiosk_of(request).backend.search(q) if q.strip() else []
+    context = {"q": q, "hits": hits, "arrival": arrival, "searched": bool(q.strip())}
+    return render(request, "search.html", context, who=who)

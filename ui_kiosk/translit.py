@@ -1,0 +1,76 @@
+"""Latin beside Cyrillic and Chinese: plates and names are shown as written, and, when they are
+not Latin, with a Latin transliteration beside them for the officer who reads only Latin.
+
+Plates fold the look-alike letters to their Latin twins (what the camera sees: В is B), names
+are transliterated by sound (В is V), after the ICAO 9303 table for Cyrillic with the letters of
+Kazakh, Kyrgyz, Tajik and Mongolian added. A Chinese plate's province character becomes its
+pinyin; other Chinese text is left as it is (a name needs a dictionary this box does not have).
+"""
+
+from __future__ import annotations
+
+from edge.plate_formats import CN_PROVINCES
+from edge.plates import CYRILLIC_LOOKALIKES, CYRILLIC_TRANSLIT
+
+# Pinyin of the province abbreviations, in the order of edge.plate_formats.CN_PROVINCES.
+_PROVINCE_PINYIN = (
+    "Jing", "Jin", "Hu", "Yu", "Ji", "Yu", "Yun", "Liao", "Hei", "Xiang", "Wan", "Lu", "Xin",
+    "Su", "Zhe", "Gan", "E", "Gui", "Gan", "Jin", "Meng", "Shaan", "Ji", "Min", "Gui", "Yue",
+    "Qing", "Zang", "Chuan", "Ning", "Qiong",
+)  # fmt: skip
+_CN_PLATE = dict(zip(CN_PROVINCES, _PROVINCE_PINYIN, strict=True)) | {
+    "挂": "Gua", "学": "Xue", "警": "Jing", "使": "Shi", "领": "Ling", "港": "Gang", "澳": "Ao",
+}  # fmt: skip
+
+_PLATE = str.maketrans(
+    {**CYRILLIC_TRANSLIT, **CYRILLIC_LOOKALIKES, **{ch: f" {py} " for ch, py in _CN_PLATE.items()}}
+)
+
+# ICAO 9303 (Russian letters), then the letters of the other Cyrillic alphabets of the corridor.
+_NAME_UPPER = {
+    "А": "A", "Б": "B", "В": "V", "Г": "G", "Д": "D", "Е": "E", "Ё": "E", "Ж": "ZH", "З": "Z",
+    "И": "I", "Й": "I", "К": "K", "Л": "L", "М": "M", "Н": "N", "О": "O", "П": "P", "Р": "R",
+    "С": "S", "Т": "T", "У": "U", "Ф": "F", "Х": "KH", "Ц": "TS", "Ч": "CH", "Ш": "SH",
+    "Щ": "SHCH", "Ъ": "IE", "Ы": "Y", "Ь": "", "Э": "E", "Ю": "IU", "Я": "IA",
+    "Ә": "A", "Ғ": "GH", "Қ": "Q", "Ң": "NG", "Ө": "O", "Ұ": "U", "Ү": "U", "Һ": "H", "І": "I",
+    "Ӣ": "I", "Ӯ": "U", "Ҳ": "H", "Ҷ": "J", "Є": "IE", "Ї": "I",
+}  # fmt: skip
+
+
+def _name_table() -> dict[int, str]:
+    table: dict[str, str] = {}
+    for cyrillic, latin in _NAME_UPPER.items():
+        table[cyrillic] = latin
+        table[cyrillic.lower()] = latin.lower()
+    return str.maketrans(table)
+
+
+_NAME = _name_table()
+
+
+def needs_latin(text: str) -> bool:
+    """Whether `text` has letters a Latin reader cannot read (Cyrillic, Chinese)."""
+    return not text.isascii() and any(
+        ("\u0400" <= ch <= "\u04ff") or ("\u4e00" <= ch <= "\u9fff") for ch in text
+    )
+
+
+def plate_latin(plate: str | None) -> str | None:
+    """The plate as a Latin reader would type it; None when it is Latin already."""
+    if not plate or not needs_latin(plate):
+        return None
+    return " ".join(plate.translate(_PLATE).split())
+
+
+def name_latin(name: str | None) -> str | None:
+    """The name transliterated by sound, keeping its case; None when it is Latin already."""
+    if not name or not needs_latin(name):
+        return None
+    out = []
+    for word in name.split(" "):
+        latin = word.translate(_NAME)
+        # A capitalised word stays capitalised: "Жанна" -> "Zhanna", not "ZHanna".
+        if word[:1].isupper() and word[1:2].islower():
+            latin = latin[:1] + latin[1:].lower()
+        out.append(latin)
+    return " ".join(out)
