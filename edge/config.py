@@ -85,7 +85,22 @@ class SyncConfig(_Section):
     redeliver_after_s: Annotated[float, Field(gt=0)] = 60.0
     # A stream's messages parked behind a gap are applied anyway after this (the gap counted).
     gap_timeout_s: Annotated[float, Field(gt=0)] = 600.0
+    # Where a decision goes (the national system), and where an exit confirmation of a truck
+    # released here goes (the partner country's entry post): node ids, none to send nothing.
+    decisions_to: list[str] = Field(default_factory=list)
+    exit_confirmations_to: list[str] = Field(default_factory=list)
     peers: list[PeerConfig] = Field(default_factory=list)  # none: sync is off
+
+
+class KioskConfig(_Section):
+    """The officer's screen, served by `carec-edge run` for the box's own browser."""
+
+    enabled: bool = True
+    host: str = "127.0.0.1"  # loopback: the kiosk's Chromium runs on the box
+    port: Annotated[int, Field(gt=0, lt=65536)] = 8080
+    idle_timeout_minutes: Annotated[float, Field(gt=0, le=1440)] = 10.0
+    timezone: str = "UTC"  # times are stored in UTC and shown in the post's zone
+    default_language: Annotated[str, Field(pattern=r"^[a-z]{2}$")] = "en"
 
 
 class Config(_Section):
@@ -96,6 +111,7 @@ class Config(_Section):
     service: ServiceConfig = ServiceConfig()
     lanes: LanesConfig = LanesConfig()
     sync: SyncConfig = SyncConfig()
+    kiosk: KioskConfig = KioskConfig()
     # [[devices]] tables. Each is checked against its kind's model by the drivers' registry
     # when the service or `config check` loads the file (the core cannot know driver models).
     devices: list[dict[str, Any]] = Field(default_factory=list)

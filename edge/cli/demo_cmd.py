@@ -120,6 +120,9 @@ id = "{node_id}"
 [logging]
 level = "INFO"
 
+[kiosk]
+enabled = false
+
 [sync]
 identity_dir = "{fleet.nodes[node_id]}"
 trust_store = "{fleet.trust_store}"

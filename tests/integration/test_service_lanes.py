@@ -42,6 +42,9 @@ def test_readings_at_a_lane_become_one_matched_arrival(tmp_path: Path) -> None:
     config = tmp_path / "box.toml"
     config.write_text(
         f"""
+[kiosk]
+enabled = false
+
 [[devices]]
 kind = "barcode"
 id = "scanner-1"
@@ -86,7 +89,7 @@ def test_the_lane_camera_opens_an_arrival_when_a_truck_comes(tmp_path: Path) -> 
     video = write_video(tmp_path / "lane.avi", ["777 ABC 02"], fps=10.0)
     config = tmp_path / "box.toml"
     config.write_text(
-        f'[[devices]]\nkind = "camera"\nid = "cam-1"\nlane = "2"\nsource = "{video}"\nloop = true\n',
+        f'[kiosk]\nenabled = false\n\n[[devices]]\nkind = "camera"\nid = "cam-1"\nlane = "2"\nsource = "{video}"\nloop = true\n',
         encoding="utf-8",
     )
     data = tmp_path / "data"

@@ -119,7 +119,10 @@ def processes() -> Iterator[list[subprocess.Popen[str]]]:
 
 def write_config(tmp_path: Path, retention_days: int = 30) -> Path:
     path = tmp_path / "carec-edge.toml"
-    path.write_text(f"[store]\nretention_days = {retention_days}\n", encoding="utf-8")
+    path.write_text(
+        f"[store]\nretention_days = {retention_days}\n\n[kiosk]\nenabled = false\n",
+        encoding="utf-8",
+    )
     return path
 
 

@@ -43,9 +43,9 @@ def test_misspelt_key_is_named_with_its_section(
 
 
 def test_unknown_section_is_named(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    status, _, err = check(write(tmp_path, "[kiosk]\nport = 8080\n"), capsys)
+    status, _, err = check(write(tmp_path, "[kiosks]\nport = 8080\n"), capsys)
     assert status == 1
-    assert "kiosk: unknown key in the top level" in err
+    assert "kiosks: unknown key in the top level" in err
 
 
 def test_wrong_type_names_the_key_and_the_value(

@@ -40,11 +40,13 @@ from edge.store import open_database
 from edge.timeutil import format_utc, utcnow
 from sync.inbox import Incoming, Result
 from sync.messages import Message
+from sync.outbox import Outbox
 from sync.setup import SyncParts, build_sync
 from sync.transport import PeerLink
 
 if TYPE_CHECKING:
     from drivers.camera.capture import Frame
+    from ui_kiosk.store_backend import StoreBackend
 
 logger = logging.getLogger(__name__)
 
@@ -76,6 +78,7 @@ class EdgeService:
         self._lanes: Lanes | None = None
         self._sync: SyncParts | None = None
         self.links: dict[str, PeerLink] = {}
+        self.kiosk: StoreBackend | None = None
         self._readings: asyncio.Queue[Reading] = asyncio.Queue()
         self._store_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="store")
         self._engine: Engine | None = None
@@ -95,6 +98,7 @@ class EdgeService:
             "arrivals": self._attach_readings(),
             "idle-arrivals": self._expire_idle_arrivals(),
             "sync": self._run_sync(),
+            "kiosk": self._run_kiosk(),
         }
 
     @property
@@ -300,6 +304,7 @@ class EdgeService:
                     error=str(error),
                 )
                 continue
+            self._arrival_changed(arrival_id)
             log_event(
                 logger,
                 logging.INFO,
@@ -309,6 +314,23 @@ class EdgeService:
                 device=reading.device,
                 kind=reading.kind,
             )
+
+    @property
+    def outbox(self) -> Outbox | None:
+        return self._sync.outbox if self._sync else None
+
+    def _arrival_changed(self, arrival_id: int | None) -> None:
+        if arrival_id is not None and self.kiosk is not None:
+            self.kiosk.notify_arrival_changed(arrival_id)
+
+    async def _run_kiosk(self) -> None:
+        if not self.config.kiosk.enabled:
+            await asyncio.Event().wait()
+            return
+        from edge.service.kiosk import make_backend, serve_kiosk  # the web stack: only when on
+
+        self.kiosk = make_backend(self)
+        await serve_kiosk(self, self.kiosk)
 
     # -- sync ----------------------------------------------------------------------------------
 
@@ -349,6 +371,8 @@ class EdgeService:
         while True:
             await asyncio.sleep(60)
             closed = await self.in_store(self.lanes.expire_idle)
+            for arrival_id in closed:
+                self._arrival_changed(arrival_id)
             if closed:
                 log_event(logger, logging.INFO, "arrivals.timed_out", arrivals=closed)
 

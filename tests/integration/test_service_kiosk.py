@@ -1,0 +1,39 @@
+"""`carec-edge run` serves the kiosk on loopback, and a reading at a lane shows on its queue."""
+
+from __future__ import annotations
+
+import urllib.request
+from pathlib import Path
+
+from sync.broker_process import free_port
+from tests.integration.service_process import ServiceProcess
+
+
+def test_the_service_serves_the_kiosk_on_loopback(tmp_path: Path) -> None:
+    port = free_port()
+    config = tmp_path / "box.toml"
+    config.write_text(f"[kiosk]\nport = {port}\n", encoding="utf-8")
+    with ServiceProcess(config, tmp_path / "data") as service:
+        service.wait_log("service.ready")
+        service.wait_log("kiosk.serving", f"127.0.0.1:{port}")
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/login", timeout=10) as response:
+            page = response.read().decode()
+        assert response.status == 200
+        assert "<form" in page
+        assert service.stop() == 0
+
+
+def test_a_taken_port_leaves_the_rest_of_the_box_running(tmp_path: Path) -> None:
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        config = tmp_path / "box.toml"
+        config.write_text(f"[kiosk]\nport = {port}\n", encoding="utf-8")
+        with ServiceProcess(config, tmp_path / "data") as service:
+            service.wait_log("service.ready")
+            service.wait_log("kiosk.not_serving")
+            assert service.process.poll() is None
+            assert service.stop() == 0
