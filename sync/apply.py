@@ -7,7 +7,6 @@ arrivals, decisions, acknowledgements and telemetry of other nodes are kept as p
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Sequence
 
@@ -24,7 +23,6 @@ from sync.messages import (
     ExitConfirmationMessage,
     ManifestMessage,
     Message,
-    payload_json,
 )
 from sync.outbox import NoRouteError, Outbox
 
@@ -96,6 +94,6 @@ def record_event(conn: Connection, envelope: Envelope) -> None:
             "type": envelope.type,
             "origin": envelope.origin,
             "created_at": envelope.created,
-            "payload": json.dumps(payload_json(envelope.payload), ensure_ascii=False),
+            "payload": envelope.payload.model_dump_json(exclude_none=True),
         },
     )

@@ -65,7 +65,12 @@ def _party_id(value: str) -> str:
     return value
 
 
+_CANONICAL_V7 = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}")
+
+
 def _message_id(value: str) -> str:
+    if _CANONICAL_V7.fullmatch(value):  # the common case, cheaply (acks carry hundreds)
+        return value
     try:
         parsed = uuid.UUID(value)
     except ValueError:
