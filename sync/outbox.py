@@ -166,6 +166,7 @@ class Outbox:
         ids: list[str] = []
         telemetry_peers: set[str] = set()
         rows = []
+        sequences = _Sequences(conn)
         for payload, destination, stream in items:
             peer = self.peer_for(destination)
             envelope = Envelope.new(
@@ -176,7 +177,7 @@ class Outbox:
                 stream=stream,
                 now=now,
             )
-            envelope = envelope.model_copy(update={"seq": self._next_seq(conn, envelope.stream)})
+            envelope = envelope.model_copy(update={"seq": sequences.next(envelope.stream)})
             signed = seal(
                 envelope,
                 self.signer.private_key,
@@ -204,21 +205,11 @@ class Outbox:
                 }
             )
             ids.append(envelope.id)
+        sequences.save()
         conn.execute(outbox.insert(), rows)
         for peer in telemetry_peers:
             self._cap_telemetry(conn, peer)
         return ids
-
-    def _next_seq(self, conn: Connection, stream: str) -> int:
-        statement = sqlite_insert(stream_sequences).values(stream=stream, last_seq=1)
-        statement = statement.on_conflict_do_update(
-            index_elements=["stream"], set_={"last_seq": stream_sequences.c.last_seq + 1}
-        )
-        conn.execute(statement)
-        seq = conn.execute(
-            select(stream_sequences.c.last_seq).where(stream_sequences.c.stream == stream)
-        ).scalar_one()
-        return int(seq)
 
     def _cap_telemetry(self, conn: Connection, peer: str) -> None:
         waiting = _waiting(peer, Priority.TELEMETRY)
@@ -426,6 +417,32 @@ class Outbox:
                         )
                     )
         return out
+
+
+class _Sequences:
+    """Each stream's next seq within one transaction: read once, counted here, written once."""
+
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+        self.last: dict[str, int] = {}
+
+    def next(self, stream: str) -> int:
+        if stream not in self.last:
+            found = self.conn.execute(
+                select(stream_sequences.c.last_seq).where(stream_sequences.c.stream == stream)
+            ).scalar()
+            self.last[stream] = int(found or 0)
+        self.last[stream] += 1
+        return self.last[stream]
+
+    def save(self) -> None:
+        for stream, last in self.last.items():
+            statement = sqlite_insert(stream_sequences).values(stream=stream, last_seq=last)
+            self.conn.execute(
+                statement.on_conflict_do_update(
+                    index_elements=["stream"], set_={"last_seq": statement.excluded.last_seq}
+                )
+            )
 
 
 def _waiting(peer: str, priority: Priority) -> ColumnElement[bool]:
