@@ -24,7 +24,7 @@ from typing import Any
 
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from edge.store.schema import inbox_applied
 from provisioning.identity.fleet import Fleet, make_fleet
@@ -73,8 +73,10 @@ def raw_paho_rate(fleet: Fleet, port: int, count: int, size: int, window: int = 
 
 
 def applied(node: Node) -> int:
+    """How many messages the node applied: inbox_applied only grows, so its last rowid is its
+    count, found in O(log n) (a count(*) 20 times a second would load the box it measures)."""
     with node.engine.connect() as conn:
-        return int(conn.execute(select(func.count()).select_from(inbox_applied)).scalar_one())
+        return int(conn.exec_driver_sql("SELECT max(rowid) FROM inbox_applied").scalar() or 0)
 
 
 def evidence(node: Node, fleet: Fleet) -> str:
