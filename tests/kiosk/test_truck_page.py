@@ -200,3 +200,19 @@ def test_a_document_read_by_the_drivers_parser_shows_as_checked(kiosk: Kiosk) ->
     assert "N12345678" in page
     assert "IVANOV IVAN" in page
     assert "checks passed" in page
+
+
+def test_a_scan_that_changes_the_lane_changes_what_the_officer_may_decide(kiosk: Kiosk) -> None:
+    arrival_id = kiosk.arrive()  # green: the plate fits its record
+    csrf = kiosk.login("ivan")
+    page = kiosk.client.get(f"/arrivals/{arrival_id}").text
+    assert 'data-testid="decision-kind-release" required data-key="1">' in page  # allowed
+    response = kiosk.client.post(
+        f"/arrivals/{arrival_id}/scan",
+        data={"scan": "KZC9999999", "csrf_token": csrf},  # a seal not on the record: red
+        headers={"HX-Request": "true"},
+    )
+    assert 'id="decision-kinds" data-testid="decision-kinds" hx-swap-oob="true"' in response.text
+    assert 'data-testid="decision-kind-release" required data-key="1" disabled>' in response.text
+    live = kiosk.client.get(f"/arrivals/{arrival_id}/live").text
+    assert 'data-testid="decision-kind-release" required data-key="1" disabled>' in live

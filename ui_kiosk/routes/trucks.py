@@ -86,8 +86,8 @@ async def truck_page(
 async def truck_live(request: Request, arrival_id: int, who: QuietWho) -> Response:
     if who.officer.role not in DECIDERS:
         raise KioskError(ErrorCode.NOT_ALLOWED, "technicians do not see trucks")
-    context = await _truck_context(request, arrival_id)
-    return render(request, "_arrival_live.html", context, who=who)
+    context = await _truck_context(request, arrival_id) | {"oob": True}
+    return render(request, "_live_response.html", context, who=who)
 
 
 @router.post("/arrivals/open")
