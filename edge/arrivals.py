@@ -147,6 +147,7 @@ class ArrivalStore:
                     best_ref=best.ref if best else None,
                     best_score=best.score if best else None,
                     match=json.dumps(result.to_dict(), ensure_ascii=False),
+                    updated_at=utcnow(),  # watchers of the table see the new match
                 )
             )
 

@@ -30,7 +30,7 @@ CONFUSION_COST = 0.25
 EDIT_PENALTY = 0.25
 # A read this similar to a trailer's plate (two edits, or one and some confusions) is that trailer.
 TRAILER_THRESHOLD = 0.5
-# The weights of the score's parts; without seals or a document the rest is scaled up.
+# The weights of the score's parts; a part with nothing observed is left out, the rest scaled.
 WEIGHT_PLATE, WEIGHT_TIME, WEIGHT_CHECKS = 0.6, 0.1, 0.3
 # Two candidates closer than this are ambiguous: the officer must choose.
 AMBIGUITY_MARGIN = 0.05
@@ -189,15 +189,14 @@ class Matcher:
         discrepancies += self._trailer_discrepancies(obs.plates, record)
         time_score = self._time_score(record, now, discrepancies)
         checks = self._check_scores(record, obs, discrepancies)
+        # What was not observed does not count: no plate read (a camera that only saw a truck)
+        # or no seal or document checked yet; the parts that were observed are scaled up.
+        parts = [(WEIGHT_TIME, time_score)]
+        if obs.plates:
+            parts.append((WEIGHT_PLATE, plate_score))
         if checks:
-            check_score = sum(checks) / len(checks)
-            score = (
-                WEIGHT_PLATE * plate_score + WEIGHT_TIME * time_score + WEIGHT_CHECKS * check_score
-            )
-        else:
-            score = (WEIGHT_PLATE * plate_score + WEIGHT_TIME * time_score) / (
-                WEIGHT_PLATE + WEIGHT_TIME
-            )
+            parts.append((WEIGHT_CHECKS, sum(checks) / len(checks)))
+        score = sum(w * v for w, v in parts) / sum(w for w, _ in parts)
         return Candidate(
             manifest_id=stored.id,
             ref=record.ref,

@@ -80,6 +80,7 @@ class EdgeService:
         self.links: dict[str, PeerLink] = {}
         self.kiosk: StoreBackend | None = None
         self._readings: asyncio.Queue[Reading] = asyncio.Queue()
+        self._event_loop: asyncio.AbstractEventLoop | None = None
         self._store_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="store")
         self._engine: Engine | None = None
         self._cache: ManifestCache | None = None
@@ -128,6 +129,7 @@ class EdgeService:
 
     async def run(self) -> int:
         """Run until stopped; the process exit status."""
+        self._event_loop = asyncio.get_running_loop()
         self._handle_signals()
         self._spawn("watchdog", self._pet_watchdog())
         log_event(
@@ -314,6 +316,16 @@ class EdgeService:
                 device=reading.device,
                 kind=reading.kind,
             )
+
+    def submit(self, reading: Reading) -> None:
+        """Hand a reading to the service from any thread (a device's, plate recognition's):
+        it attaches to its device's lane on the store thread, in order."""
+        self._loop().call_soon_threadsafe(self._readings.put_nowait, reading)
+
+    def _loop(self) -> asyncio.AbstractEventLoop:
+        if self._event_loop is None:
+            raise RuntimeError("the service is not running")
+        return self._event_loop
 
     @property
     def outbox(self) -> Outbox | None:

@@ -208,3 +208,13 @@ def test_scanned_transit_document_finds_and_confirms_its_record(cache: ManifestC
     wrong = match(cache, "777ABC02", references=("XA99999999",))
     mine = next(c for c in wrong.candidates if c.ref == "T")
     assert codes(mine) == [Code.TRANSIT_DOCUMENT_MISMATCH]
+
+
+def test_no_plate_read_but_everything_checked_agrees_is_a_confident_match(
+    cache: ManifestCache,
+) -> None:
+    store(cache, truck("T", "777 ABC 02"))
+    result = match(cache, seals=("KZC1234567",), document="N12345678", references=("XA81234567",))
+    assert result.best.ref == "T"
+    assert codes(result.best) == []
+    assert result.best.score == pytest.approx((0.1 * 1.0 + 0.3 * 1.0) / 0.4)
