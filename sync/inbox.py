@@ -196,7 +196,7 @@ class Inbox:
 
     def _one(self, run: _Batch, item: Incoming, envelope: Envelope) -> Result:
         ordered = envelope.type not in UNORDERED_TYPES
-        if envelope.id in run.done:
+        if envelope.id in run.applied_ids or envelope.id in run.parked_ids:
             if ordered:
                 run.to_ack.append((envelope.origin, envelope.id))  # an earlier ack may be lost
             return Result(Outcome.DUPLICATE, envelope.id)
@@ -204,7 +204,7 @@ class Inbox:
             run.to_ack.append((envelope.origin, envelope.id))
             if envelope.seq > run.position(envelope.stream) + 1:
                 self._park(run.conn, item, envelope, run.now)
-                run.done.add(envelope.id)
+                run.parked_ids.add(envelope.id)
                 run.parked_streams.add(envelope.stream)
                 return Result(Outcome.PARKED, envelope.id)
         self._apply(run, item, envelope)
@@ -354,16 +354,19 @@ class _Batch:
         self._dirty: set[str] = set()  # streams whose position moved
         ids = [e.id for e in envelopes]
         streams = sorted({e.stream for e in envelopes})
-        self.done: set[str] = set()
+        # Applied and parked are kept apart: a parked message that arrives again is a duplicate,
+        # but it must still be applied when its gap fills.
+        self.applied_ids: set[str] = set()
+        self.parked_ids: set[str] = set()
         self._positions: dict[str, int] = {}
         for start in range(0, len(ids), 500):
             chunk = ids[start : start + 500]
-            self.done |= set(
+            self.applied_ids |= set(
                 conn.execute(select(inbox_applied.c.id).where(inbox_applied.c.id.in_(chunk)))
                 .scalars()
                 .all()
             )
-            self.done |= set(
+            self.parked_ids |= set(
                 conn.execute(select(inbox_parked.c.id).where(inbox_parked.c.id.in_(chunk)))
                 .scalars()
                 .all()
@@ -391,7 +394,7 @@ class _Batch:
         return self._positions.get(stream, 0)
 
     def already_applied(self, message_id: str) -> bool:
-        if message_id in self.done:
+        if message_id in self.applied_ids:
             return True
         found = self.conn.execute(
             select(inbox_applied.c.id).where(inbox_applied.c.id == message_id)
@@ -399,7 +402,8 @@ class _Batch:
         return found is not None
 
     def applied(self, item: Incoming, envelope: Envelope) -> None:
-        self.done.add(envelope.id)
+        self.applied_ids.add(envelope.id)
+        self.parked_ids.discard(envelope.id)
         self._rows.append(
             {
                 "id": envelope.id, "origin": envelope.origin, "type": envelope.type,

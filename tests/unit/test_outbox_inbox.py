@@ -310,3 +310,18 @@ def test_the_bandwidth_cap_lets_a_second_of_bytes_through_then_refills() -> None
     assert bucket.take(5000) is False  # more than a second's worth waits for a full bucket
     now[0] += 1.0
     assert bucket.take(5000) is True
+
+
+def test_a_parked_message_sent_again_is_still_applied_when_its_gap_fills(tmp_path: Path) -> None:
+    inbox, cache = entry_inbox(tmp_path)
+    one, two, three = stream_of(tmp_path, 3)
+    assert [r.outcome for r in inbox.receive([one, three])] == [Outcome.APPLIED, Outcome.PARKED]
+    # The sender, unsure, sends the parked one again in the same batch as the gap's filler.
+    outcomes = [r.outcome for r in inbox.receive([three, two])]
+    assert outcomes == [Outcome.DUPLICATE, Outcome.APPLIED]
+    assert cache.count() == 3
+    with inbox.engine.connect() as conn:
+        seqs = (
+            conn.execute(select(inbox_applied.c.seq).order_by(inbox_applied.c.seq)).scalars().all()
+        )
+    assert seqs == [1, 2, 3]
