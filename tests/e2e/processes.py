@@ -1,86 +1,18 @@
-"""`carec-edge` commands as real processes, with their log lines on a queue to await events on."""
+"""The kiosk as a real process (`carec-edge kiosk` alone); the general helper is
+`tests.integration.service_process.CarecProcess`."""
 
 from __future__ import annotations
 
-import os
-import queue
 import signal
-import subprocess
-import sys
-import threading
-import time
 from pathlib import Path
-from types import TracebackType
 from typing import Self
 
 from sync.broker_process import free_port
+from tests.integration.service_process import CarecProcess
 
-REPO = Path(__file__).resolve().parents[2]
 # How a kiosk process ends on SIGTERM: uvicorn shuts down gracefully, then raises the signal it
 # caught again, so `carec-edge kiosk` dies of SIGTERM once its server has stopped.
 STOPPED = (0, -signal.SIGTERM)
-
-
-class CarecProcess:
-    """`python -m edge.cli --data-dir DATA [--config FILE] ARGS...`, its stderr read as it comes."""
-
-    def __init__(self, data_dir: Path, *args: str, config: Path | None = None) -> None:
-        env = os.environ | {"PYTHONPATH": str(REPO)}
-        for name in ("NOTIFY_SOCKET", "WATCHDOG_USEC", "JOURNAL_STREAM", "INVOCATION_ID"):
-            env.pop(name, None)
-        options = ["--config", str(config)] if config else []
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "edge.cli", *options, "--data-dir", str(data_dir), *args],
-            stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True, env=env,
-        )  # fmt: skip
-        self.lines: queue.Queue[str] = queue.Queue()
-        self.log: list[str] = []
-        threading.Thread(target=self._read, daemon=True).start()
-
-    def _read(self) -> None:
-        assert self.process.stderr is not None
-        for line in self.process.stderr:
-            self.log.append(line)
-            self.lines.put(line)
-
-    def wait_log(self, *words: str, timeout: float = 30.0) -> str:
-        """The next log line holding every word; fails with the log when none comes in time."""
-        deadline = time.monotonic() + timeout
-        while True:
-            line = self._next_line(deadline, words)
-            if all(word in line for word in words):
-                return line
-
-    def wait_logs(self, *lines: tuple[str, ...], timeout: float = 30.0) -> None:
-        """Until a log line has come for each of `lines` (the words of one line), in any order."""
-        deadline = time.monotonic() + timeout
-        waiting = list(lines)
-        while waiting:
-            line = self._next_line(deadline, waiting)
-            waiting = [words for words in waiting if not all(word in line for word in words)]
-
-    def _next_line(self, deadline: float, wanted: object) -> str:
-        while (left := deadline - time.monotonic()) > 0:
-            try:
-                return self.lines.get(timeout=min(left, 0.5))
-            except queue.Empty:
-                if self.process.poll() is not None:
-                    break
-        tail = "".join(self.log[-40:])
-        raise AssertionError(f"no log line with {wanted} in time:\n{tail}")
-
-    def stop(self) -> int:
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-        return self.process.wait(timeout=20)
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(self, *exc: type[BaseException] | BaseException | TracebackType | None) -> None:
-        if self.process.poll() is None:
-            self.process.kill()
-            self.process.wait()
 
 
 class KioskProcess(CarecProcess):

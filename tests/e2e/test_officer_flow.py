@@ -37,7 +37,7 @@ from tests.e2e.crossing import (
     stored_readings,
     truck_record,
 )
-from tests.e2e.processes import CarecProcess
+from tests.integration.service_process import CarecProcess
 
 pytestmark = pytest.mark.e2e
 
