@@ -23,6 +23,8 @@ import numpy as np
 import numpy.typing as npt
 from PIL import Image, ImageDraw, ImageFont
 
+from drivers.sim.truck import CAB_COLOURS, draw_front
+
 BGR: TypeAlias = npt.NDArray[np.uint8]
 Size: TypeAlias = tuple[int, int]  # width, height, as OpenCV counts them
 Quad: TypeAlias = npt.NDArray[np.float32]  # four corners, (x, y) each
@@ -102,39 +104,8 @@ def _fit(draw: ImageDraw.ImageDraw, text: str, width: int, height: int) -> Image
 def _truck(plate_text: str, country: str | None, size: Size) -> tuple[BGR, npt.NDArray[np.bool_]]:
     """A truck seen from the front, as it stands at the booth: its image and where it is."""
     width, height = _truck_size(size)
-    image = np.zeros((height, width, 3), np.uint8)
-    mask = np.zeros((height, width), np.uint8)
     seed = zlib.crc32(plate_text.encode())
-    cab_colour = [(40, 40, 170), (150, 90, 30), (230, 230, 230), (40, 120, 40)][seed % 4]
-
-    def box(x0: float, y0: float, x1: float, y1: float, colour: tuple[int, int, int]) -> None:
-        p0, p1 = (round(x0 * width), round(y0 * height)), (round(x1 * width), round(y1 * height))
-        cv2.rectangle(image, p0, p1, colour, -1)
-        cv2.rectangle(mask, p0, p1, 255, -1)
-
-    box(0.0, 0.0, 1.0, 0.45, (205, 210, 210))  # the trailer's box, above the cab
-    for x in np.linspace(0.05, 0.95, 10):
-        cv2.line(
-            image, (round(x * width), 0), (round(x * width), round(0.45 * height)), (160,) * 3, 2
-        )
-    box(0.0, 0.38, 0.07, 0.5, (30, 30, 30))  # mirrors
-    box(0.93, 0.38, 1.0, 0.5, (30, 30, 30))
-    box(0.08, 0.92, 0.22, 1.0, (25, 25, 25))  # wheels
-    box(0.78, 0.92, 0.92, 1.0, (25, 25, 25))
-    box(0.07, 0.3, 0.93, 0.93, cab_colour)
-    box(0.12, 0.36, 0.88, 0.58, (90, 70, 60))  # windscreen
-    box(0.3, 0.62, 0.7, 0.78, (45, 45, 45))  # grille
-    for y in np.linspace(0.64, 0.76, 6):
-        cv2.line(
-            image,
-            (round(0.31 * width), round(y * height)),
-            (round(0.69 * width), round(y * height)),
-            (90,) * 3,
-            2,
-        )
-    box(0.1, 0.67, 0.24, 0.74, (200, 240, 250))  # headlights
-    box(0.76, 0.67, 0.9, 0.74, (200, 240, 250))
-    box(0.04, 0.8, 0.96, 0.93, (60, 60, 60))  # bumper
+    image, mask = draw_front(width, height, CAB_COLOURS[seed % len(CAB_COLOURS)])
     _warp_plate(image, render_plate(plate_text, country=country), _quad_on_truck(plate_text, size))
     where = mask > 0
     image.flags.writeable = where.flags.writeable = False  # shared by every frame of the truck
@@ -205,7 +176,8 @@ def _truck_box(t: float, size: Size) -> tuple[int, int, int, int]:
 
 
 @functools.cache
-def _road(size: Size) -> BGR:
+def road(size: Size) -> BGR:
+    """The empty lane, read-only: asphalt, its edges and the stop line."""
     width, height = size
     rng = np.random.default_rng(7)
     shade = np.linspace(95, 125, height, dtype=np.float32)[:, None]  # nearer asphalt is lighter
@@ -231,7 +203,7 @@ def render_frame(
 ) -> BGR:
     """One BGR frame of the lane: the empty road when `t` is None, else the truck with the plate
     `plate_text` at `t` of its pass; sensor noise of `noise` grey levels drawn from `rng`."""
-    frame = _road(size).copy()
+    frame = road(size).copy()
     if t is not None:
         if not 0.0 <= t <= 1.0:
             raise ValueError(f"t={t}: a truck's pass runs from 0 to 1")
