@@ -9,15 +9,16 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
+from typing import TypeVar
 
 from sqlalchemy import Connection
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from edge.logs import log_event
 from edge.manifest_cache import ManifestCache, PreparedManifest
 from edge.store.schema import peer_events
+from edge.timeutil import format_utc
 from sync.envelope import Envelope
-from sync.inbox import Acknowledger, Applier
+from sync.inbox import Acknowledger, Applier, Effects
 from sync.messages import (
     AckMessage,
     ExitConfirmationMessage,
@@ -31,31 +32,36 @@ ACK_IDS_PER_MESSAGE = 1000
 
 
 def appliers(cache: ManifestCache, outbox: Outbox | None = None) -> dict[str, Applier]:
-    def manifest(conn: Connection, envelope: Envelope) -> None:
-        payload = envelope.payload
-        assert isinstance(payload, ManifestMessage)  # the envelope's type guarantees it
-        cache.upsert_prepared([PreparedManifest.of(payload.record)], conn)
+    def manifests(conn: Connection, envelopes: Sequence[Envelope]) -> None:
+        records = [_payload(e, ManifestMessage).record for e in envelopes]
+        cache.upsert_prepared([PreparedManifest.of(record) for record in records], conn)
 
-    def exit_confirmation(conn: Connection, envelope: Envelope) -> None:
-        payload = envelope.payload
-        assert isinstance(payload, ExitConfirmationMessage)
-        cache.upsert_prepared([PreparedManifest.of(payload.record)], conn)
-        record_event(conn, envelope)
+    def exit_confirmations(conn: Connection, envelopes: Sequence[Envelope]) -> None:
+        records = [_payload(e, ExitConfirmationMessage).record for e in envelopes]
+        cache.upsert_prepared([PreparedManifest.of(record) for record in records], conn)
+        record_events(conn, envelopes)
 
-    def ack(conn: Connection, envelope: Envelope) -> None:
-        payload = envelope.payload
-        assert isinstance(payload, AckMessage)
+    def acks(conn: Connection, envelopes: Sequence[Envelope]) -> None:
         if outbox is not None:
-            outbox.delivered(conn, payload.ids)
+            outbox.delivered(conn, [i for e in envelopes for i in _payload(e, AckMessage).ids])
 
     return {
-        "manifest": manifest,
-        "exit_confirmation": exit_confirmation,
-        "arrival": record_event,
-        "decision": record_event,
-        "ack": ack,
-        "telemetry": record_event,
+        "manifest": Effects(manifests),
+        "exit_confirmation": Effects(exit_confirmations),
+        "arrival": Effects(record_events),
+        "decision": Effects(record_events),
+        "ack": Effects(acks),
+        "telemetry": Effects(record_events),
     }
+
+
+_M = TypeVar("_M", bound=Message)
+
+
+def _payload(envelope: Envelope, kind: type[_M]) -> _M:
+    payload = envelope.payload
+    assert isinstance(payload, kind)  # the envelope's type guarantees it
+    return payload
 
 
 def acknowledger(outbox: Outbox) -> Acknowledger:
@@ -81,19 +87,24 @@ def acknowledger(outbox: Outbox) -> Acknowledger:
     return acknowledge
 
 
-# Built once: the statement compiles once, each event only binds its values.
-_INSERT_EVENT = sqlite_insert(peer_events).on_conflict_do_nothing(index_elements=["id"])
+# Plain executemany through the driver: no per-row work of SQLAlchemy's, on the inbox's hot
+# path (times stored as `edge.store.schema.UtcTime` stores them).
+_INSERT_EVENT = (
+    f"INSERT INTO {peer_events.name} (id, type, origin, created_at, payload)"
+    " VALUES (?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING"
+)
 
 
-def record_event(conn: Connection, envelope: Envelope) -> None:
-    """Keep another node's event (the inbox has already made sure it is new)."""
-    conn.execute(
-        _INSERT_EVENT,
-        {
-            "id": envelope.id,
-            "type": envelope.type,
-            "origin": envelope.origin,
-            "created_at": envelope.created,
-            "payload": envelope.payload.model_dump_json(exclude_none=True),
-        },
-    )
+def record_events(conn: Connection, envelopes: Sequence[Envelope]) -> None:
+    """Keep other nodes' events, in one statement (the inbox has made sure they are new)."""
+    rows = [
+        (
+            envelope.id,
+            envelope.type,
+            envelope.origin,
+            format_utc(envelope.created),
+            envelope.payload.model_dump_json(exclude_none=True),
+        )
+        for envelope in envelopes
+    ]
+    conn.exec_driver_sql(_INSERT_EVENT, rows)

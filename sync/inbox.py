@@ -1,8 +1,9 @@
 """The inbox: every message received is verified, applied exactly once and in its stream's
 order, or quarantined.
 
-A batch of received messages is handled in one transaction. Each message is checked (size,
-signature by a trusted origin, destination, age, schema, and that its topic agrees with its
+A batch of received messages is handled in one transaction. Each message (or each envelope of
+a frame, `sync.frame`) is checked (size, signature by a trusted origin, or the frame's one
+signature over its exact bytes, destination, age, schema, and that its topic agrees with its
 envelope), then, unless its id was applied before, applied and recorded as applied in a
 savepoint of that transaction: the effect and the dedupe entry commit together or not at all.
 What fails is kept in quarantine with its reason and has no effect. Only after the commit does
@@ -23,6 +24,7 @@ stops sending it again.
 from __future__ import annotations
 
 import datetime as dt
+import json
 import logging
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -34,8 +36,9 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from edge.logs import log_event
 from edge.store.schema import inbox_applied, inbox_parked, quarantine, stream_positions
-from edge.timeutil import utcnow
+from edge.timeutil import format_utc, utcnow
 from sync.envelope import Envelope, EnvelopeRejected, KeyLookup, Reason, open_envelope
+from sync.frame import is_frame, unpack
 from sync.messages import Priority
 from sync.topics import Route, TopicError, parse_topic
 
@@ -55,12 +58,35 @@ DEFAULT_MAX_AGE: Mapping[Priority, dt.timedelta] = {
 Applier = Callable[[Connection, Envelope], None]
 
 
+@dataclass(frozen=True)
+class Effects:
+    """An applier that takes several envelopes of its type at once, in their order: the inbox
+    gathers a run of them and applies it before the next message of another type and before it
+    records them as applied, in the same transaction (a statement per run, not per message)."""
+
+    apply_many: Callable[[Connection, Sequence[Envelope]], None]
+
+    def __call__(self, conn: Connection, envelope: Envelope) -> None:
+        self.apply_many(conn, [envelope])
+
+
 class Outcome(StrEnum):
     APPLIED = "applied"
     DUPLICATE = "duplicate"  # applied before: dropped, acknowledged
     PARKED = "parked"  # ahead of a gap in its stream: kept, applied when the gap fills
     QUARANTINED = "quarantined"  # refused: kept for review, acknowledged, no effect
 
+
+# The dedupe rows of a batch, in one plain executemany (times as `UtcTime` stores them).
+_INSERT_APPLIED = (
+    f"INSERT INTO {inbox_applied.name} (id, origin, type, stream, seq, peer, applied_at)"
+    " VALUES (?, ?, ?, ?, ?, ?, ?)"
+)
+
+# Which ids of a batch (a JSON array: one statement, whatever their number) were applied, or
+# are parked, before.
+_APPLIED_OF = f"SELECT id FROM {inbox_applied.name} WHERE id IN (SELECT value FROM json_each(?))"
+_PARKED_OF = f"SELECT id FROM {inbox_parked.name} WHERE id IN (SELECT value FROM json_each(?))"
 
 # Types whose streams are applied in order, and whose receipt the receiver acknowledges.
 UNORDERED_TYPES = frozenset({"ack", "telemetry"})
@@ -74,6 +100,10 @@ class Incoming:
     peer: str
     topic: str
     data: bytes
+
+
+# One envelope as received, and what its verification made of it.
+_Verified = tuple[Incoming, Envelope | EnvelopeRejected]
 
 
 @dataclass(frozen=True)
@@ -116,24 +146,22 @@ class Inbox:
         self.counters = InboxCounters()
 
     def receive(self, batch: Sequence[Incoming]) -> list[Result]:
-        """Handle a batch in one transaction; one result per message, in order. Raises only
-        when the database itself fails (then nothing of the batch took effect).
+        """Handle a batch in one transaction; one result per envelope (a frame holds several),
+        in order. Raises only when the database itself fails (then nothing of the batch took
+        effect).
 
         When a message's effect cannot be applied (its applier raises), the batch is rolled
         back and handled again one message a transaction, so that only that one is quarantined.
         """
         now = utcnow()
-        verified = [self._verify(item, now) for item in batch]
+        verified = [pair for item in batch for pair in self._verify(item, now)]
         try:
             try:
-                results = self._receive_batch(batch, verified, now)
+                results = self._receive_batch(verified, now)
             except _ApplyFailed:
                 if self.on_failed_transaction:
                     self.on_failed_transaction()
-                results = [
-                    r for item, v in zip(batch, verified, strict=True)
-                    for r in self._receive_alone(item, v, now)
-                ]  # fmt: skip
+                results = [r for pair in verified for r in self._receive_alone(pair, now)]
         except SQLAlchemyError:
             if self.on_failed_transaction:
                 self.on_failed_transaction()
@@ -142,7 +170,26 @@ class Inbox:
             self._count(result)
         return results
 
-    def _verify(self, item: Incoming, now: dt.datetime) -> Envelope | EnvelopeRejected:
+    def _verify(self, item: Incoming, now: dt.datetime) -> list[_Verified]:
+        """Each envelope of the message (one, or a frame's) with its verified envelope or why
+        it is refused."""
+        if not is_frame(item.data):
+            return [(item, self._open(item, now, None))]
+        try:
+            frame = unpack(item.data, self.key_for)
+        except EnvelopeRejected as rejected:
+            return [(item, rejected)]
+        if frame.problem is not None:
+            log_event(
+                log, logging.WARNING, "inbox.frame_unverified", peer=item.peer,
+                topic=item.topic[:300], problem=frame.problem[:300],
+            )  # fmt: skip
+        parts = [Incoming(item.peer, item.topic, data) for data in frame.envelopes]
+        return [(part, self._open(part, now, frame.covered_by)) for part in parts]
+
+    def _open(
+        self, item: Incoming, now: dt.datetime, covered_by: str | None
+    ) -> Envelope | EnvelopeRejected:
         try:
             envelope = open_envelope(
                 item.data,
@@ -150,6 +197,7 @@ class Inbox:
                 expected_destination=self.node_id,
                 now=now,
                 max_age=self.max_age,
+                covered_by=covered_by,
             )
             _check_topic(item.topic, envelope)
         except EnvelopeRejected as rejected:
@@ -158,31 +206,24 @@ class Inbox:
             return EnvelopeRejected(Reason.UNKNOWN_TYPE, f"{envelope.type}: not applied here")
         return envelope
 
-    def _receive_alone(
-        self, item: Incoming, verified: Envelope | EnvelopeRejected, now: dt.datetime
-    ) -> list[Result]:
+    def _receive_alone(self, pair: _Verified, now: dt.datetime) -> list[Result]:
         try:
-            return self._receive_batch([item], [verified], now)
+            return self._receive_batch([pair], now)
         except _ApplyFailed as failed:
             if self.on_failed_transaction:
                 self.on_failed_transaction()
             with self.engine.begin() as conn:
                 envelope = failed.envelope
                 return [
-                    self._quarantine(conn, item, now, "not_applicable", failed.detail, envelope)
+                    self._quarantine(conn, pair[0], now, "not_applicable", failed.detail, envelope)
                 ]
 
-    def _receive_batch(
-        self,
-        batch: Sequence[Incoming],
-        verified: Sequence[Envelope | EnvelopeRejected],
-        now: dt.datetime,
-    ) -> list[Result]:
+    def _receive_batch(self, verified: Sequence[_Verified], now: dt.datetime) -> list[Result]:
         with self.engine.begin() as conn:
-            envelopes = [v for v in verified if isinstance(v, Envelope)]
+            envelopes = [v for _, v in verified if isinstance(v, Envelope)]
             run = _Batch(conn, now, envelopes)
             results = []
-            for item, outcome in zip(batch, verified, strict=True):
+            for item, outcome in verified:
                 if isinstance(outcome, EnvelopeRejected):
                     results.append(
                         self._quarantine(conn, item, now, outcome.reason.value, outcome.detail)
@@ -213,11 +254,16 @@ class Inbox:
         return Result(Outcome.APPLIED, envelope.id)
 
     def _apply(self, run: _Batch, item: Incoming, envelope: Envelope) -> None:
-        try:
-            self.appliers[envelope.type](run.conn, envelope)
-        except (ValueError, SQLAlchemyError) as error:
-            # The effect could not be applied (a record its cache refuses, a constraint).
-            raise _ApplyFailed(envelope, str(error)) from error
+        applier = self.appliers[envelope.type]
+        if isinstance(applier, Effects):
+            run.defer(applier, envelope)
+        else:
+            run.apply_deferred()
+            try:
+                applier(run.conn, envelope)
+            except (ValueError, SQLAlchemyError) as error:
+                # The effect could not be applied (a record its cache refuses, a constraint).
+                raise _ApplyFailed(envelope, str(error)) from error
         run.applied(item, envelope)
 
     # -- stream order --------------------------------------------------------------------------
@@ -349,9 +395,12 @@ class _Batch:
     def __init__(self, conn: Connection, now: dt.datetime, envelopes: Sequence[Envelope]) -> None:
         self.conn = conn
         self.now = now
+        self._applied_at = format_utc(now)
         self.to_ack: list[tuple[str, str]] = []
-        self._rows: list[dict[str, object]] = []
+        self._rows: list[tuple[object, ...]] = []
         self._dirty: set[str] = set()  # streams whose position moved
+        self._deferred: list[Envelope] = []  # a run of one type, for its Effects
+        self._effects: Effects | None = None
         ids = [e.id for e in envelopes]
         streams = sorted({e.stream for e in envelopes})
         # Applied and parked are kept apart: a parked message that arrives again is a duplicate,
@@ -359,18 +408,10 @@ class _Batch:
         self.applied_ids: set[str] = set()
         self.parked_ids: set[str] = set()
         self._positions: dict[str, int] = {}
-        for start in range(0, len(ids), 500):
-            chunk = ids[start : start + 500]
-            self.applied_ids |= set(
-                conn.execute(select(inbox_applied.c.id).where(inbox_applied.c.id.in_(chunk)))
-                .scalars()
-                .all()
-            )
-            self.parked_ids |= set(
-                conn.execute(select(inbox_parked.c.id).where(inbox_parked.c.id.in_(chunk)))
-                .scalars()
-                .all()
-            )
+        if ids:
+            listed = (json.dumps(ids),)
+            self.applied_ids = set(conn.exec_driver_sql(_APPLIED_OF, listed).scalars())
+            self.parked_ids = set(conn.exec_driver_sql(_PARKED_OF, listed).scalars())
         self._known_streams: set[str] = set()
         self.parked_streams: set[str] = set()
         if streams:
@@ -405,11 +446,10 @@ class _Batch:
         self.applied_ids.add(envelope.id)
         self.parked_ids.discard(envelope.id)
         self._rows.append(
-            {
-                "id": envelope.id, "origin": envelope.origin, "type": envelope.type,
-                "stream": envelope.stream, "seq": envelope.seq, "peer": item.peer,
-                "applied_at": self.now,
-            }
+            (
+                envelope.id, envelope.origin, envelope.type, envelope.stream, envelope.seq,
+                item.peer, self._applied_at,
+            )
         )  # fmt: skip
         if envelope.type not in UNORDERED_TYPES:
             self.position(envelope.stream)
@@ -418,9 +458,26 @@ class _Batch:
             )
             self._dirty.add(envelope.stream)
 
+    def defer(self, effects: Effects, envelope: Envelope) -> None:
+        if effects is not self._effects:
+            self.apply_deferred()
+            self._effects = effects
+        self._deferred.append(envelope)
+
+    def apply_deferred(self) -> None:
+        if not self._deferred or self._effects is None:
+            return
+        envelopes, self._deferred = self._deferred, []
+        try:
+            self._effects.apply_many(self.conn, envelopes)
+        except (ValueError, SQLAlchemyError) as error:
+            # Which one failed is found when the batch is handled again a message at a time.
+            raise _ApplyFailed(envelopes[0], str(error)) from error
+
     def flush(self) -> None:
+        self.apply_deferred()
         if self._rows:
-            self.conn.execute(insert(inbox_applied), self._rows)
+            self.conn.exec_driver_sql(_INSERT_APPLIED, self._rows)
             self._rows = []
         for stream in self._dirty:
             statement = sqlite_insert(stream_positions).values(

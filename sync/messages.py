@@ -9,6 +9,7 @@ the contract's reasons (`record.seals[2].id: empty`).
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import re
 import uuid
 from collections.abc import Mapping
@@ -49,6 +50,7 @@ from edge.timeutil import format_utc, parse_utc
 _PARTY_ID = re.compile(r"^[A-Z]{2}-[A-Z][A-Z0-9]{0,31}(?:-[1-9][0-9]{0,3})?$")
 
 
+@functools.lru_cache(maxsize=4096)  # a box hears from few parties, in every message
 def party_id_error(value: str) -> str | None:
     """Why `value` is not a node or CIS id, or None when it is one."""
     if not _PARTY_ID.match(value):

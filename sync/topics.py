@@ -18,6 +18,7 @@ agrees with its topic (`Route.of(envelope) == parse_topic(topic)`).
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 from edge.codes import COUNTRIES_ALPHA2
@@ -74,6 +75,7 @@ class Route:
         return topic_for(self.origin, self.destination, self.message_type)
 
 
+@functools.lru_cache(maxsize=1024)  # a box writes to few routes, once a message
 def topic_for(origin: str, destination: str, message_type: str) -> str:
     """The topic `origin` publishes a `message_type` addressed to `destination` on."""
     validate_node_id(destination)
@@ -87,6 +89,7 @@ def topic_of(envelope: Envelope) -> str:
     return topic_for(envelope.origin, envelope.destination, envelope.type)
 
 
+@functools.lru_cache(maxsize=1024)  # a box hears few routes, once a message (errors: not kept)
 def parse_topic(topic: str) -> Route:
     """The route a topic names; TopicError when it is not a topic of the contract."""
     levels = topic.split("/")

@@ -2,8 +2,9 @@
 mutual TLS, reconnecting with backoff by itself.
 
 One worker thread per link does all the link's store work, in order: it takes messages from
-the outbox and publishes them (a bounded window in flight, an optional bandwidth cap), marks
-them acknowledged on the broker's PUBACK, and hands what arrives to the inbox in batches,
+the outbox and publishes them, several of one topic to an MQTT message when it can (a frame,
+`sync.frame`; a bounded window in flight, an optional bandwidth cap), marks them acknowledged
+on the broker's PUBACK, and hands what arrives to the inbox in batches,
 acknowledging each to the broker only after the inbox has committed it (paho's manual
 acknowledgement). paho's network thread only puts events on the worker's queue.
 """
@@ -27,6 +28,7 @@ from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 
 from edge.logs import log_event
+from sync.frame import MAX_FRAME_BYTES, MAX_FRAME_ENVELOPES, SEPARATOR, group, pack
 from sync.inbox import Incoming, Outcome, Result
 from sync.outbox import Outbox
 from sync.topics import subscribe_patterns
@@ -34,8 +36,11 @@ from sync.topics import subscribe_patterns
 log = logging.getLogger(__name__)
 
 SESSION_EXPIRY_S = 7 * 24 * 3600  # the broker keeps our session and queue a week offline
-RECEIVE_BATCH = 500
+RECEIVE_BATCH = 500  # envelopes handled in one inbox transaction, about (frames are whole)
 REDELIVERY_CHECK_S = 1.0
+# How often an idle link looks in the outbox for what another writer of the store put there
+# (the service's own `send` wakes it at once): an indexed query, a fraction of a millisecond.
+IDLE_LOOK_S = 0.05
 
 Receiver = Callable[[Sequence[Incoming]], list[Result]]
 
@@ -57,7 +62,8 @@ class PeerSettings:
 
 @dataclass
 class LinkStats:
-    published: int = 0
+    published: int = 0  # envelopes
+    frames: int = 0  # MQTT messages they went in
     acked: int = 0
     refused: int = 0
     received: int = 0
@@ -111,7 +117,7 @@ class PeerLink:
         self.connected = threading.Event()
         self.subscribed = threading.Event()  # the broker confirmed our subscriptions
         self._events: queue.Queue[tuple[Any, ...]] = queue.Queue()
-        self._inflight: dict[int, str] = {}  # paho mid -> message id
+        self._inflight: dict[int, list[str]] = {}  # paho mid -> the message ids it carries
         self._stop = threading.Event()
         self._next_redelivery = 0.0
         self._bucket = TokenBucket(settings.max_bytes_per_s) if settings.max_bytes_per_s else None
@@ -211,7 +217,7 @@ class PeerLink:
     def _run(self) -> None:
         while not self._stop.is_set():
             try:
-                event = self._events.get(timeout=0.2)
+                event = self._events.get(timeout=IDLE_LOOK_S)
             except queue.Empty:
                 event = ("wake",)
             try:
@@ -225,23 +231,25 @@ class PeerLink:
         acked: list[str] = []
         refused: list[str] = []
         received: list[tuple[int, int, Incoming]] = []
+        envelopes = 0
         event: tuple[Any, ...] | None = first
         while event is not None:
             kind = event[0]
             if kind == "puback":
                 _, mid, failed, reason = event
-                message_id = self._inflight.pop(mid, None)
-                if message_id is not None:
-                    (refused if failed else acked).append(message_id)
+                message_ids = self._inflight.pop(mid, None)
+                if message_ids is not None:
+                    (refused if failed else acked).extend(message_ids)
                     if failed:
                         log_event(
                             log, logging.ERROR, "sync.refused", peer=self.settings.name,
-                            id=message_id, reason=reason,
+                            id=",".join(message_ids), reason=reason,
                         )  # fmt: skip
             elif kind == "message":
                 _, mid, qos, topic, payload = event
                 received.append((mid, qos, Incoming(self.settings.name, topic, payload)))
-                if len(received) >= RECEIVE_BATCH:
+                envelopes += payload.count(SEPARATOR) + 1  # a frame holds several
+                if envelopes >= RECEIVE_BATCH:
                     break
             elif kind == "connected":
                 self.stats.connects += 1
@@ -275,9 +283,11 @@ class PeerLink:
     def _receive(self, received: list[tuple[int, int, Incoming]]) -> None:
         assert self.receive is not None  # only subscribed with an inbox
         results = self.receive([item for _, _, item in received])
-        # Committed: now, and only now, the broker may forget them.
-        for (mid, qos, _), result in zip(received, results, strict=True):
+        # Committed, every envelope of every message: now, and only now, the broker may forget
+        # them.
+        for mid, qos, _ in received:
             self._client.ack(mid, qos)
+        for result in results:
             self.stats.received += 1
             if result.outcome is Outcome.APPLIED:
                 self.stats.applied += 1
@@ -296,18 +306,23 @@ class PeerLink:
         room = self.settings.window - len(self._inflight)
         if room <= 0:
             return
-        taken = self.outbox.take(self.settings.name, room)
-        for index, message in enumerate(taken):
-            over_cap = self._bucket is not None and not self._bucket.take(len(message.envelope))
-            info = (
-                None if over_cap else self._client.publish(message.topic, message.envelope, qos=1)
-            )
+        taken = self.outbox.take(self.settings.name, room * MAX_FRAME_ENVELOPES)
+        frames = group(taken, int(self._bucket.rate) if self._bucket else MAX_FRAME_BYTES)
+        if len(frames) > room:  # more frames than the window takes: the rest pending again
+            self.outbox.requeue([m.id for rest in frames[room:] for m in rest])
+            frames = frames[:room]
+        for index, frame in enumerate(frames):
+            payload = pack([m.envelope for m in frame], self.outbox.signer)
+            over_cap = self._bucket is not None and not self._bucket.take(len(payload))
+            topic = frame[0].topic
+            info = None if over_cap else self._client.publish(topic, payload, qos=1)
             if info is None or info.rc != mqtt.MQTT_ERR_SUCCESS:
                 # Over the cap, or the link went meanwhile: these wait, in their order.
-                self.outbox.requeue([m.id for m in taken[index:]])
+                self.outbox.requeue([m.id for rest in frames[index:] for m in rest])
                 return
-            self._inflight[info.mid] = message.id
-            self.stats.published += 1
+            self._inflight[info.mid] = [m.id for m in frame]
+            self.stats.published += len(frame)
+            self.stats.frames += 1
 
     def _health(self, up: bool, why: str) -> None:
         log_event(log, logging.INFO, "sync.link", peer=self.settings.name, up=up, why=why)

@@ -130,7 +130,6 @@ outbox = Table(
     Column("stream", String(200), nullable=False),
     Column("seq", Integer, nullable=False),
     Column("topic", String(300), nullable=False),
-    Column("envelope", LargeBinary, nullable=False),  # the signed JWS, as sent
     Column("created_at", UtcTime, nullable=False),
     Column("expires_at", UtcTime, nullable=True),  # telemetry only
     # pending, inflight, acked (by the broker), delivered (acknowledged by the receiver),
@@ -141,6 +140,16 @@ outbox = Table(
     Column("acked_at", UtcTime, nullable=True),
     # The queue's order is (rank, rowid): SQLite keeps the rowid in every index entry.
     Index("ix_outbox_queue", "peer", "state", "rank"),
+)
+
+# The signed JWS of each outbox message, as sent: written once, never rewritten. Apart from
+# `outbox`, whose small rows change state several times a message, so that a state change
+# does not rewrite the envelope (SQLite rewrites a whole row on UPDATE).
+outbox_envelopes = Table(
+    "outbox_envelopes",
+    metadata,
+    Column("id", String(36), primary_key=True),  # outbox.id
+    Column("envelope", LargeBinary, nullable=False),
 )
 
 stream_sequences = Table(

@@ -80,9 +80,13 @@ def burst(node: Node, fleet: Fleet, start: int, count: int, *, evidence: bool = 
     """Queue `count` messages from `node` to the entry post, as the running service's own
     outbox would (another writer on the same SQLite file): exit confirmations (evidence) and
     arrivals (operational), two ordered streams; arrivals only without `evidence`."""
-    box = Outbox(
-        node.engine, Signer.load(fleet.nodes[node.node_id], node.node_id), [Route("*", "hub")]
-    )
+    return queue(node, fleet, payloads(start, count, evidence=evidence))
+
+
+def payloads(
+    start: int, count: int, *, evidence: bool = True
+) -> list[tuple[Message, str, str | None]]:
+    """What `burst` sends, built but not yet sent."""
     items: list[tuple[Message, str, str | None]] = []
     for n in range(start, start + count):
         message: Message
@@ -107,9 +111,19 @@ def burst(node: Node, fleet: Fleet, start: int, count: int, *, evidence: bool = 
                 }
             )
         items.append((message, ENTRY, None))
+    return items
+
+
+def queue(
+    node: Node, fleet: Fleet, items: list[tuple[Message, str, str | None]], chunk: int = 500
+) -> list[str]:
+    """Sign and store `items` in `node`'s outbox, `chunk` to a transaction; their ids."""
+    box = Outbox(
+        node.engine, Signer.load(fleet.nodes[node.node_id], node.node_id), [Route("*", "hub")]
+    )
     ids: list[str] = []
-    for chunk in range(0, len(items), 500):
-        ids += box.send_many(items[chunk : chunk + 500])
+    for start in range(0, len(items), chunk):
+        ids += box.send_many(items[start : start + chunk])
     return ids
 
 

@@ -29,4 +29,4 @@ def test_opening_twice_is_harmless(tmp_path: Path) -> None:
     open_database(tmp_path).dispose()
     engine = open_database(tmp_path)
     with engine.connect() as conn:
-        assert conn.execute(text("SELECT version_num FROM alembic_version")).scalar() == "0004"
+        assert conn.execute(text("SELECT version_num FROM alembic_version")).scalar() == "0005"
