@@ -103,6 +103,18 @@ class KioskConfig(_Section):
     default_language: Annotated[str, Field(pattern=r"^[a-z]{2}$")] = "en"
 
 
+class PlatesConfig(_Section):
+    """Plate recognition of the lane cameras' frames, in a worker process."""
+
+    enabled: bool = True
+    # The frame's long side is scaled to this for text detection (pixels) ...
+    detector_side: Annotated[int, Field(ge=320, le=2048)] = 640
+    # ... and searched again at this size when nothing plate-like was read (0: never).
+    second_pass_side: Annotated[int, Field(ge=0, le=4096)] = 1024
+    # Frames of one camera further apart than this belong to different vehicles.
+    vehicle_gap_s: Annotated[float, Field(gt=0, le=600)] = 4.0
+
+
 class Config(_Section):
     node: NodeConfig = NodeConfig()
     store: StoreConfig = StoreConfig()
@@ -112,6 +124,7 @@ class Config(_Section):
     lanes: LanesConfig = LanesConfig()
     sync: SyncConfig = SyncConfig()
     kiosk: KioskConfig = KioskConfig()
+    plates: PlatesConfig = PlatesConfig()
     # [[devices]] tables. Each is checked against its kind's model by the drivers' registry
     # when the service or `config check` loads the file (the core cannot know driver models).
     devices: list[dict[str, Any]] = Field(default_factory=list)

@@ -3,6 +3,7 @@ which device, when (UTC). They live in the core so that arrivals and matching ca
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -127,6 +128,7 @@ class PlateCandidate:
     text: str
     confidence: float  # 0..1
     position: str | None = None  # "tractor" (front camera) or "trailer" (rear camera)
+    country: str | None = None  # ISO alpha-2, when the plate's format tells it
 
 
 @dataclass(frozen=True)
@@ -134,18 +136,29 @@ class PlateReading(Reading):
     """What plate recognition made of a vehicle: several candidates, best first."""
 
     candidates: tuple[PlateCandidate, ...]
+    crop_jpeg: bytes | None = None  # the plate as the camera saw it, rectified, for the officer
+    frames: int = 1  # how many frames of the vehicle were combined into these candidates
 
     @property
     def kind(self) -> str:
         return "plate"
 
     def to_dict(self) -> dict[str, Any]:
-        return super().to_dict() | {
+        out = super().to_dict() | {
             "candidates": [
-                {"text": c.text, "confidence": c.confidence, "position": c.position}
+                {
+                    "text": c.text,
+                    "confidence": c.confidence,
+                    "position": c.position,
+                    "country": c.country,
+                }
                 for c in self.candidates
-            ]
+            ],
+            "frames": self.frames,
         }
+        if self.crop_jpeg:
+            out["crop_jpeg"] = base64.b64encode(self.crop_jpeg).decode("ascii")
+        return out
 
 
 def _time(value: Any) -> dt.datetime:
@@ -180,8 +193,9 @@ def reading_from_dict(data: dict[str, Any]) -> Reading:
         return PresenceChange(device, at, bool(data["present"]))
     if kind == "plate":
         candidates = tuple(
-            PlateCandidate(c["text"], float(c["confidence"]), c.get("position"))
+            PlateCandidate(c["text"], float(c["confidence"]), c.get("position"), c.get("country"))
             for c in data["candidates"]
         )
-        return PlateReading(device, at, candidates)
+        crop = base64.b64decode(data["crop_jpeg"]) if data.get("crop_jpeg") else None
+        return PlateReading(device, at, candidates, crop, int(data.get("frames", 1)))
     raise ValueError(f"unknown reading kind {kind!r}")

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 from edge.arrivals import Arrival, StoredReading
 from edge.decisions import Decision, DecisionKind, ManualMatch, lane_minimum
@@ -107,8 +107,15 @@ def _codes(discrepancies: Sequence[DiscrepancyView]) -> list[DiscrepancyCode]:
     return [DiscrepancyCode(d.code) for d in discrepancies if d.code in known]
 
 
-def plate_read(arrival: Arrival) -> str | None:
-    """The latest plate read of the tractor (or of anything, when only a trailer was read)."""
+class PlateSeen(NamedTuple):
+    text: str
+    country: str | None
+    crop: str | None  # a data: URL
+
+
+def plate_seen(arrival: Arrival) -> PlateSeen | None:
+    """The latest plate read of the tractor (or of anything, when only a trailer was read),
+    with the crop the camera took of it."""
     for reading in reversed(arrival.readings):
         if reading.kind != "plate":
             continue
@@ -117,14 +124,25 @@ def plate_read(arrival: Arrival) -> str | None:
         tractor = [c for c in candidates if c.get("position") != "trailer"]
         chosen = (tractor or candidates)[:1]
         if chosen:
-            return str(chosen[0]["text"])
+            crop = reading.data.get("crop_jpeg")
+            return PlateSeen(
+                str(chosen[0]["text"]),
+                chosen[0].get("country"),
+                f"data:image/jpeg;base64,{crop}" if isinstance(crop, str) and crop else None,
+            )
     return None
+
+
+def plate_read(arrival: Arrival) -> str | None:
+    seen = plate_seen(arrival)
+    return seen.text if seen else None
 
 
 def queue_entry(
     arrival: Arrival, assessed: Assessed, status: Literal["open", "reopened"]
 ) -> QueueEntry:
-    read = plate_read(arrival)
+    seen = plate_seen(arrival)
+    read = seen.text if seen else None
     return QueueEntry(
         arrival_id=arrival.id,
         lane=arrival.lane,
@@ -133,6 +151,8 @@ def queue_entry(
         status=status,
         plate_read=read,
         plate_read_latin=plate_latin(read),
+        plate_crop=seen.crop if seen else None,
+        plate_country=seen.country if seen else None,
         best=assessed.best,
         others=assessed.others,
         ambiguous=assessed.ambiguous,

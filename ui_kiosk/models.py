@@ -57,6 +57,8 @@ class QueueEntry(_View):
     status: Literal["open", "reopened"]
     plate_read: str | None
     plate_read_latin: str | None
+    plate_crop: str | None = None  # the camera's crop of the plate: a data: URL of a JPEG
+    plate_country: str | None = None  # as the plate's format told it
     best: CandidateView | None  # the record attached by hand when there is one
     others: list[CandidateView]
     ambiguous: bool

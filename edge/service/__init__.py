@@ -28,14 +28,14 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
-from drivers.registry import DeviceConfig, make_device
+from drivers.registry import DeviceConfig, RunningDevice, make_device
 from edge import systemd_notify
 from edge.arrivals import ArrivalStore, Lanes
 from edge.config import Config
 from edge.logs import log_event
 from edge.manifest_cache import ManifestCache
 from edge.matching import Matcher
-from edge.readings import Health, Reading
+from edge.readings import Health, PresenceChange, Reading
 from edge.store import open_database
 from edge.timeutil import format_utc, utcnow
 from sync.inbox import Incoming, Result
@@ -46,12 +46,16 @@ from sync.transport import PeerLink
 
 if TYPE_CHECKING:
     from drivers.camera.capture import Frame
+    from drivers.plates.camera_plates import CameraPlates
     from ui_kiosk.store_backend import StoreBackend
 
 logger = logging.getLogger(__name__)
 
 T = TypeVar("T")
 Job = Coroutine[Any, Any, None]
+
+
+PLATE_READER = "plate-reader"  # the recognition worker, shown beside the devices
 
 
 @dataclass
@@ -80,6 +84,7 @@ class EdgeService:
         self.links: dict[str, PeerLink] = {}
         self.kiosk: StoreBackend | None = None
         self._readings: asyncio.Queue[Reading] = asyncio.Queue()
+        self._plates: CameraPlates | None = None
         self._event_loop: asyncio.AbstractEventLoop | None = None
         self._store_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="store")
         self._engine: Engine | None = None
@@ -250,7 +255,7 @@ class EdgeService:
     async def _run_devices(self) -> None:
         """Start every configured device; they run in their own threads until cancelled."""
         loop = asyncio.get_running_loop()
-        running = []
+        running: list[RunningDevice] = []
 
         def on_reading(reading: Reading) -> None:  # device thread
             loop.call_soon_threadsafe(self._readings.put_nowait, reading)
@@ -261,11 +266,17 @@ class EdgeService:
         def on_reject(device_id: str, reason: str) -> None:  # device thread
             loop.call_soon_threadsafe(self._note_reject, device_id, reason)
 
+        plates = self._plate_reader(on_reading, on_reject, on_health)
+
         def on_frame(frame: Frame) -> None:  # trigger thread
-            # Plate recognition plugs in here (issue 6); until then frames are only counted.
             self.devices[frame.device].frames += 1
+            if plates is not None:
+                plates.on_frame(frame)
 
         try:
+            if plates is not None:
+                plates.start()
+                running.append(plates)
             for config in self.device_configs:
                 device = make_device(config, on_reading, on_health, on_reject, on_frame)
                 device.start()
@@ -275,6 +286,39 @@ class EdgeService:
         finally:
             for device in running:
                 await asyncio.to_thread(device.stop)
+
+    def _plate_reader(
+        self,
+        on_reading: Callable[[Reading], None],
+        on_reject: Callable[[str, str], None],
+        on_health: Callable[[str, Health, str], None],
+    ) -> CameraPlates | None:
+        """Plate recognition for the lane cameras, in its own process; None without cameras."""
+        cameras = [d for d in self.device_configs if d.kind == "camera"]
+        if not cameras or not self.config.plates.enabled:
+            return None
+        from drivers.plates.camera_plates import CameraPlates
+        from drivers.plates.recognizer import RecognizerSettings
+        from drivers.plates.text_detector import DetectorSettings
+
+        settings = self.config.plates
+        lane = cameras[0].lane or self.config.lanes.default_lane
+        self.devices[PLATE_READER] = DeviceStatus("plate-reader", lane)
+        self._plates = CameraPlates(
+            on_reading,
+            on_reject,
+            lambda health, why: on_health(PLATE_READER, health, why),
+            positions={
+                d.id: "trailer" if getattr(d, "position", "front") == "rear" else "tractor"
+                for d in cameras
+            },
+            settings=RecognizerSettings(
+                detector=DetectorSettings(max_side=settings.detector_side),
+                second_pass_side=settings.second_pass_side,
+            ),
+            vehicle_gap_s=settings.vehicle_gap_s,
+        )
+        return self._plates
 
     def _note_health(self, device_id: str, health: Health, why: str) -> None:
         status = self.devices[device_id]
@@ -290,6 +334,8 @@ class EdgeService:
     async def _attach_readings(self) -> None:
         while True:
             reading = await self._readings.get()
+            if isinstance(reading, PresenceChange) and not reading.present and self._plates:
+                self._plates.vehicle_left(reading.device)  # its plate vote is over
             status = self.devices.get(reading.device)
             lane = status.lane if status else self.config.lanes.default_lane
             if status:

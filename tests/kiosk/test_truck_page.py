@@ -3,8 +3,13 @@ scans that land in the right place, and a record found and attached by hand."""
 
 from __future__ import annotations
 
-from edge.readings import DocumentRead
-from tests.kiosk.conftest import Kiosk
+import base64
+
+import cv2
+import numpy as np
+
+from edge.readings import DocumentRead, PlateCandidate, PlateReading
+from tests.kiosk.conftest import T0, Kiosk
 
 TD3 = "P<KAZIVANOV<<IVAN<<<<<<<<<<<<<<<<<<<<<<<<<<<\nN12345678<KAZ8004125M3012319<<<<<<<<<<<<<<02"
 
@@ -21,6 +26,23 @@ def test_the_queue_shows_the_plate_read_the_best_record_and_its_score(kiosk: Kio
     assert f'id="queue-row-{arrival_id}"' in rows
     assert "777ABC02" in rows
     assert "T1" in rows
+
+
+def test_the_cameras_crop_of_the_plate_is_shown_beside_the_text_read(kiosk: Kiosk) -> None:
+    crop = cv2.imencode(".jpg", np.full((32, 120, 3), 255, np.uint8))[1].tobytes()
+    reading = PlateReading(
+        "cam-1", T0, (PlateCandidate("777 ABC 02", 0.9, "tractor", "KZ"),), crop, frames=3
+    )
+    arrival_id = kiosk.lanes.on_reading("1", reading)
+    kiosk.login("ivan")
+    [entry] = kiosk.client.get("/api/queue").json()
+    assert entry["plate_crop"] == "data:image/jpeg;base64," + base64.b64encode(crop).decode()
+    assert entry["plate_country"] == "KZ"
+    assert entry["plate_crop"] in kiosk.client.get("/queue/rows").text
+    page = kiosk.client.get(f"/arrivals/{arrival_id}").text
+    assert 'data-testid="truck-plate-crop"' in page
+    kiosk.arrive(plate="A555MH01", lane="2")  # a read without a crop shows none
+    assert kiosk.client.get("/queue/rows").text.count('data-testid="queue-plate-crop"') == 1
 
 
 def test_a_cyrillic_plate_is_shown_as_written_with_its_latin_beside(kiosk: Kiosk) -> None:

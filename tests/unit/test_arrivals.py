@@ -155,6 +155,9 @@ def test_an_arrival_survives_a_restart(lanes: Lanes, engine: Engine, cache: Mani
         SealRead("e", T0, "AB-123", True, SealState.TAMPERED, True, (("opened", T0),)),
         PresenceChange("c", T0, True),
         PlateReading("c", T0, (PlateCandidate("A1", 0.5, "trailer"),)),
+        PlateReading(
+            "c", T0, (PlateCandidate("1234 УБӨ", 0.8, "tractor", "MN"),), b"\xff\xd8jpeg", 4
+        ),
     ],
 )
 def test_readings_round_trip_through_storage(reading: object) -> None:

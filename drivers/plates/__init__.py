@@ -1,0 +1,1 @@
+"""Plate recognition: text detection, plate regions, the text readers and their ranking."""

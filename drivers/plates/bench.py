@@ -1,0 +1,95 @@
+"""How well and how fast plates are read from a labelled set (`carec-edge plates bench`), and
+in the same run the baseline: plain RapidOCR on the whole frame, its texts ranked by its own
+confidence. Both run on one core (one onnxruntime thread), as on the box.
+
+A read is right when it equals the label under the key convention (case, separators and the
+Cyrillic/Latin writing of look-alike letters do not count; every character does)."""
+
+from __future__ import annotations
+
+import statistics
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import cv2
+
+from drivers.plates.dataset import labelled_images
+from drivers.plates.ranking import plate_key
+from drivers.plates.recognizer import PlateRecognizer, RecognizerSettings
+
+Reader = Callable[[Any], list[str]]  # a BGR frame -> texts, best first
+
+
+def bench_dataset(
+    directory: Path,
+    settings: RecognizerSettings | None = None,
+    *,
+    baseline: bool = True,
+    limit: int | None = None,
+    on_miss: Callable[[str, str, list[str]], None] | None = None,
+) -> dict[str, Any]:
+    samples = list(labelled_images(directory))[:limit]
+    if not samples:
+        raise ValueError(f"{directory}: no labelled images (NAME.jpg with NAME.txt beside it)")
+    recognizer = PlateRecognizer(settings)
+
+    def ours(frame: Any) -> list[str]:
+        return [c.guess.key for c in recognizer.read(frame).candidates]
+
+    out: dict[str, Any] = {"dataset": str(directory), "frames": len(samples)}
+    out["pipeline"] = _measure(samples, ours, on_miss)
+    if baseline:
+        out["baseline_rapidocr_whole_frame"] = _measure(samples, _rapidocr_whole_frame(), None)
+    return out
+
+
+def _measure(
+    samples: Sequence[tuple[Path, Any]],
+    read: Reader,
+    on_miss: Callable[[str, str, list[str]], None] | None,
+) -> dict[str, Any]:
+    top1 = top5 = 0
+    times: list[float] = []
+    read(cv2.imread(str(samples[0][0])))  # the first call allocates; do not time it
+    for path, note in samples:
+        frame = cv2.imread(str(path))
+        if frame is None:
+            raise ValueError(f"{path}: not an image OpenCV can read")
+        started = time.perf_counter()
+        keys = read(frame)
+        times.append((time.perf_counter() - started) * 1000)
+        truth = plate_key(note.plate)
+        top1 += bool(keys) and keys[0] == truth
+        top5 += truth in keys[:5]
+        if on_miss is not None and (not keys or keys[0] != truth):
+            on_miss(path.name, note.plate, keys[:5])
+    times.sort()
+    return {
+        "top1": round(top1 / len(samples), 4),
+        "top5": round(top5 / len(samples), 4),
+        "ms_median": round(statistics.median(times), 1),
+        "ms_p95": round(times[min(len(times) - 1, int(0.95 * len(times)))], 1),
+    }
+
+
+def _rapidocr_whole_frame() -> Reader:
+    from rapidocr import RapidOCR  # the baseline only: its own engine and configuration
+
+    engine = RapidOCR(
+        params={
+            "Global.log_level": "critical",
+            "EngineConfig.onnxruntime.intra_op_num_threads": 1,
+            "EngineConfig.onnxruntime.inter_op_num_threads": 1,
+        }
+    )
+
+    def read(frame: Any) -> list[str]:
+        result: Any = engine(frame)  # RapidOCROutput for a whole-pipeline call
+        texts = list(result.txts or ())
+        scores = list(result.scores or ())
+        ranked = sorted(zip(scores, texts, strict=True), key=lambda pair: -pair[0])
+        return [plate_key(text) for _, text in ranked]
+
+    return read

@@ -1,0 +1,191 @@
+"""Raw reads become ranked plate candidates: normalised, fitted to the corridor's format
+grammars (edge/plate_formats.py), repaired where a grammar needs a digit and the reader saw its
+look-alike letter (or the other way round), and pooled when several reads agree.
+
+A read's key follows one convention for every reader: upper case, no separators, each Cyrillic
+letter that has a Latin twin written as that twin, other Cyrillic letters and Han characters as
+they are. The candidate shown to people is the plate as written: the format's separators, and
+Cyrillic on Cyrillic plates."""
+
+from __future__ import annotations
+
+import itertools
+import unicodedata
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from functools import cache
+from typing import NamedTuple
+
+from edge.plate_formats import FORMATS, PlateFormat, cyrillic_writing, latin_writing
+
+# What a reader may have seen instead of the character a format needs at that place.
+LOOKALIKES: dict[str, str] = {
+    "0": "ODQU", "O": "0DQ", "D": "0O", "Q": "0O", "U": "0",
+    "1": "ILTJ", "I": "1L", "L": "1", "T": "17", "J": "1",
+    "2": "Z", "Z": "2", "4": "A", "A": "4", "5": "S", "S": "5",
+    "6": "GБ", "G": "6", "Б": "6", "7": "T", "8": "B", "B": "8",
+}  # fmt: skip
+
+_NO_O_OR_I = str.maketrans("OI", "01")
+REPAIR_COST = 0.3  # a read repaired at one place keeps this share of its probability
+MAX_REPAIRS = 2
+TRIM_COST = 0.8  # a read cut by a stray character at one end keeps this share per character
+MAX_TRIM_HEAD, MAX_TRIM_TAIL = 2, 3
+UNKNOWN_FORMAT = 0.5  # a plausible plate of no corridor format (a European, a US plate)
+IMPLAUSIBLE = 0.01  # a caption, a phone number, a date
+
+
+@dataclass(frozen=True)
+class Read:
+    text: str
+    probability: float
+    reader: str
+
+
+@dataclass(frozen=True)
+class PlateGuess:
+    key: str  # the read under the key convention (see the module docstring)
+    written: str  # as on the plate: separators, the plate's own script
+    score: float  # 0..1, what ranks it: its reading weighed by how much it looks like a plate
+    confidence: float  # 0..1, the readers' probability of this text, the format aside
+    country: str | None  # ISO alpha-2 when the format tells it, else None
+    format: str | None  # the name of the format it fits
+
+
+def plate_key(text: str) -> str:
+    """A read under the key convention."""
+    text = unicodedata.normalize("NFC", text).upper()
+    return latin_writing("".join(ch for ch in text if ch.isalnum()))
+
+
+class Interpretation(NamedTuple):
+    text: str  # a key
+    weight: float  # the share of the read's probability it gets in the ranking
+    evidence: float  # the share it keeps as a reading: what repairs and cuts cost, no prior
+    format: PlateFormat | None
+
+
+def rank(reads: Iterable[Read], k: int = 5) -> list[PlateGuess]:
+    """The `k` best plate candidates from every read of one vehicle or frame, best first."""
+    pooled: dict[str, tuple[float, float, PlateFormat | None]] = {}
+    for read in reads:
+        for key, weight, evidence, fmt in interpretations(plate_key(read.text)):
+            score, probability, known = pooled.get(key, (0.0, 0.0, None))
+            # independent reads of one text agree: a noisy-or of what each says
+            pooled[key] = (
+                1 - (1 - score) * (1 - read.probability * weight),
+                1 - (1 - probability) * (1 - read.probability * evidence),
+                known or fmt,
+            )
+    ranked = sorted(pooled.items(), key=lambda item: -item[1][0])[:k]
+    return [_guess(key, score, p, fmt) for key, (score, p, fmt) in ranked]
+
+
+def interpretations(key: str) -> list[Interpretation]:
+    """What a key may be: itself, and its repairs and cuts that fit a corridor format."""
+    if not key:
+        return []
+    found: dict[str, Interpretation] = {}
+    for part, trim_weight in _trims(key):
+        for fmt in FORMATS:
+            for repaired, repairs in _repairs(part, fmt, MAX_REPAIRS if part == key else 1):
+                weight = trim_weight * REPAIR_COST**repairs
+                if repaired not in found or weight > found[repaired].weight:
+                    found[repaired] = Interpretation(repaired, weight, weight, fmt)
+    # As a plate of no corridor format, the read keeps what the corridor readings leave over.
+    # Most issuers leave out the letters O and I because they read as 0 and 1 (the US states,
+    # most of Europe's serials), so there the digit wins.
+    corridor = max((i.weight for i in found.values()), default=0.0)
+    unknown = (UNKNOWN_FORMAT if _plausible(key) else IMPLAUSIBLE) * (1 - corridor)
+    raw = key.translate(_NO_O_OR_I)
+    known = found.get(raw)
+    if known is None:
+        found[raw] = Interpretation(raw, unknown, 1.0, None)
+    else:  # a corridor format that fits it still names it
+        found[raw] = Interpretation(raw, max(known.weight, unknown), 1.0, known.format)
+    if key not in found:
+        found[key] = Interpretation(key, unknown * REPAIR_COST, 1.0, None)  # O and I as read
+    return list(found.values())
+
+
+def _trims(key: str) -> list[tuple[str, float]]:
+    """The key, and the key without a few characters at either end: a reader that took in the
+    country band ("KZ", "RUS", a flag read as "Z") adds them to the plate."""
+    out = [(key, 1.0)]
+    for head in range(MAX_TRIM_HEAD + 1):
+        for tail in range(MAX_TRIM_TAIL + 1):
+            if (head or tail) and len(key) - head - tail >= 4:
+                out.append((key[head : len(key) - tail], TRIM_COST ** (head + tail)))
+    return out
+
+
+def _repairs(key: str, fmt: PlateFormat, most: int) -> list[tuple[str, int]]:
+    out = []
+    for slots in _slot_layouts(fmt):
+        if len(slots) != len(key):
+            continue
+        chars, repairs = [], 0
+        for ch, alphabet in zip(key, slots, strict=True):
+            if ch in alphabet:
+                chars.append(ch)
+                continue
+            twin = next((c for c in LOOKALIKES.get(ch, "") if c in alphabet), None)
+            if twin is None or repairs == most:
+                break
+            chars.append(twin)
+            repairs += 1
+        else:
+            out.append(("".join(chars), repairs))
+    return out
+
+
+@cache
+def _slot_layouts(fmt: PlateFormat) -> tuple[tuple[str, ...], ...]:
+    """Each way the format can be laid out, as the alphabet (under the key convention) of every
+    character place."""
+    choices = [
+        [(latin_writing(g.alphabet),) * n for n in range(g.length, (g.max_length or g.length) + 1)]
+        for g in fmt.groups
+    ]
+    return tuple(tuple(itertools.chain(*combo)) for combo in itertools.product(*choices))
+
+
+@cache
+def _group_lengths(fmt: PlateFormat, length: int) -> tuple[int, ...] | None:
+    for combo in itertools.product(
+        *[range(g.length, (g.max_length or g.length) + 1) for g in fmt.groups]
+    ):
+        if sum(combo) == length:
+            return combo
+    return None
+
+
+def _plausible(key: str) -> bool:
+    """Could be a plate of a format we do not know: 4 to 9 letters and digits, with both."""
+    return (
+        4 <= len(key) <= 9 and any(ch.isdigit() for ch in key) and any(ch.isalpha() for ch in key)
+    )
+
+
+def _guess(key: str, score: float, probability: float, fmt: PlateFormat | None) -> PlateGuess:
+    score, probability = min(1.0, score), min(1.0, probability)
+    if fmt is None or not fmt.fits(key):
+        return PlateGuess(key, key, score, probability, None, None)
+    return PlateGuess(key, written(key, fmt), score, probability, fmt.country, fmt.name)
+
+
+def written(key: str, fmt: PlateFormat) -> str:
+    """The key as the format writes it: its separators, and Cyrillic on a Cyrillic plate."""
+    lengths = _group_lengths(fmt, len(key)) or (len(key),)
+    parts, at = [], 0
+    for n in lengths:
+        parts.append(key[at : at + n])
+        at += n
+    text = parts[0]
+    for separator, part in zip(fmt.separators, parts[1:], strict=False):
+        text += separator + part
+    return cyrillic_writing(text) if "Cyrillic" in fmt.scripts else text
+
+
+def countries(guesses: Sequence[PlateGuess]) -> list[str]:
+    return sorted({g.country for g in guesses if g.country})

@@ -1,0 +1,149 @@
+"""One frame in, ranked plate candidates out: detect text, form plate regions, rectify, read
+each region with both readers, rank the reads against the format grammars.
+
+PP-OCR's recogniser was trained on real photographs (Latin, digits, Chinese); the project's
+own reader was trained on the corridor's plates (Cyrillic included). Both read every likely
+region and their reads are pooled, so each covers the other's blind spots."""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, field
+
+import cv2
+import numpy as np
+
+from drivers.plates.plate_reader import PlateTextReader
+from drivers.plates.ppocr_reader import PpocrReader
+from drivers.plates.ranking import PlateGuess, Read, rank
+from drivers.plates.regions import PlateRegion, line_image, plate_regions, region_image
+from drivers.plates.text_detector import BGR, DetectorSettings, TextDetector
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class RecognizerSettings:
+    detector: DetectorSettings = field(default_factory=DetectorSettings)
+    regions: int = 6  # regions read by the project's reader (cheap)
+    ppocr_regions: int = 3  # of those, the likeliest also read by PP-OCR (dearer)
+    candidates: int = 5
+    crop_height: int = 64  # the crop kept with a candidate, for the officer's screen
+    use_own_reader: bool = True
+    use_ppocr: bool = True
+    # When the first pass finds no candidate this sure, the frame is searched again at this
+    # larger scale for small, distant plates (0: never).
+    settled_score: float = 0.3
+    second_pass_side: int = 1024
+
+
+@dataclass(frozen=True)
+class Candidate:
+    guess: PlateGuess
+    box: tuple[int, int, int, int]  # x, y, w, h of its region in the frame
+    crop_jpeg: bytes  # the rectified region it was read from
+
+
+@dataclass(frozen=True)
+class FrameResult:
+    candidates: tuple[Candidate, ...]  # best first
+    timings_ms: dict[str, float] = field(default_factory=dict)
+
+
+class PlateRecognizer:
+    def __init__(self, settings: RecognizerSettings | None = None) -> None:
+        self.settings = settings or RecognizerSettings()
+        self.detector = TextDetector(self.settings.detector)
+        self.ppocr = PpocrReader() if self.settings.use_ppocr else None
+        self.own = _own_reader() if self.settings.use_own_reader else None
+
+    def read(self, frame: BGR) -> FrameResult:
+        if frame.ndim != 3 or frame.shape[2] != 3 or frame.dtype != np.uint8:
+            shape = f"{frame.dtype} {frame.shape}"
+            raise ValueError(f"a frame must be BGR uint8 (height, width, 3), not {shape}")
+        timings: dict[str, float] = {}
+        started = time.perf_counter()
+        regions, reads = self._search(frame, self.settings.detector.max_side, timings)
+        guesses = rank((read for _, read in reads), self.settings.candidates)
+        settled = guesses and guesses[0].score >= self.settings.settled_score
+        if not settled and self.settings.second_pass_side > self.settings.detector.max_side:
+            more_regions, more_reads = self._search(frame, self.settings.second_pass_side, timings)
+            reads += [(len(regions) + index, read) for index, read in more_reads]
+            regions += more_regions
+            guesses = rank((read for _, read in reads), self.settings.candidates)
+        candidates = tuple(
+            self._candidate(frame, regions[_source(guess, reads)], guess) for guess in guesses
+        )
+        timings["total"] = _ms_since(started)
+        return FrameResult(candidates, timings)
+
+    def _search(
+        self, frame: BGR, side: int, timings: dict[str, float]
+    ) -> tuple[list[PlateRegion], list[tuple[int, Read]]]:
+        """One pass: the regions found at this scale, and every read of them."""
+        at = time.perf_counter()
+        regions = plate_regions(self.detector.detect(frame, side), self.settings.regions)
+        _add(timings, "detect", at)
+        lines = [line_image(frame, region) for region in regions]
+        reads: list[tuple[int, Read]] = []
+        if self.own is not None and lines:
+            at = time.perf_counter()
+            for index, found in enumerate(self.own.read(lines)):
+                reads += [(index, Read(text, p, "own")) for text, p in found]
+            _add(timings, "own", at)
+        if self.ppocr is not None and lines:
+            at = time.perf_counter()
+            # the project's reader ranks the regions; without it PP-OCR must read them all
+            limit = self.settings.ppocr_regions if self.own is not None else len(lines)
+            chosen = _likeliest(len(lines), reads)[:limit]
+            for index, found in zip(
+                chosen, self.ppocr.read([lines[i] for i in chosen]), strict=True
+            ):
+                reads += [(index, Read(text, p, "ppocr")) for text, p in found]
+            _add(timings, "ppocr", at)
+        return regions, reads
+
+    def _candidate(self, frame: BGR, region: PlateRegion, guess: PlateGuess) -> Candidate:
+        x, y, w, h = cv2.boundingRect(region.quad.astype(np.float32))
+        crop = region_image(frame, region, self.settings.crop_height)
+        ok, jpeg = cv2.imencode(".jpg", crop, [cv2.IMWRITE_JPEG_QUALITY, 80])
+        return Candidate(guess, (x, y, w, h), jpeg.tobytes() if ok else b"")
+
+
+def _likeliest(count: int, reads: list[tuple[int, Read]]) -> list[int]:
+    """Region indexes, those whose reads so far look most like a plate first; the detector's
+    order (its own plate prior) breaks ties and orders regions nobody read yet."""
+    best = [0.0] * count
+    for index, read in reads:
+        for guess in rank([read], k=1):
+            best[index] = max(best[index], guess.score)
+    return sorted(range(count), key=lambda i: (-best[i], i))
+
+
+def _source(guess: PlateGuess, reads: list[tuple[int, Read]]) -> int:
+    """The region whose reads gave this candidate its strongest support."""
+    from drivers.plates.ranking import interpretations, plate_key
+
+    best, best_score = 0, -1.0
+    for index, read in reads:
+        for meaning in interpretations(plate_key(read.text)):
+            if meaning.text == guess.key and read.probability * meaning.weight > best_score:
+                best, best_score = index, read.probability * meaning.weight
+    return best
+
+
+def _own_reader() -> PlateTextReader | None:
+    try:
+        return PlateTextReader()
+    except (FileNotFoundError, OSError) as error:
+        logger.warning("own plate reader unavailable: %s", error)
+        return None
+
+
+def _add(timings: dict[str, float], stage: str, start: float) -> None:
+    timings[stage] = timings.get(stage, 0.0) + _ms_since(start)
+
+
+def _ms_since(start: float) -> float:
+    return (time.perf_counter() - start) * 1000

@@ -1,0 +1,155 @@
+"""From text boxes to plate regions, and from a region to the one text line the readers see.
+
+The detector finds text lines, and sometimes splits a plate with wide gaps into pieces
+("01", "A", "123", "BC"). Pieces on one line are joined; two lines stacked tightly (a square
+trailer plate) also make a region, read as its top line followed by its bottom line. The single
+lines stay candidates too: which region is the plate is for the format grammars to say."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TypeAlias
+
+import cv2
+import numpy as np
+import numpy.typing as npt
+
+from drivers.plates.text_detector import BGR, Quad, TextBox, ordered_corners
+
+Line: TypeAlias = tuple[TextBox, ...]
+
+LINE_HEIGHT = 48  # rectified line height in pixels, what PP-OCR's recogniser is trained at
+_SAME_LINE_CENTRE = 0.5  # centres this many heights apart still sit on one line
+_SAME_LINE_HEIGHTS = 1.6  # ... and heights within this ratio
+_PIECE_GAP = 1.6  # pieces of one plate are at most this many heights apart
+_STACK_GAP = 0.8  # two lines of one plate are at most this many heights apart
+_STACK_OVERLAP = 0.5  # ... and overlap horizontally by this share of the narrower
+_STACK_OVERLAP_Y = 0.4  # unclipped boxes of tight lines overlap a little vertically
+
+
+@dataclass(frozen=True)
+class PlateRegion:
+    lines: tuple[Quad, ...]  # one quad per text line, top line first
+    score: float  # the detector's mean probability over the region's boxes
+
+    @property
+    def quad(self) -> Quad:
+        return _enclosing(np.concatenate(self.lines))
+
+
+def plate_regions(boxes: list[TextBox], limit: int = 6) -> list[PlateRegion]:
+    """Candidate plate regions, the likeliest first, at most `limit`."""
+    lines = _join_pieces(boxes)
+    regions = [PlateRegion((_enclosing_line(line),), _score(line)) for line in lines]
+    for top, bottom in _stacked_pairs(lines):
+        regions.append(
+            PlateRegion(
+                (_enclosing_line(top), _enclosing_line(bottom)), _score(top + bottom) * 0.95
+            )
+        )
+    regions.sort(key=lambda r: -r.score * _shape_prior(r))
+    return regions[:limit]
+
+
+def line_image(frame: BGR, region: PlateRegion) -> BGR:
+    """The region as one rectified text line: a two-line plate's lines side by side."""
+    crops = [rectify(frame, quad, LINE_HEIGHT) for quad in region.lines]
+    return crops[0] if len(crops) == 1 else np.hstack(crops)
+
+
+def region_image(frame: BGR, region: PlateRegion, height: int = 64) -> BGR:
+    """The whole region rectified, as an officer would want to see it."""
+    return rectify(frame, region.quad, height)
+
+
+def rectify(frame: BGR, quad: Quad, height: int) -> BGR:
+    top = float(np.linalg.norm(quad[1] - quad[0]))
+    side = float(np.linalg.norm(quad[3] - quad[0]))
+    width = max(8, round(height * top / max(side, 1.0)))
+    target = np.array([[0, 0], [width, 0], [width, height], [0, height]], np.float32)
+    transform = cv2.getPerspectiveTransform(quad.astype(np.float32), target)
+    return cv2.warpPerspective(  # type: ignore[return-value]
+        frame, transform, (width, height), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE
+    )
+
+
+def _join_pieces(boxes: list[TextBox]) -> list[Line]:
+    """Boxes of one line, left to right, joined while the gaps between them are small."""
+    lines: list[list[TextBox]] = []
+    for box in sorted(boxes, key=lambda b: float(b.quad[:, 0].min())):
+        for line in lines:
+            if _continues(line[-1], box):
+                line.append(box)
+                break
+        else:
+            lines.append([box])
+    return [tuple(line) for line in lines]
+
+
+def _continues(left: TextBox, right: TextBox) -> bool:
+    h = max(left.height, right.height)
+    if max(left.height, right.height) > _SAME_LINE_HEIGHTS * min(left.height, right.height):
+        return False
+    if abs(_centre(left)[1] - _centre(right)[1]) > _SAME_LINE_CENTRE * h:
+        return False
+    gap = float(right.quad[:, 0].min() - left.quad[:, 0].max())
+    return -0.5 * h <= gap <= _PIECE_GAP * h
+
+
+def _stacked_pairs(lines: list[Line]) -> list[tuple[Line, Line]]:
+    pairs = []
+    for top in lines:
+        for bottom in lines:
+            if top is bottom:
+                continue
+            t_box, b_box = _bounds(top), _bounds(bottom)
+            h = max(t_box[3] - t_box[1], b_box[3] - b_box[1])
+            gap = b_box[1] - t_box[3]
+            overlap = min(t_box[2], b_box[2]) - max(t_box[0], b_box[0])
+            narrower = min(t_box[2] - t_box[0], b_box[2] - b_box[0])
+            if (
+                -_STACK_OVERLAP_Y * h <= gap <= _STACK_GAP * h
+                and overlap >= _STACK_OVERLAP * narrower
+            ):
+                pairs.append((top, bottom))
+    return pairs
+
+
+def _shape_prior(region: PlateRegion) -> float:
+    """Plates are wide lines of a few characters; a long caption or a tall blob is less
+    likely to be one."""
+    top = float(np.linalg.norm(region.lines[0][1] - region.lines[0][0]))
+    side = float(np.linalg.norm(region.lines[0][3] - region.lines[0][0]))
+    aspect = top / max(side, 1.0) / len(region.lines)
+    if 1.2 <= aspect <= 7.0:
+        return 1.0
+    return 0.4 if aspect <= 10.0 else 0.1  # a date stamp, a phone number, a slogan
+
+
+def _score(line: Line) -> float:
+    return float(np.mean([box.score for box in line]))
+
+
+def _centre(box: TextBox) -> npt.NDArray[np.float32]:
+    return box.quad.mean(axis=0)  # type: ignore[no-any-return]
+
+
+def _bounds(line: Line) -> tuple[float, float, float, float]:
+    points = np.concatenate([box.quad for box in line])
+    return (
+        float(points[:, 0].min()),
+        float(points[:, 1].min()),
+        float(points[:, 0].max()),
+        float(points[:, 1].max()),
+    )
+
+
+def _enclosing_line(line: Line) -> Quad:
+    if len(line) == 1:
+        return line[0].quad
+    return _enclosing(np.concatenate([box.quad for box in line]))
+
+
+def _enclosing(points: npt.NDArray[np.float32]) -> Quad:
+    corners = cv2.boxPoints(cv2.minAreaRect(points.astype(np.float32)))
+    return ordered_corners(np.asarray(corners, np.float32))

@@ -1,0 +1,105 @@
+"""Reads become plate candidates: normalised, fitted to the formats, repaired, pooled."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from drivers.plates.ctc import ctc_candidates
+from drivers.plates.ranking import Read, interpretations, plate_key, rank
+
+
+def test_a_key_ignores_case_separators_and_the_script_of_look_alike_letters() -> None:
+    assert plate_key("777 abc-02") == "777ABC02"
+    assert plate_key("А 123 ВС 77") == plate_key("A123BC77") == "A123BC77"
+    assert plate_key("1234 УБӨ") == "1234YБӨ"  # Б and Ө have no Latin twin
+    assert plate_key("新A·12345") == "新A12345"
+
+
+def test_a_read_that_fits_a_format_is_written_as_the_plate_is_with_its_country() -> None:
+    (best,) = rank([Read("777ABC02", 0.9, "own")], k=1)
+    assert (best.written, best.country, best.format) == ("777 ABC 02", "KZ", "KZ private (2012)")
+    (mongolian,) = rank([Read("1234YБӨ", 0.9, "own")], k=1)
+    assert (mongolian.written, mongolian.country) == ("1234 УБӨ", "MN")
+    (russian,) = rank([Read("A123BC77", 0.9, "own")], k=1)
+    assert russian.written == "А 123 ВС 77"  # Cyrillic on a Cyrillic plate
+    assert russian.country == "RU"
+    (chinese,) = rank([Read("新A12345", 0.9, "ppocr")], k=1)
+    assert (chinese.written, chinese.country) == ("新A·12345", "CN")
+
+
+def test_a_letter_read_where_the_format_needs_a_digit_is_repaired_and_wins() -> None:
+    guesses = rank([Read("777ABCO2", 0.9, "ppocr")])
+    assert guesses[0].key == "777ABC02"
+    assert guesses[0].country == "KZ"
+    assert guesses[0].score > guesses[1].score
+    assert "777ABCO2" in [i.text for i in interpretations("777ABCO2")]  # kept, lower
+
+
+def test_a_country_band_read_with_the_plate_is_cut_off() -> None:
+    assert rank([Read("2580YHU02", 0.9, "ppocr")])[0].written == "580 YHU 02"  # "KZ" band
+    assert rank([Read("A123BC77RUS", 0.9, "ppocr")])[0].written == "А 123 ВС 77"
+
+
+def test_a_plate_of_no_known_format_is_kept_with_its_o_and_i_read_as_digits() -> None:
+    (best, *_) = rank([Read("OSG-7I9", 0.9, "ppocr")])
+    assert best.key == "0SG719"
+    assert best.country is None
+
+
+def test_captions_dates_and_phone_numbers_lose_to_a_plate() -> None:
+    reads = [
+        Read("2014-06-16 06:46:42", 0.99, "ppocr"),
+        Read("686-257-2071", 0.99, "ppocr"),
+        Read("HEATING & COOLING", 0.99, "ppocr"),
+        Read("6HP995", 0.8, "ppocr"),
+    ]
+    assert rank(reads)[0].key == "6HP995"
+
+
+def test_readers_that_agree_are_surer_than_either_alone() -> None:
+    alone = rank([Read("777ABC02", 0.6, "own")])[0]
+    both = rank([Read("777ABC02", 0.6, "own"), Read("777 ABC 02", 0.6, "ppocr")])[0]
+    assert both.score > alone.score
+    assert both.confidence > alone.confidence
+    assert both.confidence <= 1.0
+
+
+def test_a_reads_confidence_is_the_readers_and_its_score_weighs_the_format() -> None:
+    (plate,) = rank([Read("777ABC02", 0.9, "own")], k=1)
+    (unknown,) = rank([Read("6HP995", 0.9, "ppocr")], k=1)
+    assert plate.confidence == unknown.confidence == pytest.approx(0.9)
+    assert plate.score > unknown.score
+
+
+def test_more_than_two_repairs_are_not_a_plate_of_that_format() -> None:
+    keys = [i.text for i in interpretations("7ZZABCOZ") if i.format is not None]
+    assert "722ABC02" not in keys  # three repairs
+
+
+def _steps(*rows: dict[int, float], classes: int = 4) -> np.ndarray:
+    out = np.zeros((len(rows), classes), np.float32)
+    for i, row in enumerate(rows):
+        for c, p in row.items():
+            out[i, c] = p
+    return out
+
+
+def test_ctc_needs_a_blank_between_a_repeated_character() -> None:
+    alphabet = ["", "A", "B", "C"]
+    held = _steps({1: 1.0}, {1: 1.0}, {0: 1.0})
+    assert ctc_candidates(held, alphabet)[0] == ("A", pytest.approx(1.0))
+    repeated = _steps({1: 1.0}, {0: 1.0}, {1: 1.0})
+    assert ctc_candidates(repeated, alphabet)[0] == ("AA", pytest.approx(1.0))
+
+
+def test_ctc_candidates_sum_alignments_and_are_sorted() -> None:
+    alphabet = ["", "A", "B", "C"]
+    probabilities = _steps({1: 0.6, 2: 0.4}, {0: 0.5, 1: 0.3, 3: 0.2}, {0: 1.0})
+    found = ctc_candidates(probabilities, alphabet, k=5)
+    texts = dict(found)
+    # "A" comes from A-blank and A-A: 0.6*0.5 + 0.6*0.3
+    assert texts["A"] == pytest.approx(0.48)
+    assert texts["B"] == pytest.approx(0.2)
+    assert [p for _, p in found] == sorted((p for _, p in found), reverse=True)
+    assert sum(texts.values()) == pytest.approx(1.0)

@@ -1,0 +1,53 @@
+"""Text boxes become plate regions: pieces of one line joined, two stacked lines paired."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from drivers.plates.regions import LINE_HEIGHT, line_image, plate_regions
+from drivers.plates.text_detector import TextBox
+
+
+def box(x: float, y: float, w: float, h: float, score: float = 0.9) -> TextBox:
+    quad = np.array([[x, y], [x + w, y], [x + w, y + h], [x, y + h]], np.float32)
+    return TextBox(quad, score)
+
+
+def widths(region_lines: tuple[np.ndarray, ...]) -> list[float]:
+    return [float(q[:, 0].max() - q[:, 0].min()) for q in region_lines]
+
+
+def test_pieces_of_one_plate_line_are_joined_and_far_text_is_not() -> None:
+    pieces = [box(100, 200, 30, 20), box(140, 201, 20, 20), box(170, 199, 50, 20)]
+    caption = box(600, 200, 80, 20)
+    regions = plate_regions([*pieces, caption])
+    joined = [r for r in regions if len(r.lines) == 1 and widths(r.lines)[0] > 110]
+    assert len(joined) == 1
+    assert abs(widths(joined[0].lines)[0] - 120) < 2  # 100 .. 220, the pieces a little tilted
+    assert any(abs(float(r.quad[:, 0].min()) - 600) < 1 for r in regions)  # caption alone
+
+
+def test_two_stacked_lines_make_a_two_line_region_and_stay_candidates_alone() -> None:
+    top, bottom = box(100, 100, 60, 24), box(95, 130, 70, 24)
+    regions = plate_regions([top, bottom])
+    assert sorted(len(r.lines) for r in regions) == [1, 1, 2]
+    pair = next(r for r in regions if len(r.lines) == 2)
+    assert float(pair.lines[0][:, 1].mean()) < float(pair.lines[1][:, 1].mean())  # top first
+
+
+def test_a_two_line_region_is_read_as_one_line_top_then_bottom() -> None:
+    frame = np.zeros((300, 300, 3), np.uint8)
+    frame[100:124, 100:160] = 255  # the top line white, the bottom one grey
+    frame[130:154, 95:165] = 128
+    pair = next(r for r in plate_regions([box(100, 100, 60, 24), box(95, 130, 70, 24)])
+                if len(r.lines) == 2)  # fmt: skip
+    line = line_image(frame, pair)
+    assert line.shape[0] == LINE_HEIGHT
+    half = line.shape[1] * 60 // 130
+    assert line[:, : half - 5].mean() > line[:, half + 5 :].mean()  # white part left
+
+
+def test_long_captions_rank_below_plate_shaped_lines() -> None:
+    plate = box(100, 400, 110, 30, score=0.8)
+    date_stamp = box(10, 10, 500, 20, score=0.95)
+    assert plate_regions([date_stamp, plate])[0].lines[0][0, 0] == 100
