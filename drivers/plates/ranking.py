@@ -40,6 +40,7 @@ class Read:
     text: str
     probability: float
     reader: str
+    prior: float = 1.0  # how plate-like the region it was read from looks (its shape)
 
 
 @dataclass(frozen=True)
@@ -73,7 +74,7 @@ def rank(reads: Iterable[Read], k: int = 5) -> list[PlateGuess]:
             score, probability, known = pooled.get(key, (0.0, 0.0, None))
             # independent reads of one text agree: a noisy-or of what each says
             pooled[key] = (
-                1 - (1 - score) * (1 - read.probability * weight),
+                1 - (1 - score) * (1 - read.probability * read.prior * weight),
                 1 - (1 - probability) * (1 - read.probability * evidence),
                 known or fmt,
             )
@@ -96,8 +97,8 @@ def interpretations(key: str) -> list[Interpretation]:
     # Most issuers leave out the letters O and I because they read as 0 and 1 (the US states,
     # most of Europe's serials), so there the digit wins.
     corridor = max((i.weight for i in found.values()), default=0.0)
-    unknown = (UNKNOWN_FORMAT if _plausible(key) else IMPLAUSIBLE) * (1 - corridor)
     raw = key.translate(_NO_O_OR_I)
+    unknown = _unknown_format_weight(key) * (1 - corridor)  # digits as read, not O and I
     known = found.get(raw)
     if known is None:
         found[raw] = Interpretation(raw, unknown, 1.0, None)
@@ -160,11 +161,16 @@ def _group_lengths(fmt: PlateFormat, length: int) -> tuple[int, ...] | None:
     return None
 
 
-def _plausible(key: str) -> bool:
-    """Could be a plate of a format we do not know: 4 to 9 letters and digits, with both."""
-    return (
-        4 <= len(key) <= 9 and any(ch.isdigit() for ch in key) and any(ch.isalpha() for ch in key)
-    )
+def _unknown_format_weight(key: str) -> float:
+    """How much a key looks like a plate of a format we do not know: 4 to 9 letters and digits,
+    best with both (a plate); letters only, much less (a personalised plate, but far more
+    often a word: a make, a model, a sign)."""
+    if not 4 <= len(key) <= 9 or not key.isalnum():
+        return IMPLAUSIBLE
+    digits = sum(ch.isdigit() for ch in key)
+    if digits == len(key):  # some plates are all digits; so are fleet numbers
+        return UNKNOWN_FORMAT / 2 if 5 <= len(key) <= 8 else IMPLAUSIBLE
+    return UNKNOWN_FORMAT if digits else UNKNOWN_FORMAT / 5
 
 
 def _guess(key: str, score: float, probability: float, fmt: PlateFormat | None) -> PlateGuess:

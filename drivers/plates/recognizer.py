@@ -17,7 +17,13 @@ import numpy as np
 from drivers.plates.plate_reader import PlateTextReader
 from drivers.plates.ppocr_reader import PpocrReader
 from drivers.plates.ranking import PlateGuess, Read, rank
-from drivers.plates.regions import PlateRegion, line_image, plate_regions, region_image
+from drivers.plates.regions import (
+    PlateRegion,
+    line_image,
+    plate_likeness,
+    plate_regions,
+    region_image,
+)
 from drivers.plates.text_detector import BGR, DetectorSettings, TextDetector
 
 logger = logging.getLogger(__name__)
@@ -90,7 +96,8 @@ class PlateRecognizer:
         if self.own is not None and lines:
             at = time.perf_counter()
             for index, found in enumerate(self.own.read(lines)):
-                reads += [(index, Read(text, p, "own")) for text, p in found]
+                prior = plate_likeness(regions[index])
+                reads += [(index, Read(text, p, "own", prior)) for text, p in found]
             _add(timings, "own", at)
         if self.ppocr is not None and lines:
             at = time.perf_counter()
@@ -100,7 +107,8 @@ class PlateRecognizer:
             for index, found in zip(
                 chosen, self.ppocr.read([lines[i] for i in chosen]), strict=True
             ):
-                reads += [(index, Read(text, p, "ppocr")) for text, p in found]
+                prior = plate_likeness(regions[index])
+                reads += [(index, Read(text, p, "ppocr", prior)) for text, p in found]
             _add(timings, "ppocr", at)
         return regions, reads
 

@@ -47,7 +47,7 @@ def plate_regions(boxes: list[TextBox], limit: int = 6) -> list[PlateRegion]:
                 (_enclosing_line(top), _enclosing_line(bottom)), _score(top + bottom) * 0.95
             )
         )
-    regions.sort(key=lambda r: -r.score * _shape_prior(r))
+    regions.sort(key=lambda r: -r.score * plate_likeness(r))
     return regions[:limit]
 
 
@@ -115,7 +115,7 @@ def _stacked_pairs(lines: list[Line]) -> list[tuple[Line, Line]]:
     return pairs
 
 
-def _shape_prior(region: PlateRegion) -> float:
+def plate_likeness(region: PlateRegion) -> float:
     """Plates are wide lines of a few characters; a long caption or a tall blob is less
     likely to be one."""
     top = float(np.linalg.norm(region.lines[0][1] - region.lines[0][0]))

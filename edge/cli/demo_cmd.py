@@ -31,7 +31,9 @@ from edge.config import MatchingConfig
 from edge.demo import Outcome, describe, replay, summary
 from edge.manifest import Manifest
 from edge.manifest_cache import ManifestCache
-from edge.matching import Matcher
+from edge.matching import Matcher, Observation, PlateRead
+from edge.plate_formats import match_formats
+from edge.plates import canonical_key
 from edge.store import open_database
 from edge.synthetic import Scenario, arrivals, generate_day
 from provisioning.identity.fleet import Fleet, make_fleet
@@ -46,6 +48,7 @@ from sync.setup import key_lookup
 from sync.transport import PeerLink, PeerSettings
 
 CIS, EXIT, ENTRY = "KZ-CIS", "KZ-NURZHOLY-1", "KG-TORUGART-1"
+CAMERA_TRUCKS = 12
 TIMEOUT_S = 120.0
 
 
@@ -219,7 +222,42 @@ class Crossing:
         entry_post.cache.forget_index()
         entry_outcomes = replay(Matcher(entry_post.cache, settings), at_entry)
         self._report(f"the same trucks at the entry post {ENTRY}", entry_outcomes)
+        self._camera_lane(Matcher(entry_post.cache, settings), later)
         self._status(fleet, exit_post, entry_post)
+
+    def _camera_lane(self, matcher: Matcher, records: Sequence[Manifest]) -> None:
+        """Some of the trucks again, this time as camera frames: rendered plates on trucks, read
+        by the box's plate recognition and matched on what it read alone."""
+        from drivers.plates.recognizer import PlateRecognizer
+        from drivers.sim.plates import render_scene
+
+        trucks = [r for r in records if match_formats(r.transport.plate)][:CAMERA_TRUCKS]
+        if not trucks:
+            return
+        print(f"\n== {len(trucks)} of them at {ENTRY}'s lane camera: frames rendered with dirt, "
+              "blur and night light, read by plate recognition (one core), matched on the "
+              "plate alone")  # fmt: skip
+        recognizer = PlateRecognizer()
+        exact = right = 0
+        times: list[float] = []
+        for record in trucks:
+            plate = record.transport.plate
+            fmt = match_formats(plate)[0]
+            frame, _ = render_scene(plate, fmt, self.rng, strength=self.rng.uniform(0.0, 0.7))
+            result = recognizer.read(frame)
+            times.append(result.timings_ms["total"])
+            reads = tuple(
+                PlateRead(c.guess.written, c.guess.confidence, "tractor") for c in result.candidates
+            )
+            match = matcher.match(Observation(plates=reads, at=record.expected_arrival))
+            read = reads[0].text if reads else "-"
+            exact += canonical_key(read) == canonical_key(plate)
+            right += match.best is not None and match.best.ref == record.ref
+            got = match.best.ref if match.best else "no record"
+            print(f"  {plate:<14} read {read:<14} ({times[-1]:4.0f} ms) -> {got}")
+        times.sort()
+        print(f"read exactly {exact}/{len(trucks)}, matched to their record {right}/{len(trucks)}, "
+              f"median {times[len(times) // 2]:.0f} ms a frame")  # fmt: skip
 
     @staticmethod
     def _leaving(outcomes: Sequence[Outcome]) -> list[Manifest]:
