@@ -10,6 +10,7 @@ Cyrillic on Cyrillic plates."""
 from __future__ import annotations
 
 import itertools
+import re
 import unicodedata
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -26,7 +27,7 @@ LOOKALIKES: dict[str, str] = {
     "6": "GБ", "G": "6", "Б": "6", "7": "T", "8": "B", "B": "8",
 }  # fmt: skip
 
-_NO_O_OR_I = str.maketrans("OI", "01")
+_DATE_OR_TIME = re.compile(r"\b(19|20)\d\d[-./](0?[1-9]|1[0-2])[-./]\d{1,2}\b|\b\d{1,2}:\d\d(:\d\d)?\b")
 REPAIR_COST = 0.3  # a read repaired at one place keeps this share of its probability
 MAX_REPAIRS = 2
 TRIM_COST = 0.8  # a read cut by a stray character at one end keeps this share per character
@@ -70,6 +71,8 @@ def rank(reads: Iterable[Read], k: int = 5) -> list[PlateGuess]:
     """The `k` best plate candidates from every read of one vehicle or frame, best first."""
     pooled: dict[str, tuple[float, float, PlateFormat | None]] = {}
     for read in reads:
+        if is_date_or_time(read.text):
+            continue
         for key, weight, evidence, fmt in interpretations(plate_key(read.text)):
             score, probability, known = pooled.get(key, (0.0, 0.0, None))
             # independent reads of one text agree: a noisy-or of what each says
@@ -94,10 +97,8 @@ def interpretations(key: str) -> list[Interpretation]:
                 if repaired not in found or weight > found[repaired].weight:
                     found[repaired] = Interpretation(repaired, weight, weight, fmt)
     # As a plate of no corridor format, the read keeps what the corridor readings leave over.
-    # Most issuers leave out the letters O and I because they read as 0 and 1 (the US states,
-    # most of Europe's serials), so there the digit wins.
     corridor = max((i.weight for i in found.values()), default=0.0)
-    raw = key.translate(_NO_O_OR_I)
+    raw = _as_foreign_plate(key)
     unknown = _unknown_format_weight(key) * (1 - corridor)  # digits as read, not O and I
     known = found.get(raw)
     if known is None:
@@ -159,6 +160,22 @@ def _group_lengths(fmt: PlateFormat, length: int) -> tuple[int, ...] | None:
         if sum(combo) == length:
             return combo
     return None
+
+
+def _as_foreign_plate(key: str) -> str:
+    """A plate of no corridor format, with O read as 0 (most issuers leave O out: the US
+    states, most of Europe's serials) and I as 1 where it stands beside a digit (among letters
+    it is more often the letter)."""
+    chars = list(key.replace("O", "0"))
+    for i, ch in enumerate(chars):
+        if ch == "I" and any(0 <= j < len(chars) and chars[j].isdigit() for j in (i - 1, i + 1)):
+            chars[i] = "1"
+    return "".join(chars)
+
+
+def is_date_or_time(text: str) -> bool:
+    """A camera's time stamp or a date painted on a truck, never a plate."""
+    return bool(_DATE_OR_TIME.search(text))
 
 
 def _unknown_format_weight(key: str) -> float:

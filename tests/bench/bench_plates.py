@@ -23,6 +23,45 @@ TARGETS = {"top1_generated": 0.95, "top1_real": 0.90, "ms_median": 150.0}
 SEED = 2026  # never used to train the plate reader (scripts/train_plate_reader.py)
 
 
+def worker_latency(frames: int = 20) -> dict[str, float]:
+    """Milliseconds from a frame handed to the recognition worker to its candidates back in
+    the service's process (the model's time plus the hand-over), and what that means for the
+    first read of a truck that stops: the trigger hands a frame within 1/sink_fps seconds."""
+    import queue
+    import random
+    import statistics
+    import time
+
+    from drivers.camera.config import TriggerConfig
+    from drivers.plates.worker import PlateWorker
+    from drivers.sim.plates import render_scene
+    from edge.plate_formats import FORMATS
+
+    done: queue.Queue[float] = queue.Queue()
+    worker = PlateWorker(lambda tag, result, error: done.put(time.perf_counter() - tag))
+    worker.start()
+    try:
+        if not worker.ready.wait(120):
+            raise RuntimeError("the plate worker did not start")
+        rng = random.Random(SEED)
+        times = []
+        for _ in range(frames):
+            fmt = rng.choice(FORMATS)
+            frame, _ = render_scene(fmt.random_plate(rng), fmt, rng)
+            worker.submit(frame, time.perf_counter())
+            times.append(done.get(timeout=60) * 1000)
+    finally:
+        worker.stop()
+    times.sort()
+    median = statistics.median(times)
+    sink_interval_ms = 1000 / TriggerConfig().sink_fps
+    return {
+        "frame_to_candidates_ms_median": round(median, 1),
+        "frame_to_candidates_ms_p95": round(times[int(0.95 * (len(times) - 1))], 1),
+        "stop_to_first_read_ms_worst": round(sink_interval_ms + times[-1], 1),
+    }
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="bench_plates")
     parser.add_argument("--per-country", type=int, default=50)
@@ -44,6 +83,7 @@ def main(argv: list[str] | None = None) -> int:
             report["sets"][f"generated-{country}"] = bench_dataset(
                 directory, baseline=not args.no_baseline
             )
+    report["worker"] = worker_latency()
     if args.real.is_dir():
         report["sets"]["real-us"] = bench_dataset(args.real, baseline=not args.no_baseline)
     generated = [v for k, v in report["sets"].items() if k.startswith("generated")]

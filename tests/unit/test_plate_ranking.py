@@ -103,3 +103,15 @@ def test_ctc_candidates_sum_alignments_and_are_sorted() -> None:
     assert texts["B"] == pytest.approx(0.2)
     assert [p for _, p in found] == sorted((p for _, p in found), reverse=True)
     assert sum(texts.values()) == pytest.approx(1.0)
+
+
+def test_time_stamps_and_dates_are_never_plates() -> None:
+    reads = [Read("2014-05-13", 0.99, "ppocr"), Read("06:45:07", 0.99, "ppocr")]
+    assert rank([*reads, Read("WSG979", 0.6, "ppocr")])[0].key == "WSG979"
+    assert rank(reads) == []
+
+
+def test_a_foreign_plate_reads_o_as_zero_and_i_as_one_only_beside_a_digit() -> None:
+    assert rank([Read("OSG 719", 0.9, "ppocr")])[0].key == "0SG719"
+    assert rank([Read("6XIU641", 0.9, "ppocr")])[0].key == "6XIU641"  # I among letters
+    assert rank([Read("4PCI264", 0.9, "ppocr")])[0].key == "4PC1264"  # I beside a digit
