@@ -4,7 +4,8 @@ not Latin, with a Latin transliteration beside them for the officer who reads on
 Plates fold the look-alike letters to their Latin twins (what the camera sees: В is B), names
 are transliterated by sound (В is V), after the ICAO 9303 table for Cyrillic with the letters of
 Kazakh, Kyrgyz, Tajik and Mongolian added. A Chinese plate's province character becomes its
-pinyin; other Chinese text is left as it is (a name needs a dictionary this box does not have).
+pinyin; a Chinese name is written in pinyin as a Chinese passport writes it (surname first,
+the given name as one word, ü as YU), from pypinyin's dictionary.
 """
 
 from __future__ import annotations
@@ -66,6 +67,8 @@ def name_latin(name: str | None) -> str | None:
     """The name transliterated by sound, keeping its case; None when it is Latin already."""
     if not name or not needs_latin(name):
         return None
+    if any("\u4e00" <= ch <= "\u9fff" for ch in name):
+        return _pinyin_name(name)
     out = []
     for word in name.split(" "):
         latin = word.translate(_NAME)
@@ -74,3 +77,20 @@ def name_latin(name: str | None) -> str | None:
             latin = latin[:1] + latin[1:].lower()
         out.append(latin)
     return " ".join(out)
+
+
+def _pinyin_name(name: str) -> str:
+    """ "王小明" -> "WANG Xiaoming": the surname (the first character; 欧阳 and the other
+    two-character surnames are rare enough to be read from the document) in capitals, as on
+    Chinese passports, then the given name."""
+    from pypinyin import Style, lazy_pinyin  # its dictionary loads on first use
+
+    words: list[str] = []
+    for part in name.split():
+        syllables = [s.replace("v", "yu") for s in lazy_pinyin(part, style=Style.NORMAL)]
+        if not words and syllables:
+            words.append(syllables[0].upper())
+            syllables = syllables[1:]
+        if syllables:
+            words.append("".join(syllables).capitalize())
+    return " ".join(words)

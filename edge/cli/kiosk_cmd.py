@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import getpass
+import signal
 import sys
 from typing import Any
 
@@ -81,6 +82,9 @@ def serve(args: argparse.Namespace, context: CliContext) -> int:
     settings = KioskSettings(host=args.host, port=args.port, idle_timeout_minutes=args.idle_timeout)
     watcher = StoreWatcher(engine, backend.notify_arrival_changed)  # changes by other processes
     watcher.start()
+    # uvicorn stops gracefully on SIGTERM, then raises the signal again for the handler that
+    # was there before it: make that one a no-op, so a clean stop exits 0 (as systemd expects).
+    signal.signal(signal.SIGTERM, lambda *_: None)
     try:
         uvicorn.run(create_app(backend, settings), host=args.host, port=args.port, log_config=None)
     finally:

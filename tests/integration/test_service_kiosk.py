@@ -6,7 +6,7 @@ import urllib.request
 from pathlib import Path
 
 from sync.broker_process import free_port
-from tests.integration.service_process import ServiceProcess
+from tests.integration.service_process import CarecProcess, ServiceProcess
 
 
 def test_the_service_serves_the_kiosk_on_loopback(tmp_path: Path) -> None:
@@ -37,3 +37,12 @@ def test_a_taken_port_leaves_the_rest_of_the_box_running(tmp_path: Path) -> None
             service.wait_log("kiosk.not_serving")
             assert service.process.poll() is None
             assert service.stop() == 0
+
+
+def test_the_kiosk_alone_serves_and_stops_cleanly_on_sigterm(tmp_path: Path) -> None:
+    port = free_port()
+    with CarecProcess(tmp_path / "data", "kiosk", "--port", str(port)) as kiosk:
+        kiosk.wait_log("Uvicorn running on", f"127.0.0.1:{port}")
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/login", timeout=10) as response:
+            assert response.status == 200
+        assert kiosk.stop() == 0

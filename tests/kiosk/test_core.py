@@ -210,6 +210,8 @@ def test_latin_beside_cyrillic_and_chinese() -> None:
     assert name_latin("Жанна Щукина") == "Zhanna Shchukina"
     assert name_latin("ӨЛЗИЙ БАТБАЯР") == "OLZII BATBAIAR"
     assert name_latin("IVANOV IVAN") is None
+    assert name_latin("王小明") == "WANG Xiaoming"  # as a Chinese passport writes it
+    assert name_latin("吕德华") == "LYU Dehua"
 
 
 def test_the_shift_report_times_trucks_from_arrival_to_first_decision(
