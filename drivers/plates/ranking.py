@@ -27,7 +27,9 @@ LOOKALIKES: dict[str, str] = {
     "6": "GБ", "G": "6", "Б": "6", "7": "T", "8": "B", "B": "8",
 }  # fmt: skip
 
-_DATE_OR_TIME = re.compile(r"\b(19|20)\d\d[-./](0?[1-9]|1[0-2])[-./]\d{1,2}\b|\b\d{1,2}:\d\d(:\d\d)?\b")
+_DATE_OR_TIME = re.compile(
+    r"\b(19|20)\d\d[-./](0?[1-9]|1[0-2])[-./]\d{1,2}\b|\b\d{1,2}:\d\d(:\d\d)?\b"
+)
 REPAIR_COST = 0.3  # a read repaired at one place keeps this share of its probability
 MAX_REPAIRS = 2
 TRIM_COST = 0.8  # a read cut by a stray character at one end keeps this share per character

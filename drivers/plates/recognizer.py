@@ -38,6 +38,8 @@ class RecognizerSettings:
     crop_height: int = 64  # the crop kept with a candidate, for the officer's screen
     use_own_reader: bool = True
     use_ppocr: bool = True
+    # PP-OCR is skipped when the project's reader read a corridor plate this surely (1: never).
+    sure_probability: float = 0.95
     # When the first pass finds no candidate this sure, the frame is searched again at this
     # larger scale for small, distant plates (0: never).
     settled_score: float = 0.3
@@ -99,7 +101,7 @@ class PlateRecognizer:
                 prior = plate_likeness(regions[index])
                 reads += [(index, Read(text, p, "own", prior)) for text, p in found]
             _add(timings, "own", at)
-        if self.ppocr is not None and lines:
+        if self.ppocr is not None and lines and not self._sure(reads):
             at = time.perf_counter()
             # the project's reader ranks the regions; without it PP-OCR must read them all
             limit = self.settings.ppocr_regions if self.own is not None else len(lines)
@@ -111,6 +113,18 @@ class PlateRecognizer:
                 reads += [(index, Read(text, p, "ppocr", prior)) for text, p in found]
             _add(timings, "ppocr", at)
         return regions, reads
+
+    def _sure(self, reads: list[tuple[int, Read]]) -> bool:
+        """Whether the project's reader alone has read a corridor plate beyond doubt, so the
+        dearer second opinion can be skipped."""
+        if not reads or self.settings.sure_probability >= 1.0:
+            return False
+        best = rank((read for _, read in reads), 1)
+        return bool(
+            best
+            and best[0].format is not None
+            and best[0].confidence >= self.settings.sure_probability
+        )
 
     def _candidate(self, frame: BGR, region: PlateRegion, guess: PlateGuess) -> Candidate:
         x, y, w, h = cv2.boundingRect(region.quad.astype(np.float32))
