@@ -7,6 +7,7 @@ arrivals, decisions, acknowledgements and telemetry of other nodes are kept as p
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 from collections.abc import Sequence
 from typing import TypeVar
@@ -37,9 +38,16 @@ def appliers(cache: ManifestCache, outbox: Outbox | None = None) -> dict[str, Ap
         cache.upsert_prepared([PreparedManifest.of(record) for record in records], conn)
 
     def exit_confirmations(conn: Connection, envelopes: Sequence[Envelope]) -> None:
-        records = [_payload(e, ExitConfirmationMessage).record for e in envelopes]
-        cache.upsert_prepared([PreparedManifest.of(record) for record in records], conn)
-        record_events(conn, envelopes)
+        prepared = [
+            PreparedManifest.of(_payload(e, ExitConfirmationMessage).record) for e in envelopes
+        ]
+        cache.upsert_prepared(prepared, conn)
+        # The record's JSON is written once, for the cache and inside the event alike.
+        events = [
+            exit_confirmation_json(_payload(e, ExitConfirmationMessage), p.record_json)
+            for e, p in zip(envelopes, prepared, strict=True)
+        ]
+        record_events(conn, envelopes, events)
 
     def acks(conn: Connection, envelopes: Sequence[Envelope]) -> None:
         if outbox is not None:
@@ -95,16 +103,28 @@ _INSERT_EVENT = (
 )
 
 
-def record_events(conn: Connection, envelopes: Sequence[Envelope]) -> None:
-    """Keep other nodes' events, in one statement (the inbox has made sure they are new)."""
-    rows = [
-        (
-            envelope.id,
-            envelope.type,
-            envelope.origin,
-            format_utc(envelope.created),
-            envelope.payload.model_dump_json(exclude_none=True),
-        )
-        for envelope in envelopes
-    ]
+def record_events(
+    conn: Connection, envelopes: Sequence[Envelope], payloads: Sequence[str] | None = None
+) -> None:
+    """Keep other nodes' events, in one statement (the inbox has made sure they are new); each
+    payload as `model_dump_json(exclude_none=True)` writes it, or as given in `payloads`."""
+    if payloads is None:
+        payloads = [envelope.payload.model_dump_json(exclude_none=True) for envelope in envelopes]
+    created: dict[dt.datetime, str] = {}  # a sender's batch shares one time
+    rows = []
+    for envelope, payload in zip(envelopes, payloads, strict=True):
+        when = created.get(envelope.created)
+        if when is None:
+            when = created[envelope.created] = format_utc(envelope.created)
+        rows.append((envelope.id, envelope.type, envelope.origin, when, payload))
     conn.exec_driver_sql(_INSERT_EVENT, rows)
+
+
+def exit_confirmation_json(message: ExitConfirmationMessage, record_json: str) -> str:
+    """`message.model_dump_json(exclude_none=True)`, given its record's `to_json()`: the record
+    is its first field, so the rest is written alone and joined on."""
+    rest = message.model_dump_json(exclude_none=True, exclude=_RECORD)
+    return f'{{"record":{record_json}{"," if rest != "{}" else ""}{rest[1:]}'
+
+
+_RECORD = {"record"}

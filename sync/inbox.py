@@ -8,7 +8,10 @@ envelope), then, unless its id was applied before, applied and recorded as appli
 savepoint of that transaction: the effect and the dedupe entry commit together or not at all.
 What fails is kept in quarantine with its reason and has no effect. Only after the commit does
 the transport acknowledge the messages to the broker, so a crash before it loses nothing: the
-broker delivers them again, and the dedupe table drops those already applied.
+broker delivers them again, and the dedupe table drops those already applied. `receive` is
+`check` (the verification, which touches no store and may run on the link's thread) then
+`apply` (the transaction, on the store's thread), so a link can verify one batch while the
+store commits the one before.
 
 Order: evidence and operational streams are applied in `seq` order. A message that arrives
 ahead of a gap (its predecessor lost by a broker and on its way again from the sender's
@@ -107,6 +110,18 @@ _Verified = tuple[Incoming, Envelope | EnvelopeRejected]
 
 
 @dataclass(frozen=True)
+class Checked:
+    """A batch as `Inbox.check` left it: each envelope verified or refused, at `now`; nothing
+    of it applied yet."""
+
+    verified: list[_Verified]
+    now: dt.datetime
+
+    def __len__(self) -> int:
+        return len(self.verified)
+
+
+@dataclass(frozen=True)
 class Result:
     outcome: Outcome
     message_id: str | None = None
@@ -148,13 +163,24 @@ class Inbox:
     def receive(self, batch: Sequence[Incoming]) -> list[Result]:
         """Handle a batch in one transaction; one result per envelope (a frame holds several),
         in order. Raises only when the database itself fails (then nothing of the batch took
-        effect).
+        effect). `check`, then `apply`, in one call."""
+        return self.apply(self.check(batch))
+
+    def check(self, batch: Sequence[Incoming]) -> Checked:
+        """The first half of `receive`: each envelope of the batch verified (signature, trust,
+        content), or why it is refused. Touches no store, so it may run on any thread while
+        the store's thread applies the previous batch."""
+        now = utcnow()
+        return Checked([pair for item in batch for pair in self._verify(item, now)], now)
+
+    def apply(self, checked: Checked) -> list[Result]:
+        """The second half of `receive`, on the store's thread: what `check` let through,
+        applied in one transaction, the rest quarantined.
 
         When a message's effect cannot be applied (its applier raises), the batch is rolled
         back and handled again one message a transaction, so that only that one is quarantined.
         """
-        now = utcnow()
-        verified = [pair for item in batch for pair in self._verify(item, now)]
+        verified, now = checked.verified, checked.now
         try:
             try:
                 results = self._receive_batch(verified, now)
@@ -498,7 +524,9 @@ def _check_topic(topic: str, envelope: Envelope) -> None:
         route = parse_topic(topic)
     except TopicError as error:
         raise EnvelopeRejected(Reason.TOPIC_MISMATCH, f"{topic!r}: {error}") from None
-    if route != Route.of(envelope):
+    if (route.origin, route.destination, route.message_type) != (
+        envelope.origin, envelope.destination, envelope.type,
+    ):  # fmt: skip
         raise EnvelopeRejected(
             Reason.TOPIC_MISMATCH, f"arrived on {topic}, its envelope says {Route.of(envelope)}"
         )

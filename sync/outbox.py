@@ -23,6 +23,7 @@ import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
@@ -109,8 +110,7 @@ class NoRouteError(ValueError):
     pass
 
 
-@dataclass(frozen=True)
-class Outgoing:
+class Outgoing(NamedTuple):  # a tuple: made by the thousand on the link's hot path
     id: str
     peer: str
     topic: str

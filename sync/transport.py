@@ -7,6 +7,11 @@ the outbox and publishes them, several of one topic to an MQTT message when it c
 on the broker's PUBACK, and hands what arrives to the inbox in batches,
 acknowledging each to the broker only after the inbox has committed it (paho's manual
 acknowledgement). paho's network thread only puts events on the worker's queue.
+
+With a `Pipeline` the worker verifies a batch itself (`Inbox.check`, no store) while the
+store's thread applies and commits the batch before (`Inbox.apply`): one batch at a time is
+applied, in the order received, and a batch is acknowledged to the broker only once its
+commit is done, before the next one is handed over.
 """
 
 from __future__ import annotations
@@ -17,6 +22,7 @@ import ssl
 import threading
 import time
 from collections.abc import Callable, Sequence
+from concurrent.futures import Future
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -29,7 +35,7 @@ from paho.mqtt.reasoncodes import ReasonCode
 
 from edge.logs import log_event
 from sync.frame import MAX_FRAME_BYTES, MAX_FRAME_ENVELOPES, SEPARATOR, group, pack
-from sync.inbox import Incoming, Outcome, Result
+from sync.inbox import Checked, Incoming, Outcome, Result
 from sync.outbox import Outbox
 from sync.topics import subscribe_patterns
 
@@ -43,6 +49,20 @@ REDELIVERY_CHECK_S = 1.0
 IDLE_LOOK_S = 0.05
 
 Receiver = Callable[[Sequence[Incoming]], list[Result]]
+
+
+@dataclass(frozen=True)
+class Pipeline:
+    """Receiving in two stages: `check` runs on the link's thread and touches no store
+    (`Inbox.check`); `apply` hands a checked batch to where the store's work runs and returns
+    at once, with the future of its results (`Inbox.apply` on the store's thread)."""
+
+    check: Callable[[Sequence[Incoming]], Checked]
+    apply: Callable[[Checked], Future[list[Result]]]
+
+
+# A batch handed to the store: its results to come, and the (mid, qos) of its MQTT messages.
+_Applying = tuple[Future[list[Result]], list[tuple[int, int]]]
 
 
 @dataclass(frozen=True)
@@ -103,11 +123,11 @@ class PeerLink:
         settings: PeerSettings,
         node_id: str,
         outbox: Outbox | None,
-        receive: Receiver | None,
+        receive: Receiver | Pipeline | None,
         on_health: Callable[[str, bool, str], None] | None = None,
     ) -> None:
         """`receive` is the inbox's `receive`, or a function that runs it where the store's
-        work runs (the service has one store thread)."""
+        work runs (the service has one store thread), or a `Pipeline` of the two halves."""
         self.settings = settings
         self.node_id = node_id
         self.outbox = outbox
@@ -118,6 +138,7 @@ class PeerLink:
         self.subscribed = threading.Event()  # the broker confirmed our subscriptions
         self._events: queue.Queue[tuple[Any, ...]] = queue.Queue()
         self._inflight: dict[int, list[str]] = {}  # paho mid -> the message ids it carries
+        self._applying: _Applying | None = None  # the batch the store has (with a Pipeline)
         self._stop = threading.Event()
         self._next_redelivery = 0.0
         self._bucket = TokenBucket(settings.max_bytes_per_s) if settings.max_bytes_per_s else None
@@ -226,12 +247,17 @@ class PeerLink:
             except Exception:  # the link must outlive any one bad moment; it is logged
                 log.exception("sync.link_error", extra={"peer": self.settings.name})
                 self._stop.wait(1.0)
+        try:
+            self._finish_applying()  # what the store still commits is acknowledged, if it is
+        except Exception:
+            log.exception("sync.link_error", extra={"peer": self.settings.name})
 
     def _handle(self, first: tuple[Any, ...]) -> None:
         acked: list[str] = []
         refused: list[str] = []
         received: list[tuple[int, int, Incoming]] = []
         envelopes = 0
+        applied = False
         event: tuple[Any, ...] | None = first
         while event is not None:
             kind = event[0]
@@ -251,6 +277,8 @@ class PeerLink:
                 envelopes += payload.count(SEPARATOR) + 1  # a frame holds several
                 if envelopes >= RECEIVE_BATCH:
                     break
+            elif kind == "applied":
+                applied = True
             elif kind == "connected":
                 self.stats.connects += 1
                 self.connected.set()
@@ -279,13 +307,37 @@ class PeerLink:
                 self.stats.refused += len(refused)
         if received:
             self._receive(received)
+        elif applied and self._applying is not None and self._applying[0].done():
+            self._finish_applying()
 
     def _receive(self, received: list[tuple[int, int, Incoming]]) -> None:
         assert self.receive is not None  # only subscribed with an inbox
-        results = self.receive([item for _, _, item in received])
+        items = [item for _, _, item in received]
+        messages = [(mid, qos) for mid, qos, _ in received]
+        if not isinstance(self.receive, Pipeline):
+            self._acknowledge(messages, self.receive(items))
+            return
+        checked = self.receive.check(items)  # while the store commits the batch before
+        try:
+            self._finish_applying()  # that one first: acknowledged in order, or not at all
+        finally:
+            future = self.receive.apply(checked)
+            self._applying = (future, messages)
+            future.add_done_callback(lambda _: self._events.put(("applied",)))
+
+    def _finish_applying(self) -> None:
+        """Wait for the batch the store has; acknowledge it once committed. When the store
+        failed, this raises and nothing of that batch is acknowledged: the broker has it still."""
+        if self._applying is None:
+            return
+        future, messages = self._applying
+        self._applying = None
+        self._acknowledge(messages, future.result())
+
+    def _acknowledge(self, messages: list[tuple[int, int]], results: list[Result]) -> None:
         # Committed, every envelope of every message: now, and only now, the broker may forget
         # them.
-        for mid, qos, _ in received:
+        for mid, qos in messages:
             self._client.ack(mid, qos)
         for result in results:
             self.stats.received += 1

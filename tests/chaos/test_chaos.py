@@ -1,4 +1,5 @@
-"""Chaos: kill -9 of the sender during a burst, kill -9 and restart of the broker, the link cut
+"""Chaos: kill -9 of the sender during a burst, kill -9 of the receiver (which verifies a batch
+while it commits the one before) during a burst, kill -9 and restart of the broker, the link cut
 and healed. Each prints {"sent", "applied", "lost", "duplicates"} and fails unless nothing was
 lost, nothing applied twice, and every stream was applied in order."""
 
@@ -48,6 +49,31 @@ def test_sender_killed_during_a_burst_loses_and_repeats_nothing(tmp_path: Path) 
             receiver.stop()
     result = tally(sent, receiver.engine)
     print(result.to_json("sender kill -9"))
+    assert (result.sent, result.lost, result.duplicates, result.in_order) == (3 * BURST, 0, 0, True)
+
+
+def test_receiver_killed_during_a_burst_loses_and_applies_twice_nothing(tmp_path: Path) -> None:
+    """The receiver acknowledges a batch to the broker only after its commit, even while it
+    verifies the next one: killed at any moment, what it had not committed comes again, and
+    what it had is not applied twice."""
+    fleet = make_fleet(tmp_path / "fleet", [EXIT, ENTRY])
+    with start_broker(fleet, tmp_path / "broker") as broker:
+        sender = make_node(fleet, EXIT, broker.port, tmp_path).start()
+        receiver = make_node(fleet, ENTRY, broker.port, tmp_path)
+        sent: list[str] = []
+        try:
+            for _ in range(3):
+                receiver.start()
+                sent += burst(sender, fleet, len(sent), BURST)
+                under_way(sent, receiver)
+                receiver.kill()
+            receiver.start()
+            settle(sent, receiver, sender)
+        finally:
+            sender.stop()
+            receiver.stop()
+    result = tally(sent, receiver.engine)
+    print(result.to_json("receiver kill -9"))
     assert (result.sent, result.lost, result.duplicates, result.in_order) == (3 * BURST, 0, 0, True)
 
 

@@ -23,6 +23,6 @@ def test_the_crossing_demo_matches_trucks_on_both_sides_of_the_border() -> None:
     assert all(right >= 0.9 * total for right, total in rights)
     camera = re.search(r"read exactly (\d+)/(\d+), matched to their record (\d+)/(\d+)", out)
     assert camera is not None, out[-2000:]  # the entry lane's camera, through plate recognition
-    read, trucks, matched, _ = map(int, camera.groups())
+    _, trucks, matched, _ = map(int, camera.groups())
     assert trucks == 12
     assert matched >= 0.9 * trucks
