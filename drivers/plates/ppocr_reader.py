@@ -25,16 +25,17 @@ class PpocrReader:
         self.alphabet = ["", *metadata["character"].splitlines(), " "]
 
     def read(self, crops: Sequence[npt.NDArray[np.uint8]], k: int = 5) -> list[Candidates]:
-        """Up to `k` texts for each BGR line crop, best first."""
-        if not crops:
-            return []
-        widths = [max(8, int(np.ceil(HEIGHT * c.shape[1] / max(1, c.shape[0])))) for c in crops]
-        batch = np.zeros((len(crops), 3, HEIGHT, max(widths)), np.float32)
-        for i, (crop, width) in enumerate(zip(crops, widths, strict=True)):
-            line = cv2.resize(_bgr(crop), (width, HEIGHT), interpolation=cv2.INTER_LINEAR)
-            batch[i, :, :, :width] = (line.astype(np.float32) * (2 / 255) - 1).transpose(2, 0, 1)
-        probabilities = self._session.run(None, {self._input: batch})[0]
-        return [ctc_candidates(p, self.alphabet, k) for p in probabilities]
+        """Up to `k` texts for each BGR line crop, best first. One crop a run: a batch is
+        padded to its widest line, and a two-line plate side by side is three times as wide
+        as a caption, so batching would cost more than it saves on one core."""
+        return [self._read_one(crop, k) for crop in crops]
+
+    def _read_one(self, crop: npt.NDArray[np.uint8], k: int) -> Candidates:
+        width = max(8, int(np.ceil(HEIGHT * crop.shape[1] / max(1, crop.shape[0]))))
+        line = cv2.resize(_bgr(crop), (width, HEIGHT), interpolation=cv2.INTER_LINEAR)
+        tensor = (line.astype(np.float32) * (2 / 255) - 1).transpose(2, 0, 1)[None]
+        probabilities = self._session.run(None, {self._input: tensor})[0]
+        return ctc_candidates(probabilities[0], self.alphabet, k)
 
 
 def _bgr(crop: npt.NDArray[np.uint8]) -> npt.NDArray[np.uint8]:

@@ -14,7 +14,7 @@ import re
 import unicodedata
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, lru_cache
 from typing import NamedTuple
 
 from edge.plate_formats import FORMATS, PlateFormat, cyrillic_writing, latin_writing
@@ -23,8 +23,10 @@ from edge.plate_formats import FORMATS, PlateFormat, cyrillic_writing, latin_wri
 LOOKALIKES: dict[str, str] = {
     "0": "ODQU", "O": "0DQ", "D": "0O", "Q": "0O", "U": "0",
     "1": "ILTJ", "I": "1L", "L": "1", "T": "17", "J": "1",
-    "2": "Z", "Z": "2", "4": "A", "A": "4", "5": "S", "S": "5",
+    "2": "Z", "Z": "2", "4": "A", "A": "4", "5": "SБ", "S": "5",
     "6": "GБ", "G": "6", "Б": "6", "7": "T", "8": "B", "B": "8",
+    # what a Latin reader makes of the Cyrillic letters that have no Latin twin
+    "3": "ЗЭ", "W": "Ш", "Φ": "Ф", "N": "И", "R": "Я", "Γ": "Г", "F": "Г",
 }  # fmt: skip
 
 _DATE_OR_TIME = re.compile(
@@ -44,6 +46,7 @@ class Read:
     probability: float
     reader: str
     prior: float = 1.0  # how plate-like the region it was read from looks (its shape)
+    region: int = 0  # which region of the frame it was read from
 
 
 @dataclass(frozen=True)
@@ -54,6 +57,7 @@ class PlateGuess:
     confidence: float  # 0..1, the readers' probability of this text, the format aside
     country: str | None  # ISO alpha-2 when the format tells it, else None
     format: str | None  # the name of the format it fits
+    region: int = 0  # the region whose read supports it most
 
 
 def plate_key(text: str) -> str:
@@ -71,26 +75,37 @@ class Interpretation(NamedTuple):
 
 def rank(reads: Iterable[Read], k: int = 5) -> list[PlateGuess]:
     """The `k` best plate candidates from every read of one vehicle or frame, best first."""
-    pooled: dict[str, tuple[float, float, PlateFormat | None]] = {}
+    pooled: dict[str, _Pool] = {}
     for read in reads:
         if is_date_or_time(read.text):
             continue
         for key, weight, evidence, fmt in interpretations(plate_key(read.text)):
-            score, probability, known = pooled.get(key, (0.0, 0.0, None))
+            pool = pooled.setdefault(key, _Pool())
+            support = read.probability * read.prior * weight
             # independent reads of one text agree: a noisy-or of what each says
-            pooled[key] = (
-                1 - (1 - score) * (1 - read.probability * read.prior * weight),
-                1 - (1 - probability) * (1 - read.probability * evidence),
-                known or fmt,
-            )
-    ranked = sorted(pooled.items(), key=lambda item: -item[1][0])[:k]
-    return [_guess(key, score, p, fmt) for key, (score, p, fmt) in ranked]
+            pool.score = 1 - (1 - pool.score) * (1 - support)
+            pool.probability = 1 - (1 - pool.probability) * (1 - read.probability * evidence)
+            pool.format = pool.format or fmt
+            if support > pool.best_support:
+                pool.best_support, pool.region = support, read.region
+    ranked = sorted(pooled.items(), key=lambda item: -item[1].score)[:k]
+    return [_guess(key, pool) for key, pool in ranked]
 
 
-def interpretations(key: str) -> list[Interpretation]:
+@dataclass
+class _Pool:
+    score: float = 0.0
+    probability: float = 0.0
+    format: PlateFormat | None = None
+    best_support: float = -1.0
+    region: int = 0
+
+
+@lru_cache(maxsize=4096)  # the same reads come back frame after frame
+def interpretations(key: str) -> tuple[Interpretation, ...]:
     """What a key may be: itself, and its repairs and cuts that fit a corridor format."""
     if not key:
-        return []
+        return ()
     found: dict[str, Interpretation] = {}
     for part, trim_weight in _trims(key):
         for fmt in FORMATS:
@@ -109,7 +124,7 @@ def interpretations(key: str) -> list[Interpretation]:
         found[raw] = Interpretation(raw, max(known.weight, unknown), 1.0, known.format)
     if key not in found:
         found[key] = Interpretation(key, unknown * REPAIR_COST, 1.0, None)  # O and I as read
-    return list(found.values())
+    return tuple(found.values())
 
 
 def _trims(key: str) -> list[tuple[str, float]]:
@@ -192,11 +207,13 @@ def _unknown_format_weight(key: str) -> float:
     return UNKNOWN_FORMAT if digits else UNKNOWN_FORMAT / 5
 
 
-def _guess(key: str, score: float, probability: float, fmt: PlateFormat | None) -> PlateGuess:
-    score, probability = min(1.0, score), min(1.0, probability)
+def _guess(key: str, pool: _Pool) -> PlateGuess:
+    score, probability, fmt = min(1.0, pool.score), min(1.0, pool.probability), pool.format
     if fmt is None or not fmt.fits(key):
-        return PlateGuess(key, key, score, probability, None, None)
-    return PlateGuess(key, written(key, fmt), score, probability, fmt.country, fmt.name)
+        return PlateGuess(key, key, score, probability, None, None, pool.region)
+    return PlateGuess(
+        key, written(key, fmt), score, probability, fmt.country, fmt.name, pool.region
+    )
 
 
 def written(key: str, fmt: PlateFormat) -> str:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import cv2
 import numpy as np
@@ -25,24 +25,28 @@ from drivers.plates.regions import (
     region_image,
 )
 from drivers.plates.text_detector import BGR, DetectorSettings, TextDetector
+from edge.plate_formats import latin_writing
 
 logger = logging.getLogger(__name__)
+
+BLIND_TO_CYRILLIC = 0.3
+MEANT = 0.2  # a read this probable says what kind of plate a region holds
 
 
 @dataclass(frozen=True)
 class RecognizerSettings:
     detector: DetectorSettings = field(default_factory=DetectorSettings)
     regions: int = 6  # regions read by the project's reader (cheap)
-    ppocr_regions: int = 3  # of those, the likeliest also read by PP-OCR (dearer)
+    ppocr_regions: int = 2  # of those, the likeliest also read by PP-OCR (dearer)
     candidates: int = 5
     crop_height: int = 64  # the crop kept with a candidate, for the officer's screen
     use_own_reader: bool = True
     use_ppocr: bool = True
     # PP-OCR is skipped when the project's reader read a corridor plate this surely (1: never).
-    sure_probability: float = 0.95
+    sure_probability: float = 0.9
     # When the first pass finds no candidate this sure, the frame is searched again at this
     # larger scale for small, distant plates (0: never).
-    settled_score: float = 0.3
+    settled_score: float = 0.2
     second_pass_side: int = 1024
 
 
@@ -77,12 +81,14 @@ class PlateRecognizer:
         settled = guesses and guesses[0].score >= self.settings.settled_score
         if not settled and self.settings.second_pass_side > self.settings.detector.max_side:
             more_regions, more_reads = self._search(frame, self.settings.second_pass_side, timings)
-            reads += [(len(regions) + index, read) for index, read in more_reads]
+            offset = len(regions)
+            reads += [
+                (offset + index, replace(read, region=offset + index)) for index, read in more_reads
+            ]
             regions += more_regions
             guesses = rank((read for _, read in reads), self.settings.candidates)
-        candidates = tuple(
-            self._candidate(frame, regions[_source(guess, reads)], guess) for guess in guesses
-        )
+        crops: dict[int, bytes] = {}  # one crop a region, however many candidates it gave
+        candidates = tuple(self._candidate(frame, regions, guess, crops) for guess in guesses)
         timings["total"] = _ms_since(started)
         return FrameResult(candidates, timings)
 
@@ -99,20 +105,31 @@ class PlateRecognizer:
             at = time.perf_counter()
             for index, found in enumerate(self.own.read(lines)):
                 prior = plate_likeness(regions[index])
-                reads += [(index, Read(text, p, "own", prior)) for text, p in found]
+                reads += [(index, Read(text, p, "own", prior, index)) for text, p in found]
             _add(timings, "own", at)
         if self.ppocr is not None and lines and not self._sure(reads):
             at = time.perf_counter()
             # the project's reader ranks the regions; without it PP-OCR must read them all
             limit = self.settings.ppocr_regions if self.own is not None else len(lines)
+            if self._found_a_plate(reads):
+                limit = 1  # a second opinion on that plate is enough
             chosen = _likeliest(len(lines), reads)[:limit]
+            cyrillic = _cyrillic_plates(reads)
             for index, found in zip(
                 chosen, self.ppocr.read([lines[i] for i in chosen]), strict=True
             ):
                 prior = plate_likeness(regions[index])
-                reads += [(index, Read(text, p, "ppocr", prior)) for text, p in found]
+                if index in cyrillic:  # PP-OCR has no Cyrillic: its read of such a plate is
+                    prior *= BLIND_TO_CYRILLIC  # Latin and Greek look-alikes, not evidence
+                reads += [(index, Read(text, p, "ppocr", prior, index)) for text, p in found]
             _add(timings, "ppocr", at)
         return regions, reads
+
+    @staticmethod
+    def _found_a_plate(reads: list[tuple[int, Read]]) -> bool:
+        """Whether the project's reader has read a corridor plate in some region."""
+        best = rank((read for _, read in reads), 1)
+        return bool(best and best[0].format is not None and best[0].confidence >= 0.5)
 
     def _sure(self, reads: list[tuple[int, Read]]) -> bool:
         """Whether the project's reader alone has read a corridor plate beyond doubt, so the
@@ -126,11 +143,29 @@ class PlateRecognizer:
             and best[0].confidence >= self.settings.sure_probability
         )
 
-    def _candidate(self, frame: BGR, region: PlateRegion, guess: PlateGuess) -> Candidate:
+    def _candidate(
+        self, frame: BGR, regions: list[PlateRegion], guess: PlateGuess, crops: dict[int, bytes]
+    ) -> Candidate:
+        region = regions[guess.region]
         x, y, w, h = cv2.boundingRect(region.quad.astype(np.float32))
-        crop = region_image(frame, region, self.settings.crop_height)
-        ok, jpeg = cv2.imencode(".jpg", crop, [cv2.IMWRITE_JPEG_QUALITY, 80])
-        return Candidate(guess, (x, y, w, h), jpeg.tobytes() if ok else b"")
+        if guess.region not in crops:
+            crop = region_image(frame, region, self.settings.crop_height)
+            ok, jpeg = cv2.imencode(".jpg", crop, [cv2.IMWRITE_JPEG_QUALITY, 80])
+            crops[guess.region] = jpeg.tobytes() if ok else b""
+        return Candidate(guess, (x, y, w, h), crops[guess.region])
+
+
+def _cyrillic_plates(reads: list[tuple[int, Read]]) -> set[int]:
+    """The regions whose likeliest read by the project's reader is a plate written in
+    Cyrillic (Mongolian, Russian style)."""
+    found = set()
+    for index in {i for i, _ in reads}:
+        best = rank((read for i, read in reads if i == index and read.reader == "own"), 1)
+        if best and best[0].format is not None and best[0].confidence >= MEANT:
+            cyrillic = best[0].written != latin_writing(best[0].written)
+            if cyrillic:
+                found.add(index)
+    return found
 
 
 def _likeliest(count: int, reads: list[tuple[int, Read]]) -> list[int]:
@@ -141,18 +176,6 @@ def _likeliest(count: int, reads: list[tuple[int, Read]]) -> list[int]:
         for guess in rank([read], k=1):
             best[index] = max(best[index], guess.score)
     return sorted(range(count), key=lambda i: (-best[i], i))
-
-
-def _source(guess: PlateGuess, reads: list[tuple[int, Read]]) -> int:
-    """The region whose reads gave this candidate its strongest support."""
-    from drivers.plates.ranking import interpretations, plate_key
-
-    best, best_score = 0, -1.0
-    for index, read in reads:
-        for meaning in interpretations(plate_key(read.text)):
-            if meaning.text == guess.key and read.probability * meaning.weight > best_score:
-                best, best_score = index, read.probability * meaning.weight
-    return best
 
 
 def _own_reader() -> PlateTextReader | None:

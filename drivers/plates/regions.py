@@ -31,6 +31,7 @@ _STACK_OVERLAP_Y = 0.4  # unclipped boxes of tight lines overlap a little vertic
 class PlateRegion:
     lines: tuple[Quad, ...]  # one quad per text line, top line first
     score: float  # the detector's mean probability over the region's boxes
+    stacked: bool = False  # a single line that has a partner line: likely half of a plate
 
     @property
     def quad(self) -> Quad:
@@ -40,8 +41,12 @@ class PlateRegion:
 def plate_regions(boxes: list[TextBox], limit: int = 6) -> list[PlateRegion]:
     """Candidate plate regions, the likeliest first, at most `limit`."""
     lines = _join_pieces(boxes)
-    regions = [PlateRegion((_enclosing_line(line),), _score(line)) for line in lines]
-    for top, bottom in _stacked_pairs(lines):
+    pairs = _stacked_pairs(lines)
+    halves = {id(line) for pair in pairs for line in pair}
+    regions = [
+        PlateRegion((_enclosing_line(line),), _score(line), id(line) in halves) for line in lines
+    ]
+    for top, bottom in pairs:
         regions.append(
             PlateRegion(
                 (_enclosing_line(top), _enclosing_line(bottom)), _score(top + bottom) * 0.95
@@ -121,6 +126,8 @@ def plate_likeness(region: PlateRegion) -> float:
     top = float(np.linalg.norm(region.lines[0][1] - region.lines[0][0]))
     side = float(np.linalg.norm(region.lines[0][3] - region.lines[0][0]))
     aspect = top / max(side, 1.0) / len(region.lines)
+    if region.stacked:
+        return 0.4  # one line of a two-line plate reads as a plate of no format, but is half
     if 1.2 <= aspect <= 7.0:
         return 1.0
     return 0.4 if aspect <= 10.0 else 0.1  # a date stamp, a phone number, a slogan
