@@ -24,6 +24,7 @@ _SAME_LINE_HEIGHTS = 1.6  # ... and heights within this ratio
 _PIECE_GAP = 1.6  # pieces of one plate are at most this many heights apart
 _STACK_GAP = 0.8  # two lines of one plate are at most this many heights apart
 _STACK_OVERLAP = 0.5  # ... and overlap horizontally by this share of the narrower
+WIDEN = 0.35  # share of a line's height added at each end before it is read
 _STACK_OVERLAP_Y = 0.4  # unclipped boxes of tight lines overlap a little vertically
 
 
@@ -58,8 +59,18 @@ def plate_regions(boxes: list[TextBox], limit: int = 6) -> list[PlateRegion]:
 
 def line_image(frame: BGR, region: PlateRegion) -> BGR:
     """The region as one rectified text line: a two-line plate's lines side by side."""
-    crops = [rectify(frame, quad, LINE_HEIGHT) for quad in region.lines]
+    crops = [rectify(frame, widened(quad), LINE_HEIGHT) for quad in region.lines]
     return crops[0] if len(crops) == 1 else np.hstack(crops)
+
+
+def widened(quad: Quad, share: float = WIDEN) -> Quad:
+    """The quad longer at both ends by `share` of its height: the detector's box can stop at a
+    divider (a region code boxed off at the plate's edge) and the readers need a margin."""
+    along = (quad[1] - quad[0] + quad[2] - quad[3]) / 2
+    along = along / max(float(np.linalg.norm(along)), 1.0)
+    height = float(np.linalg.norm(quad[3] - quad[0]) + np.linalg.norm(quad[2] - quad[1])) / 2
+    step = (along * height * share).astype(np.float32)
+    return np.array([quad[0] - step, quad[1] + step, quad[2] + step, quad[3] - step], np.float32)
 
 
 def region_image(frame: BGR, region: PlateRegion, height: int = 64) -> BGR:
