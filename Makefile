@@ -3,7 +3,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 PACKAGES := edge drivers sync provisioning ui_kiosk
 
-.PHONY: bootstrap demo test lint typecheck contracts unit bench chaos clean
+.PHONY: bootstrap demo test lint typecheck contracts unit bench chaos clean train-plates
 
 bootstrap:
 	@scripts/bootstrap
@@ -35,3 +35,8 @@ chaos: bootstrap
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .hypothesis
+
+# Retrain the project's plate reader (drivers/plates/models/plate_reader.*), about 30 minutes.
+train-plates: bootstrap
+	$(BIN)/pip install -e '.[train]' onnx
+	$(BIN)/python scripts/train_plate_reader.py

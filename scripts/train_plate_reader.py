@@ -1,0 +1,456 @@
+"""Train the project's plate text reader and ship it: drivers/plates/models/plate_reader.onnx and
+its card plate_reader.json (charset, input policy, training and validation figures).
+
+The crops come from the synthetic renderer (`drivers.sim.plates.training_crop`), rendered once
+by a process pool with fixed seeds and augmented anew on every pass. Validation crops come from
+another seed, the same number for every format, and are read by the exported model through the
+runtime reader (`drivers.plates.plate_reader.PlateTextReader`), so the figures on the card are
+those of the file that ships.
+
+    make train-plates        # or: .venv/bin/python scripts/train_plate_reader.py --minutes 26
+"""
+
+from __future__ import annotations
+
+import argparse
+import multiprocessing
+import random
+import shutil
+import tempfile
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+import numpy.typing as npt
+import torch
+from rapidfuzz.distance import Levenshtein
+from torch import nn
+
+from drivers.plates.plate_reader import (
+    MODEL_NAME,
+    MODELS,
+    InputPolicy,
+    Line,
+    PlateReaderInfo,
+    PlateTextReader,
+    TrainingReport,
+    ValidationReport,
+    batch_input,
+    line_input,
+)
+from drivers.sim.plates import PLATE_CHARSET, training_crop
+from edge.plate_formats import FORMATS
+
+TRAIN_SEED = 6001
+VALIDATION_SEED = 6002  # the unit tests use 6003
+POLICY = InputPolicy()
+CHANNELS = (16, 32, 64, 64, 96)
+HIDDEN = 64
+NEGATIVES = 0.02
+# More distinct crops where the alphabet is large: 31 provinces (30% of Chinese plates are not
+# from Xinjiang), Mongolian letters seen on no other plate.
+COUNTRY_WEIGHTS = {"CN": 2.0, "MN": 3.0}
+COMMON_PROVINCE, THINNING = "新", 0.6  # 70% of the renderer's Chinese plates -> 48% in training
+CHECKPOINT = Path("/tmp/plate_reader_checkpoint.pt")
+AUGMENTATION = (
+    "horizontal scale 0.8-1.2 (p 0.5); left/right cut or margin up to 5% of the width each "
+    "(p 0.5); top/bottom cut or margin up to 2 px (p 0.3); gamma 0.6-1.6 (p 0.2); "
+    "resolution loss 0.5-0.8 (p 0.1); contrast inversion (p 0.05); random extra right padding "
+    "of a batch (p 0.3); 2% crops without a plate (flat, noise, gradients, strokes), label ''"
+)
+
+Grey = npt.NDArray[np.uint8]
+
+
+@dataclass(frozen=True)
+class Sample:
+    crop: Grey
+    label: str
+    format: str  # a format name, or "" for a crop without a plate
+
+
+# -- the model ---------------------------------------------------------------------------------
+
+
+def _block(inputs: int, outputs: int) -> list[nn.Module]:
+    return [
+        nn.Conv2d(inputs, outputs, 3, padding=1, bias=False),
+        nn.BatchNorm2d(outputs),
+        nn.ReLU(),
+    ]
+
+
+class PlateCRNN(nn.Module):
+    """Five 3x3 conv blocks (height 32 -> 4, width / 4), a (4, 1) block that collapses the height,
+    a bidirectional LSTM over the width, a linear layer to the classes (0 is CTC's blank)."""
+
+    def __init__(self, classes: int, channels: Sequence[int] = CHANNELS, hidden: int = HIDDEN):
+        super().__init__()
+        c1, c2, c3, c4, c5 = channels
+        self.features = nn.Sequential(
+            *_block(1, c1), nn.MaxPool2d(2),
+            *_block(c1, c2), nn.MaxPool2d(2),
+            *_block(c2, c3), *_block(c3, c4), nn.MaxPool2d((2, 1)),
+            *_block(c4, c5),
+            nn.Conv2d(c5, c5, (4, 1), bias=False), nn.BatchNorm2d(c5), nn.ReLU(),
+        )  # fmt: skip
+        self.context = nn.LSTM(c5, hidden, bidirectional=True, batch_first=True)
+        self.classify = nn.Linear(2 * hidden, classes)
+
+    def forward(self, lines: torch.Tensor) -> torch.Tensor:
+        """(batch, 1, 32, width) -> logits (batch, width / 4, classes)."""
+        steps = self.features(lines).squeeze(2).permute(0, 2, 1)
+        context, _ = self.context(steps)
+        logits: torch.Tensor = self.classify(context)
+        return logits
+
+    def describe(self) -> str:
+        c = [m.out_channels for m in self.features if isinstance(m, nn.Conv2d)]
+        return (
+            f"CRNN: conv3x3-BN-ReLU {c[0]}, maxpool 2x2, {c[1]}, maxpool 2x2, {c[2]}, {c[3]}, "
+            f"maxpool 2x1, {c[4]}, conv4x1-BN-ReLU {c[5]} (height 32 -> 1, width / 4); "
+            f"BiLSTM {self.context.hidden_size} x 2; linear {self.classify.out_features}; "
+            "CTC loss"
+        )
+
+
+class _Probabilities(nn.Module):
+    def __init__(self, model: PlateCRNN):
+        super().__init__()
+        self.model = model
+
+    def forward(self, lines: torch.Tensor) -> torch.Tensor:
+        return torch.softmax(self.model(lines), dim=-1)
+
+
+# -- data --------------------------------------------------------------------------------------
+
+
+def _render(job: tuple[int, int, int, int, bool]) -> list[Sample]:
+    """`count` crops of one format (index into FORMATS), from their own seed; with `thin`, most
+    Xinjiang plates are left out so the other provinces are seen often enough to be learnt."""
+    seed, chunk, format_index, count, thin = job
+    rng = random.Random(seed * 1_000_003 + chunk)
+    fmt = FORMATS[format_index]
+    samples: list[Sample] = []
+    while len(samples) < count:
+        crop, label = training_crop(rng, height=POLICY.height, formats=(fmt,))
+        if thin and label.startswith(COMMON_PROVINCE) and rng.random() < THINNING:
+            continue
+        samples.append(Sample(crop, label, fmt.name))
+    return samples
+
+
+def render(
+    seed: int,
+    per_format: int,
+    workers: int,
+    weights: dict[str, float] | None = None,
+    thin: bool = False,
+) -> list[Sample]:
+    """`per_format` crops of every format (times its country's weight), rendered in parallel."""
+    chunk = 250
+    jobs = []
+    for format_index, fmt in enumerate(FORMATS):
+        total = round(per_format * (weights or {}).get(fmt.country, 1.0))
+        for start in range(0, total, chunk):
+            count = min(chunk, total - start)
+            jobs.append((seed, format_index * 10_000 + start // chunk, format_index, count, thin))
+    with multiprocessing.get_context("fork").Pool(workers) as pool:
+        return [sample for part in pool.imap(_render, jobs) for sample in part]
+
+
+def negative(rng: np.random.Generator) -> Grey:
+    """A crop with no plate in it: flat, noise, a gradient or a few strokes."""
+    width = int(rng.integers(48, 320))
+    kind = rng.integers(4)
+    image = np.full((POLICY.height, width), rng.integers(0, 256), np.float32)
+    if kind >= 1:
+        image += rng.normal(0, rng.uniform(2, 40), image.shape)
+    if kind >= 2:
+        ramp = np.linspace(0, rng.uniform(-120, 120), width, dtype=np.float32)
+        image += ramp[None, :] if rng.random() < 0.5 else np.resize(ramp, image.shape[::-1]).T
+    if kind == 3:
+        for _ in range(int(rng.integers(1, 6))):
+            p1 = (int(rng.integers(width)), int(rng.integers(POLICY.height)))
+            p2 = (int(rng.integers(width)), int(rng.integers(POLICY.height)))
+            colour = float(rng.integers(256))
+            cv2.line(image, p1, p2, colour, int(rng.integers(1, 5)))
+    return np.clip(image, 0, 255).astype(np.uint8)
+
+
+def augment(crop: Grey, rng: np.random.Generator) -> Grey:
+    image = crop
+    rows, cols = image.shape
+    if rng.random() < 0.5:
+        width = max(8, round(cols * rng.uniform(0.8, 1.2)))
+        image = cv2.resize(image, (width, rows), interpolation=cv2.INTER_LINEAR)
+    if rng.random() < 0.5:
+        image = _shift_edges(image, rng, axis=1, most=round(image.shape[1] * 0.05))
+    if rng.random() < 0.3:
+        image = _shift_edges(image, rng, axis=0, most=2)
+    if rng.random() < 0.2:
+        lut = (255 * (np.arange(256) / 255) ** rng.uniform(0.6, 1.6)).astype(np.uint8)
+        image = cv2.LUT(image, lut)
+    if rng.random() < 0.1:
+        rows, cols = image.shape
+        scale = rng.uniform(0.5, 0.8)
+        small = cv2.resize(image, (max(4, round(cols * scale)), max(4, round(rows * scale))))
+        image = cv2.resize(small, (cols, rows), interpolation=cv2.INTER_LINEAR)
+    if rng.random() < 0.05:
+        image = 255 - image
+    return np.asarray(image, np.uint8)
+
+
+def _shift_edges(image: Grey, rng: np.random.Generator, *, axis: int, most: int) -> Grey:
+    """Cut up to `most` pixels off each end of `axis`, or add a replicated margin that wide."""
+    before, after = (int(rng.integers(-most, most + 1)) for _ in range(2))
+    length = image.shape[axis]
+    start, stop = max(0, -before), length - max(0, -after)
+    if stop - start < length // 2:
+        return image
+    image = image[start:stop] if axis == 0 else image[:, start:stop]
+    pads = (max(0, before), max(0, after))
+    top, bottom, left, right = (*pads, 0, 0) if axis == 0 else (0, 0, *pads)
+    return np.asarray(cv2.copyMakeBorder(image, top, bottom, left, right, cv2.BORDER_REPLICATE))
+
+
+def encode(label: str, index: dict[str, int]) -> list[int]:
+    try:
+        return [index[ch] for ch in label]
+    except KeyError as error:
+        raise ValueError(f"label {label!r}: {error} is not in PLATE_CHARSET") from None
+
+
+Batch = tuple[torch.Tensor, torch.Tensor, torch.Tensor]
+
+
+def batches(
+    samples: Sequence[Sample], index: dict[str, int], batch_size: int, rng: np.random.Generator
+) -> Iterator[Batch]:
+    """Endless batches of augmented crops, each of lines of similar width (little padding)."""
+    pool = batch_size * min(16, max(1, len(samples) // batch_size))
+    while True:
+        order = rng.permutation(len(samples))
+        for start in range(0, len(order) - pool + 1, pool):
+            lines: list[tuple[Line, list[int]]] = []
+            for i in order[start : start + pool]:
+                if rng.random() < NEGATIVES:
+                    lines.append((line_input(negative(rng), POLICY), []))
+                else:
+                    sample = samples[i]
+                    crop = augment(sample.crop, rng)
+                    lines.append((line_input(crop, POLICY), encode(sample.label, index)))
+            lines.sort(key=lambda item: item[0].shape[1])
+            groups = [lines[i : i + batch_size] for i in range(0, pool, batch_size)]
+            for group_index in rng.permutation(len(groups)):
+                yield _tensors(groups[group_index], rng)
+
+
+def _tensors(group: list[tuple[Line, list[int]]], rng: np.random.Generator) -> Batch:
+    batch = batch_input([line for line, _ in group], POLICY)
+    if rng.random() < 0.3:
+        extra = int(rng.integers(1, 8)) * POLICY.width_multiple
+        batch = np.pad(batch, ((0, 0), (0, 0), (0, 0), (0, extra)))
+    targets = torch.tensor([c for _, label in group for c in label], dtype=torch.long)
+    lengths = torch.tensor([len(label) for _, label in group], dtype=torch.long)
+    return torch.from_numpy(batch), targets, lengths
+
+
+# -- training ----------------------------------------------------------------------------------
+
+
+def learning_rate(progress: float, peak: float) -> float:
+    """Linear warm-up over the first 3% of the time, then a cosine down to 2% of the peak."""
+    if progress < 0.03:
+        return peak * (0.1 + 0.9 * progress / 0.03)
+    cosine = 0.5 * (1 + np.cos(np.pi * min(1.0, (progress - 0.03) / 0.97)))
+    return peak * (0.02 + 0.98 * float(cosine))
+
+
+def train(
+    model: PlateCRNN, samples: Sequence[Sample], minutes: float, batch_size: int, peak: float
+) -> int:
+    index = {ch: i + 1 for i, ch in enumerate(PLATE_CHARSET)}
+    optimiser = torch.optim.AdamW(model.parameters(), lr=peak, weight_decay=1e-4)
+    ctc = nn.CTCLoss(blank=0, zero_infinity=True)
+    budget = minutes * 60
+    started = time.monotonic()
+    model.train()
+    losses: list[float] = []
+    step = 0
+    for lines, targets, lengths in batches(samples, index, batch_size, _numpy_rng(TRAIN_SEED)):
+        progress = (time.monotonic() - started) / budget
+        if progress >= 1:
+            break
+        for group in optimiser.param_groups:
+            group["lr"] = learning_rate(progress, peak)
+        log_probs = model(lines).log_softmax(-1).permute(1, 0, 2)  # (steps, batch, classes)
+        steps = torch.full((lines.shape[0],), log_probs.shape[0], dtype=torch.long)
+        loss = ctc(log_probs, targets, steps, lengths)
+        optimiser.zero_grad()
+        loss.backward()
+        nn.utils.clip_grad_norm_(model.parameters(), 5.0)
+        optimiser.step()
+        losses.append(loss.item())
+        step += 1
+        if step % 200 == 0:
+            elapsed = time.monotonic() - started
+            print(
+                f"step {step}  loss {np.mean(losses[-200:]):.4f}  "
+                f"{step * batch_size / elapsed:.0f} crops/s  {elapsed / 60:.1f} min",
+                flush=True,
+            )
+    return step
+
+
+def _numpy_rng(seed: int) -> np.random.Generator:
+    return np.random.default_rng(seed)
+
+
+# -- export and validation ---------------------------------------------------------------------
+
+
+def export(model: PlateCRNN, path: Path) -> None:
+    model.eval()
+    example = torch.zeros(1, 1, POLICY.height, 160)
+    torch.onnx.export(
+        _Probabilities(model),
+        (example,),
+        str(path),
+        dynamo=False,
+        opset_version=17,
+        input_names=["lines"],
+        output_names=["probabilities"],
+        dynamic_axes={"lines": {0: "batch", 3: "width"}, "probabilities": {0: "batch", 1: "steps"}},
+    )
+
+
+def validate(
+    models: Path, samples: Sequence[Sample], seed: int, failures: Path | None
+) -> ValidationReport:
+    reader = PlateTextReader(models, k=1)
+    right: dict[str, list[bool]] = {fmt.name: [] for fmt in FORMATS}
+    edits = characters = 0
+    if failures is not None:
+        shutil.rmtree(failures, ignore_errors=True)
+        failures.mkdir(parents=True)
+    for start in range(0, len(samples), 32):
+        chunk = samples[start : start + 32]
+        for sample, found in zip(chunk, reader.read([s.crop for s in chunk]), strict=True):
+            best = found[0][0] if found else ""
+            right[sample.format].append(best == sample.label)
+            edits += Levenshtein.distance(best, sample.label)
+            characters += len(sample.label)
+            if best != sample.label and failures is not None:
+                _save_failure(failures, sample, best, len(right[sample.format]))
+    per_format = {name: round(float(np.mean(hits)), 4) for name, hits in right.items()}
+    overall = float(np.mean([hit for hits in right.values() for hit in hits]))
+    return ValidationReport(
+        seed=seed,
+        samples=len(samples),
+        sequence_accuracy=round(overall, 4),
+        character_error_rate=round(edits / max(1, characters), 5),
+        per_format=per_format,
+    )
+
+
+def _save_failure(folder: Path, sample: Sample, read: str, number: int) -> None:
+    if len(list(folder.glob(f"{_slug(sample.format)}-*"))) >= 12:
+        return
+    name = f"{_slug(sample.format)}-{number:03d}-{sample.label}-read-{read or 'nothing'}.png"
+    cv2.imencode(".png", sample.crop)[1].tofile(str(folder / name))
+
+
+def _slug(name: str) -> str:
+    return "".join(ch if ch.isalnum() else "_" for ch in name).strip("_")
+
+
+def card(
+    model: PlateCRNN, training: TrainingReport, validation: ValidationReport
+) -> PlateReaderInfo:
+    return PlateReaderInfo(
+        model=f"{MODEL_NAME}.onnx",
+        architecture=model.describe(),
+        parameters=sum(p.numel() for p in model.parameters()),
+        charset=PLATE_CHARSET,
+        input=POLICY,
+        training=training,
+        validation=validation,
+    )
+
+
+def _write_card(folder: Path, info: PlateReaderInfo) -> None:
+    text = info.model_dump_json(indent=2)
+    (folder / f"{MODEL_NAME}.json").write_text(text + "\n", encoding="utf-8")
+
+
+# -- the run -----------------------------------------------------------------------------------
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--minutes", type=float, default=27.0, help="training time budget")
+    parser.add_argument("--per-format", type=int, default=6_000, help="training crops a format")
+    parser.add_argument("--validation-per-format", type=int, default=134)
+    parser.add_argument("--batch-size", type=int, default=64)
+    parser.add_argument("--learning-rate", type=float, default=2e-3)
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--channels", default=",".join(map(str, CHANNELS)))
+    parser.add_argument("--hidden", type=int, default=HIDDEN)
+    parser.add_argument("--out", type=Path, default=MODELS)
+    parser.add_argument("--failures", type=Path, default=Path("/tmp/plate_reader_failures"))
+    args = parser.parse_args(argv)
+
+    started = time.monotonic()
+    torch.set_num_threads(2)
+    torch.manual_seed(TRAIN_SEED)
+    samples = render(TRAIN_SEED, args.per_format, args.workers, COUNTRY_WEIGHTS, thin=True)
+    held_out = render(VALIDATION_SEED, args.validation_per_format, args.workers)
+    generation_s = time.monotonic() - started
+    print(f"rendered {len(samples)} + {len(held_out)} crops in {generation_s:.0f} s", flush=True)
+
+    channels = tuple(int(c) for c in args.channels.split(","))
+    model = PlateCRNN(len(PLATE_CHARSET) + 1, channels, args.hidden)
+    training_started = time.monotonic()
+    steps = train(model, samples, args.minutes, args.batch_size, args.learning_rate)
+    training_s = time.monotonic() - training_started
+    seen = steps * args.batch_size * (1 - NEGATIVES)
+    torch.save(model.state_dict(), CHECKPOINT)
+
+    with tempfile.TemporaryDirectory() as scratch:
+        folder = Path(scratch)
+        export(model, folder / f"{MODEL_NAME}.onnx")
+        report = TrainingReport(
+            seed=TRAIN_SEED,
+            samples=len(samples),
+            negatives=NEGATIVES,
+            steps=steps,
+            batch_size=args.batch_size,
+            epochs=round(seen / len(samples), 2),
+            generation_s=round(generation_s, 1),
+            training_s=round(training_s, 1),
+            wall_time_s=0.0,
+            renderer="drivers.sim.plates.training_crop, strength drawn per crop",
+            augmentation=AUGMENTATION,
+            torch=torch.__version__,
+        )
+        empty = ValidationReport(
+            seed=VALIDATION_SEED, samples=0, sequence_accuracy=0, character_error_rate=1,
+            per_format={},
+        )  # fmt: skip
+        _write_card(folder, card(model, report, empty))
+        validation = validate(folder, held_out, VALIDATION_SEED, args.failures)
+        report = report.model_copy(update={"wall_time_s": round(time.monotonic() - started, 1)})
+        _write_card(folder, card(model, report, validation))
+        args.out.mkdir(parents=True, exist_ok=True)
+        for name in (f"{MODEL_NAME}.onnx", f"{MODEL_NAME}.json"):
+            shutil.copyfile(folder / name, args.out / name)
+    print(card(model, report, validation).model_dump_json(indent=2, exclude={"charset"}))
+
+
+if __name__ == "__main__":
+    main()
