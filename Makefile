@@ -38,5 +38,5 @@ clean:
 
 # Retrain the project's plate reader (drivers/plates/models/plate_reader.*), about 30 minutes.
 train-plates: bootstrap
-	$(BIN)/pip install -e '.[train]' onnx
+	$(BIN)/pip install -e '.[train]'
 	$(BIN)/python scripts/train_plate_reader.py
