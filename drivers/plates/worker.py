@@ -117,6 +117,11 @@ class PlateWorker:
             self._process.start()
             why = self._feed(jobs, results)
             self._end_process()
+            for channel in (jobs, results):
+                # A frame still in the pipe of a dead worker is lost (and was reported so);
+                # without this, its feeder thread would hold the service at exit forever.
+                channel.cancel_join_thread()
+                channel.close()
             if self._stop.is_set():
                 break
             self.stats.restarts += 1
