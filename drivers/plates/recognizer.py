@@ -30,6 +30,7 @@ from edge.plate_formats import latin_writing
 logger = logging.getLogger(__name__)
 
 BLIND_TO_CYRILLIC = 0.3
+FOUND = 0.5  # a corridor plate read this probably: one PP-OCR read is a second opinion enough
 MEANT = 0.2  # a read this probable says what kind of plate a region holds
 
 
@@ -107,11 +108,12 @@ class PlateRecognizer:
                 prior = plate_likeness(regions[index])
                 reads += [(index, Read(text, p, "own", prior, index)) for text, p in found]
             _add(timings, "own", at)
-        if self.ppocr is not None and lines and not self._sure(reads):
+        best = rank((read for _, read in reads), 1)  # the project's reader's answer so far
+        if self.ppocr is not None and lines and not self._sure(best):
             at = time.perf_counter()
             # the project's reader ranks the regions; without it PP-OCR must read them all
             limit = self.settings.ppocr_regions if self.own is not None else len(lines)
-            if self._found_a_plate(reads):
+            if best and best[0].format is not None and best[0].confidence >= FOUND:
                 limit = 1  # a second opinion on that plate is enough
             chosen = _likeliest(len(lines), reads)[:limit]
             cyrillic = _cyrillic_plates(reads)
@@ -125,18 +127,11 @@ class PlateRecognizer:
             _add(timings, "ppocr", at)
         return regions, reads
 
-    @staticmethod
-    def _found_a_plate(reads: list[tuple[int, Read]]) -> bool:
-        """Whether the project's reader has read a corridor plate in some region."""
-        best = rank((read for _, read in reads), 1)
-        return bool(best and best[0].format is not None and best[0].confidence >= 0.5)
-
-    def _sure(self, reads: list[tuple[int, Read]]) -> bool:
+    def _sure(self, best: list[PlateGuess]) -> bool:
         """Whether the project's reader alone has read a corridor plate beyond doubt, so the
         dearer second opinion can be skipped."""
-        if not reads or self.settings.sure_probability >= 1.0:
+        if self.settings.sure_probability >= 1.0:
             return False
-        best = rank((read for _, read in reads), 1)
         return bool(
             best
             and best[0].format is not None
