@@ -64,6 +64,8 @@ class TrainingReport(_Strict):
     renderer: str
     augmentation: str
     torch: str
+    # fine-tuned from earlier weights (their SHA-256 and what they had seen), or None: from scratch
+    initialised_from: str | None = None
 
 
 class ValidationReport(_Strict):

@@ -27,6 +27,8 @@ LOOKALIKES: dict[str, str] = {
     "6": "GБ", "G": "6", "Б": "6", "7": "T", "8": "B", "B": "8",
     # what a Latin reader makes of the Cyrillic letters that have no Latin twin
     "3": "ЗЭ", "W": "Ш", "Φ": "Ф", "N": "И", "R": "Я", "Γ": "Г", "F": "Г",
+    # and what a reader that knows Mongolian makes of a Latin plate's O and Y
+    "Ө": "O0", "Ү": "Y",
 }  # fmt: skip
 
 _DATE_OR_TIME = re.compile(
@@ -38,6 +40,7 @@ TRIM_COST = 0.8  # a read cut by a stray character at one end keeps this share p
 MAX_TRIM_HEAD, MAX_TRIM_TAIL = 2, 3
 UNKNOWN_FORMAT = 0.5  # a plausible plate of no corridor format (a European, a US plate)
 IMPLAUSIBLE = 0.01  # a caption, a phone number, a date
+PARTIAL = 0.7  # the most a read loses for being part of a plate that fits a format
 
 
 @dataclass(frozen=True)
@@ -88,8 +91,22 @@ def rank(reads: Iterable[Read], k: int = 5) -> list[PlateGuess]:
             pool.format = pool.format or fmt
             if support > pool.best_support:
                 pool.best_support, pool.region = support, read.region
+    _discount_partial_reads(pooled)
     ranked = sorted(pooled.items(), key=lambda item: -item[1].score)[:k]
     return [_guess(key, pool) for key, pool in ranked]
+
+
+def _discount_partial_reads(pooled: dict[str, _Pool]) -> None:
+    """A read of no format that is part of a candidate that fits one ("P726RC" of "80P726RC",
+    the bottom line of a two-line plate) is most likely that plate read from a region that cut
+    it short: it loses in proportion to how well the whole plate is supported."""
+    whole = [
+        (key, pool.score) for key, pool in pooled.items() if pool.format and pool.score >= 0.01
+    ]
+    for key, pool in pooled.items():
+        if pool.format is None:
+            support = max((s for w, s in whole if len(w) > len(key) and key in w), default=0.0)
+            pool.score *= 1 - min(PARTIAL, 2 * support)
 
 
 @dataclass
@@ -198,8 +215,9 @@ def is_date_or_time(text: str) -> bool:
 def _unknown_format_weight(key: str) -> float:
     """How much a key looks like a plate of a format we do not know: 4 to 9 letters and digits,
     best with both (a plate); letters only, much less (a personalised plate, but far more
-    often a word: a make, a model, a sign)."""
-    if not 4 <= len(key) <= 9 or not key.isalnum():
+    often a word: a make, a model, a sign). Foreign plates are Latin letters and digits: a key
+    with a Han character or a Cyrillic letter of no Latin twin is part of a corridor plate."""
+    if not 4 <= len(key) <= 9 or not (key.isascii() and key.isalnum()):
         return IMPLAUSIBLE
     digits = sum(ch.isdigit() for ch in key)
     if digits == len(key):  # some plates are all digits; so are fleet numbers

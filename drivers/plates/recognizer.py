@@ -37,7 +37,7 @@ MEANT = 0.2  # a read this probable says what kind of plate a region holds
 @dataclass(frozen=True)
 class RecognizerSettings:
     detector: DetectorSettings = field(default_factory=DetectorSettings)
-    regions: int = 6  # regions read by the project's reader (cheap)
+    regions: int = 8  # regions read by the project's reader (cheap)
     ppocr_regions: int = 2  # of those, the likeliest also read by PP-OCR (dearer)
     candidates: int = 5
     crop_height: int = 64  # the crop kept with a candidate, for the officer's screen

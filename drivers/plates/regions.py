@@ -21,6 +21,7 @@ Line: TypeAlias = tuple[TextBox, ...]
 LINE_HEIGHT = 48  # rectified line height in pixels, what PP-OCR's recogniser is trained at
 _SAME_LINE_CENTRE = 0.5  # centres this many heights apart still sit on one line
 _SAME_LINE_HEIGHTS = 1.6  # ... and heights within this ratio
+_SMALLER_PIECE = 2.4  # a boxed-off region code may be this many times smaller than the plate
 _PIECE_GAP = 1.6  # pieces of one plate are at most this many heights apart
 _STACK_GAP = 0.8  # two lines of one plate are at most this many heights apart
 _STACK_OVERLAP = 0.5  # ... and overlap horizontally by this share of the narrower
@@ -46,6 +47,10 @@ def plate_regions(boxes: list[TextBox], limit: int = 6) -> list[PlateRegion]:
     halves = {id(line) for pair in pairs for line in pair}
     regions = [
         PlateRegion((_enclosing_line(line),), _score(line), id(line) in halves) for line in lines
+    ]
+    regions += [
+        PlateRegion((_enclosing_line(line),), _score(line) * 0.95)
+        for line in _with_smaller_pieces(lines)
     ]
     for top, bottom in pairs:
         regions.append(
@@ -112,6 +117,31 @@ def _continues(left: TextBox, right: TextBox) -> bool:
     return -0.5 * h <= gap <= _PIECE_GAP * h
 
 
+def _with_smaller_pieces(lines: list[Line]) -> list[Line]:
+    """Each line joined with a smaller piece right beside it, as another candidate: a Russian
+    plate's region code (with RUS below it) is smaller than its letters and digits, so the
+    detector boxes it apart and the same-line rule keeps it apart. Both versions stay
+    candidates; the format grammars tell which is the plate."""
+    out = []
+    for line in lines:
+        main = _bounds(line)
+        h = main[3] - main[1]
+        for piece in lines:
+            if piece is line:
+                continue
+            box = _bounds(piece)
+            ph = box[3] - box[1]
+            centre = (box[1] + box[3]) / 2
+            gap = max(box[0] - main[2], main[0] - box[2])
+            if (
+                h / _SMALLER_PIECE <= ph < h / _SAME_LINE_HEIGHTS * 1.25
+                and main[1] <= centre <= main[3]
+                and -0.5 * h <= gap <= 0.8 * h
+            ):
+                out.append(tuple(sorted(line + piece, key=lambda b: float(b.quad[:, 0].min()))))
+    return out
+
+
 def _stacked_pairs(lines: list[Line]) -> list[tuple[Line, Line]]:
     pairs = []
     for top in lines:
@@ -134,11 +164,14 @@ def _stacked_pairs(lines: list[Line]) -> list[tuple[Line, Line]]:
 def plate_likeness(region: PlateRegion) -> float:
     """Plates are wide lines of a few characters; a long caption or a tall blob is less
     likely to be one."""
-    top = float(np.linalg.norm(region.lines[0][1] - region.lines[0][0]))
-    side = float(np.linalg.norm(region.lines[0][3] - region.lines[0][0]))
-    aspect = top / max(side, 1.0) / len(region.lines)
     if region.stacked:
         return 0.4  # one line of a two-line plate reads as a plate of no format, but is half
+    quad = region.lines[0] if len(region.lines) == 1 else region.quad
+    aspect = float(np.linalg.norm(quad[1] - quad[0])) / max(
+        float(np.linalg.norm(quad[3] - quad[0])), 1.0
+    )
+    if len(region.lines) > 1:  # a two-line plate is squarer: 1.4 (KZ) to 2 (a Chinese one)
+        return 1.0 if 0.9 <= aspect <= 3.5 else 0.4
     if 1.2 <= aspect <= 7.0:
         return 1.0
     return 0.4 if aspect <= 10.0 else 0.1  # a date stamp, a phone number, a slogan

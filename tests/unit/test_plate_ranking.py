@@ -47,6 +47,27 @@ def test_a_plate_of_no_known_format_is_kept_with_its_o_and_i_read_as_digits() ->
     assert best.country is None
 
 
+def test_a_half_of_a_chinese_plate_is_no_foreign_plate() -> None:
+    # the bottom line of a two-line trailer plate read alone, surely, against the whole plate
+    # read less surely: Han characters are on corridor plates only
+    guesses = rank([Read("2410挂", 0.99, "own"), Read("新N2410挂", 0.3, "own")])
+    assert guesses[0].written == "新N·2410挂"
+    assert guesses[0].country == "CN"
+
+
+def test_a_plate_read_cut_short_loses_to_the_whole_plate_that_fits_a_format() -> None:
+    # "P726RC" from a box that stopped at the boxed region code, surely; "80P726RC" (UZ) less so
+    guesses = rank([Read("P726RC", 0.9, "own"), Read("80P726RC", 0.5, "own")])
+    assert (guesses[0].written, guesses[0].country) == ("80 P 726 RC", "UZ")
+    # with nothing whole beside it, the same read stays a plate of no known format
+    assert rank([Read("P726RC", 0.9, "own")])[0].key == "P726RC"
+
+
+def test_a_mongolian_letter_read_on_a_latin_plate_is_repaired_to_its_look_alike() -> None:
+    (best, *_) = rank([Read("777ӨҮB02", 0.9, "own")])
+    assert (best.written, best.country) == ("777 OYB 02", "KZ")
+
+
 def test_captions_dates_and_phone_numbers_lose_to_a_plate() -> None:
     reads = [
         Read("2014-06-16 06:46:42", 0.99, "ppocr"),

@@ -16,7 +16,7 @@ from edge.plate_formats import FORMATS, PlateFormat, formats_for
 
 TEST_SEED = 6003  # training used 6001, its validation 6002
 PER_FORMAT = 20
-AT_LEAST = 0.8  # on 20 crops; make bench and the model card give the rates on thousands
+AT_LEAST = 0.9  # on 20 crops; the model card gives the rates on 134 crops a format
 
 
 @pytest.fixture(scope="module")
@@ -33,24 +33,14 @@ def _crops(fmt: PlateFormat, count: int) -> list[tuple[np.ndarray, str]]:
 def test_reads_unseen_plates_of_every_format(reader: PlateTextReader, fmt: PlateFormat) -> None:
     crops = _crops(fmt, PER_FORMAT)
     reads = reader.read([crop for crop, _ in crops])
-    # The province character of a Chinese plate is PP-OCR's to read in the pipeline; this
-    # reader is held to the rest of the plate there.
-    skip = 1 if fmt.country == "CN" else 0
     right = sum(
-        bool(found) and _same(found[0][0], label, skip)
-        for (_, label), found in zip(crops, reads, strict=True)
+        bool(found) and found[0][0] == label for (_, label), found in zip(crops, reads, strict=True)
     )
     rate = right / len(crops)
     print(f"{fmt.name}: {right}/{len(crops)} read exactly ({rate:.0%})")
     assert rate >= AT_LEAST, [
         (label, found[:1]) for (_, label), found in zip(crops, reads, strict=True)
     ]
-
-
-def _same(read: str, label: str, skip: int) -> bool:
-    """The read is the label, but for its first `skip` characters, read wrong or not at all."""
-    rest = label[skip:]
-    return read.endswith(rest) and len(read) - len(rest) <= skip
 
 
 def test_mongolian_letters_without_a_latin_twin_are_read(reader: PlateTextReader) -> None:
@@ -111,6 +101,6 @@ def test_model_card_matches_the_model() -> None:
     assert info.blank_index == 0
     assert len(set(info.charset)) == len(info.charset)
     # floors under the shipped model's own figures, so a worse model is not shipped unnoticed
-    assert info.validation.sequence_accuracy >= 0.93
-    assert min(info.validation.per_format.values()) >= 0.65
+    assert info.validation.sequence_accuracy >= 0.98
+    assert min(info.validation.per_format.values()) >= 0.94
     assert set(info.validation.per_format) == {f.name for f in FORMATS}

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from drivers.plates.regions import LINE_HEIGHT, line_image, plate_regions
+from drivers.plates.regions import LINE_HEIGHT, line_image, plate_likeness, plate_regions
 from drivers.plates.text_detector import TextBox
 
 
@@ -51,3 +51,23 @@ def test_long_captions_rank_below_plate_shaped_lines() -> None:
     plate = box(100, 400, 110, 30, score=0.8)
     date_stamp = box(10, 10, 500, 20, score=0.95)
     assert plate_regions([date_stamp, plate])[0].lines[0][0, 0] == 100
+
+
+def test_a_smaller_region_code_beside_the_plate_is_joined_as_another_candidate() -> None:
+    # a Russian plate: "M 977 CB" 60 px high, its region code "86" 34 px high just right of it
+    main, code = box(400, 470, 210, 60), box(605, 476, 48, 34)
+    regions = plate_regions([main, code])
+    spans = sorted((round(float(r.quad[:, 0].min())), round(float(r.quad[:, 0].max())))
+                   for r in regions)  # fmt: skip
+    assert spans == [(400, 610), (400, 653), (605, 653)]  # both alone, and joined
+    far_below = box(605, 560, 48, 34)  # the same piece under the plate is not its region code
+    assert len(plate_regions([main, far_below])) == 2
+
+
+def test_a_two_line_plate_is_as_plate_like_as_a_one_line_plate() -> None:
+    # a Chinese two-line plate: a short top line over a wide bottom line; both read together
+    # must not lose to the bottom line read alone (half of the plate, no format)
+    top, bottom = box(318, 356, 45, 30), box(263, 375, 152, 58)
+    pair = next(r for r in plate_regions([top, bottom]) if len(r.lines) == 2)
+    assert plate_likeness(pair) == 1.0
+    assert all(plate_likeness(r) < 1.0 for r in plate_regions([top, bottom]) if r.stacked)
