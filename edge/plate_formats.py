@@ -5,6 +5,11 @@ Grammars accept the plate with or without its separators (spaces, dots, dashes, 
 middle dot) and in either writing of the twelve Cyrillic/Latin look-alike letters, so a
 Russian plate typed in Latin or a Kazakh plate typed in Cyrillic still fits its format. Region
 fields accept any digits of the right length; the generators draw real region codes.
+
+`FORMATS` holds the corridor countries' plates, the ones the reader is trained on and the
+matcher ranks by. `VISITOR_FORMATS` holds, apart from them, the European-style plates of the
+foreign trucks that most often cross (Turkey, Georgia, Lithuania, Poland, Germany, Belarus,
+Ukraine).
 """
 
 from __future__ import annotations
@@ -256,3 +261,153 @@ def match_formats(text: str) -> list[PlateFormat]:
     """Every format `text` fits, in registry order; several when formats share a shape
     (a Kyrgyz private plate and an Uzbek legal entity's are both `01 123 ABC`)."""
     return [f for f in FORMATS if f.fits(text)]
+
+
+# -- visitors: the European-style plates of foreign trucks that cross the corridor -------------
+
+# Turkish serials (the Turkish alphabet without Ç Ğ İ Ö Ş Ü) and Lithuanian registrations
+# leave out Q, W and X.
+LATIN_NO_QWX = "ABCDEFGHIJKLMNOPRSTUVYZ"
+# A Polish vehicle serial leaves out B, D, I, O and Z, which read as 8, 0, 1, 0 and 2.
+PL_SERIES_LETTERS = "ACEFGHJKLMNPRSTUVWXY"
+# Belarus and Ukraine use the twelve Cyrillic letters that look Latin: the Russian twins with І
+# in place of У. Latin І is not one of `edge.plates`' twelve look-alikes (Russian has no І), so
+# the grammars take either I; the generators write each country's own.
+EAST_TWINS_LATIN = "ABEIKMHOPCTX"
+EAST_TWINS_CYRILLIC = "АВЕІКМНОРСТХ"
+
+TR_PROVINCES = tuple(f"{n:02d}" for n in range(1, 82))
+PL_DISTRICTS = (
+    "WA", "WB", "WD", "WE", "WF", "WH", "WI", "WJ", "WK", "WN", "WT", "WU", "WW", "WX", "WY",
+    "KR", "KK", "PO", "PY", "DW", "DX", "GD", "GA", "LU", "EL", "SK", "ZS", "BI", "CB", "CT",
+    "OP", "RZ", "TK", "NO", "SB", "SC", "SG",
+)  # fmt: skip
+PL_COUNTY_DISTRICTS = (
+    "WPI", "WPR", "WGM", "WOT", "KRA", "KWI", "DWR", "GDA", "GKA", "SBE", "CTR", "BIA",
+)  # fmt: skip
+DE_DISTRICTS = (
+    "B", "M", "HH", "K", "F", "S", "D", "DO", "E", "DU", "H", "L", "DD", "N", "HB", "BI", "MS",
+    "KA", "A", "AC", "BN", "KI", "MA", "OS",
+)  # fmt: skip
+DE_COUNTY_DISTRICTS = ("HRO", "MTK", "REK", "GER", "FFB", "LDS", "MOL", "MYK", "WES", "HSK")
+BY_REGIONS = tuple(str(n) for n in range(1, 8))
+# Ukraine's region codes of 2004 and their 2013 twins (K, H, I first); Crimea and Sevastopol
+# left out.
+UA_REGIONS = (
+    "АА", "АВ", "АС", "АЕ", "АН", "АІ", "АМ", "АО", "АР", "АТ", "АХ", "ВА", "ВВ", "ВС", "ВЕ",
+    "ВН", "ВІ", "ВК", "ВМ", "ВО", "ВТ", "ВХ", "СА", "СВ", "СЕ",
+    "КА", "КВ", "КС", "КЕ", "КН", "КІ", "КМ", "КО", "КР", "КТ", "КХ", "НА", "НВ", "НС", "НЕ",
+    "НН", "НІ", "НК", "НМ", "НО", "НТ", "НХ", "ІА", "ІВ", "ІЕ",
+)  # fmt: skip
+
+
+def _east_twins(writing: str, n: int, values: tuple[str, ...] = ()) -> Group:
+    """`n` of the Belarusian/Ukrainian twelve in `writing`; the grammar takes either I."""
+    other_i = "I" if writing == EAST_TWINS_CYRILLIC else "І"
+
+    def draw(rng: random.Random) -> str:
+        return "".join(rng.choice(writing) for _ in range(n))
+
+    return Group(writing + other_i, n, values=values, draw=None if values else draw)
+
+
+def _number(max_length: int) -> tuple[Group, Group]:
+    """A German number: 1 to `max_length` digits, no leading zero (two groups, no separator)."""
+    return Group("123456789", 1), Group(DIGITS, 0, max_length - 1)
+
+
+_TR_PROVINCE = _digits(2, TR_PROVINCES)
+# German district codes may hold an umlaut (TÜ, LÖ); the generator draws codes without.
+_DE_DISTRICT = Group(LATIN + "ÄÖÜ", 1, max_length=2, values=DE_DISTRICTS)
+_DE_COUNTY = Group(LATIN + "ÄÖÜ", 3, values=DE_COUNTY_DISTRICTS)
+
+VISITOR_FORMATS: tuple[PlateFormat, ...] = (
+    # Turkey: province, then 1 letter + 4 digits, 2 letters + 3 or 4, or 3 letters + 2 or 3.
+    PlateFormat(
+        "TR", "TR (1 letter)", "vehicle", ("Latin",), "34 A 1234",
+        (_TR_PROVINCE, Group(LATIN_NO_QWX, 1), _digits(4)), (" ", " "),
+    ),
+    PlateFormat(
+        "TR", "TR (2 letters)", "vehicle", ("Latin",), "34 AB 123",
+        (_TR_PROVINCE, Group(LATIN_NO_QWX, 2), Group(DIGITS, 3, max_length=4)), (" ", " "),
+    ),
+    PlateFormat(
+        "TR", "TR (3 letters)", "vehicle", ("Latin",), "34 ABC 12",
+        (_TR_PROVINCE, Group(LATIN_NO_QWX, 3), Group(DIGITS, 2, max_length=3)), (" ", " "),
+    ),
+    PlateFormat(
+        "GE", "GE (2014)", "vehicle", ("Latin",), "AB-123-CD",
+        (_latin(2), _digits(3), _latin(2)), ("-", "-"),
+    ),
+    PlateFormat(
+        "LT", "LT", "vehicle", ("Latin",), "ABC 123",
+        (Group(LATIN_NO_QWX, 3), _digits(3)), (" ",),
+    ),
+    # Poland: a city's two-letter district and five digits (its first serials); a county's
+    # three-letter district and a letter with three digits (its first serials).
+    PlateFormat(
+        "PL", "PL (2-letter district)", "vehicle", ("Latin",), "WX 12345",
+        (Group(LATIN, 2, values=PL_DISTRICTS), _digits(5)), (" ",),
+    ),
+    PlateFormat(
+        "PL", "PL (3-letter district)", "vehicle", ("Latin",), "WPI A123",
+        (Group(LATIN, 3, values=PL_COUNTY_DISTRICTS), Group(PL_SERIES_LETTERS, 1), _digits(3)),
+        (" ", ""),
+    ),
+    # Germany: district, 1-2 letters, a number 1-9999; eight characters at most in all.
+    PlateFormat(
+        "DE", "DE", "vehicle", ("Latin",), "B AB 1234",
+        (_DE_DISTRICT, Group(LATIN, 1, max_length=2), *_number(4)), (" ", " ", ""),
+    ),
+    PlateFormat(
+        "DE", "DE (3-letter district, 1 letter)", "vehicle", ("Latin",), "HRO A 1234",
+        (_DE_COUNTY, Group(LATIN, 1), *_number(4)), (" ", " ", ""),
+    ),
+    PlateFormat(
+        "DE", "DE (3-letter district, 2 letters)", "vehicle", ("Latin",), "HRO AB 123",
+        (_DE_COUNTY, Group(LATIN, 2), *_number(3)), (" ", " ", ""),
+    ),
+    # Belarus: the region digit last; cars, trucks and buses, trailers each their own order.
+    PlateFormat(
+        "BY", "BY (2004)", "vehicle", ("Latin",), "1234 AB-7",
+        (_digits(4), _east_twins(EAST_TWINS_LATIN, 2), _digits(1, BY_REGIONS)), (" ", "-"),
+    ),
+    PlateFormat(
+        "BY", "BY truck (2004)", "vehicle", ("Latin",), "AB 1234-7",
+        (_east_twins(EAST_TWINS_LATIN, 2), _digits(4), _digits(1, BY_REGIONS)), (" ", "-"),
+    ),
+    PlateFormat(
+        "BY", "BY trailer (2004)", "trailer", ("Latin",), "A 1234 B-7",
+        (
+            _east_twins(EAST_TWINS_LATIN, 1),
+            _digits(4),
+            _east_twins(EAST_TWINS_LATIN, 1),
+            _digits(1, BY_REGIONS),
+        ),
+        (" ", " ", "-"),
+    ),
+    PlateFormat(
+        "UA", "UA (2004)", "vehicle", ("Cyrillic",), "АА 1234 ВВ",
+        (
+            _east_twins(EAST_TWINS_CYRILLIC, 2, UA_REGIONS),
+            _digits(4),
+            _east_twins(EAST_TWINS_CYRILLIC, 2),
+        ),
+        (" ", " "),
+    ),
+)  # fmt: skip
+
+
+def visitor_formats_for(country: str, kind: PlateKind | None = None) -> tuple[PlateFormat, ...]:
+    """The visitor formats of a country (ISO alpha-2), of one kind if given."""
+    return tuple(
+        f
+        for f in VISITOR_FORMATS
+        if f.country == country.upper() and (kind is None or f.kind == kind)
+    )
+
+
+def match_visitor_formats(text: str) -> list[PlateFormat]:
+    """Every visitor format `text` fits, in registry order (a Lithuanian `ABC 123` is also a
+    German `A BC 123`)."""
+    return [f for f in VISITOR_FORMATS if f.fits(text)]

@@ -17,7 +17,13 @@ from dataclasses import dataclass
 from functools import cache, lru_cache
 from typing import NamedTuple
 
-from edge.plate_formats import FORMATS, PlateFormat, cyrillic_writing, latin_writing
+from edge.plate_formats import (
+    FORMATS,
+    VISITOR_FORMATS,
+    PlateFormat,
+    cyrillic_writing,
+    latin_writing,
+)
 
 # What a reader may have seen instead of the character a format needs at that place.
 LOOKALIKES: dict[str, str] = {
@@ -38,7 +44,8 @@ REPAIR_COST = 0.3  # a read repaired at one place keeps this share of its probab
 MAX_REPAIRS = 2
 TRIM_COST = 0.8  # a read cut by a stray character at one end keeps this share per character
 MAX_TRIM_HEAD, MAX_TRIM_TAIL = 2, 3
-UNKNOWN_FORMAT = 0.5  # a plausible plate of no corridor format (a European, a US plate)
+VISITOR = 0.7  # a read that fits the format of a foreign truck that crosses the corridor
+UNKNOWN_FORMAT = 0.5  # a plausible plate of no known format (a US plate)
 IMPLAUSIBLE = 0.01  # a caption, a phone number, a date
 PARTIAL = 0.7  # the most a read loses for being part of a plate that fits a format
 
@@ -65,7 +72,7 @@ class PlateGuess:
 
 def plate_key(text: str) -> str:
     """A read under the key convention."""
-    text = unicodedata.normalize("NFC", text).upper()
+    text = unicodedata.normalize("NFC", text).upper().replace("І", "I")  # UA, BY: І for I
     return latin_writing("".join(ch for ch in text if ch.isalnum()))
 
 
@@ -101,10 +108,12 @@ def _discount_partial_reads(pooled: dict[str, _Pool]) -> None:
     the bottom line of a two-line plate) is most likely that plate read from a region that cut
     it short: it loses in proportion to how well the whole plate is supported."""
     whole = [
-        (key, pool.score) for key, pool in pooled.items() if pool.format and pool.score >= 0.01
+        (key, pool.score)
+        for key, pool in pooled.items()
+        if pool.format in _CORRIDOR and pool.score >= 0.01
     ]
     for key, pool in pooled.items():
-        if pool.format is None:
+        if pool.format not in _CORRIDOR:
             support = max((s for w, s in whole if len(w) > len(key) and key in w), default=0.0)
             pool.score *= 1 - min(PARTIAL, 2 * support)
 
@@ -125,12 +134,21 @@ def interpretations(key: str) -> tuple[Interpretation, ...]:
         return ()
     found: dict[str, Interpretation] = {}
     for part, trim_weight in _trims(key):
-        for fmt in FORMATS:
-            for repaired, repairs in _repairs(part, fmt, MAX_REPAIRS if part == key else 1):
-                weight = trim_weight * REPAIR_COST**repairs
-                if repaired not in found or weight > found[repaired].weight:
-                    found[repaired] = Interpretation(repaired, weight, weight, fmt)
-    # As a plate of no corridor format, the read keeps what the corridor readings leave over.
+        # A visitor's grammar is loose enough (DE) to fit most reads cut short; only an emblem
+        # misread as a character of another script (an EU star ring as a Han one) is cut.
+        emblem_only = part == key or (
+            key.replace(part, "", 1).isascii() is False and part.isascii()
+        )
+        for fmt, prior in _KNOWN_FORMATS:
+            if fmt not in _CORRIDOR and not emblem_only:
+                continue
+            # a repair to fit a visitor's grammar makes plates of it out of too much (US plates)
+            most = 0 if fmt not in _CORRIDOR else MAX_REPAIRS if part == key else 1
+            for repaired, repairs in _repairs(part, fmt, most):
+                evidence = trim_weight * REPAIR_COST**repairs
+                if repaired not in found or evidence * prior > found[repaired].weight:
+                    found[repaired] = Interpretation(repaired, evidence * prior, evidence, fmt)
+    # As a plate of no known format, the read keeps what the known readings leave over.
     corridor = max((i.weight for i in found.values()), default=0.0)
     raw = _as_foreign_plate(key)
     unknown = _unknown_format_weight(key) * (1 - corridor)  # digits as read, not O and I
@@ -142,6 +160,10 @@ def interpretations(key: str) -> tuple[Interpretation, ...]:
     if key not in found:
         found[key] = Interpretation(key, unknown * REPAIR_COST, 1.0, None)  # O and I as read
     return tuple(found.values())
+
+
+_KNOWN_FORMATS = tuple((f, 1.0) for f in FORMATS) + tuple((f, VISITOR) for f in VISITOR_FORMATS)
+_CORRIDOR = frozenset(FORMATS)
 
 
 def _trims(key: str) -> list[tuple[str, float]]:

@@ -1,5 +1,7 @@
 """Flat, front-on licence plates in each corridor country's layout (colours, border, country
-band, region box, one or two lines), for the plates that `edge.plate_formats` generates.
+band, region box, one or two lines), for the plates that `edge.plate_formats` generates; and
+the visitors' European layouts (the blue band with the EU stars or a flag, or a flag on the
+white), one line.
 
 The characters are drawn by `drivers.sim.plate_glyphs`, with the font that has each glyph.
 Every length of a layout is in millimetres of the real plate, drawn at `px_per_mm`."""
@@ -14,6 +16,7 @@ from typing import Literal
 import cv2
 import numpy as np
 
+from drivers.sim.plate_emblems import Flag, draw_flag, draw_star_ring
 from drivers.sim.plate_glyphs import BGR, Box, Colour, Lettering, draw_text
 from edge.plate_formats import FORMATS, PlateFormat, latin_writing
 
@@ -46,6 +49,11 @@ def _bgr(r: int, g: int, b: int) -> Colour:
 
 WHITE, BLACK = _bgr(245, 245, 240), _bgr(20, 20, 20)
 CN_BLUE, CN_YELLOW = _bgr(10, 60, 170), _bgr(245, 190, 20)
+EU_BLUE, EU_YELLOW = _bgr(0, 51, 153), _bgr(255, 204, 0)
+RUSSIA = Flag((WHITE, _bgr(0, 57, 166), _bgr(213, 43, 30)))
+GEORGIA = Flag((WHITE,), cross=_bgr(220, 20, 30), quarter_crosses=True)
+BELARUS = Flag((_bgr(200, 49, 62), _bgr(200, 49, 62), _bgr(74, 166, 87)))
+UKRAINE = Flag((_bgr(0, 87, 183), _bgr(255, 215, 0)))
 
 
 @dataclass(frozen=True)
@@ -58,6 +66,9 @@ class Layout:
     band: Colour | None = None  # the country band, with `code` in white
     band_side: Literal["left", "right"] = "left"
     code: str = ""
+    stars: bool = False  # the EU's ring of stars above the code
+    flag: Flag | None = None  # a flag above the code, on the band or on the plate itself
+    two_line: bool = True  # also issued square, on two lines
     region_group: Literal["first", "last"] | None = None  # set apart in a box of its own
     region_caption: str = ""  # RU: "RUS" and the flag under the region
     size_mm: tuple[int, int] = (520, 112)
@@ -75,6 +86,14 @@ LAYOUTS: dict[str, Layout] = {
     "AZ": Layout(WHITE, BLACK, BLACK, band=_bgr(0, 100, 180), code="AZ"),
     "RU": Layout(WHITE, BLACK, BLACK, region_group="last", region_caption="RUS"),
     "MN": Layout(WHITE, BLACK, BLACK, band=_bgr(190, 20, 40), code="MNG"),
+    # Visitors: one line. Turkey's band is blue without the stars (it is not in the EU).
+    "TR": Layout(WHITE, BLACK, BLACK, band=EU_BLUE, code="TR", two_line=False),
+    "LT": Layout(WHITE, BLACK, BLACK, band=EU_BLUE, code="LT", stars=True, two_line=False),
+    "PL": Layout(WHITE, BLACK, BLACK, band=EU_BLUE, code="PL", stars=True, two_line=False),
+    "DE": Layout(WHITE, BLACK, BLACK, band=EU_BLUE, code="D", stars=True, two_line=False),
+    "GE": Layout(WHITE, BLACK, BLACK, band=EU_BLUE, code="GE", flag=GEORGIA, two_line=False),
+    "UA": Layout(WHITE, BLACK, BLACK, band=EU_BLUE, code="UA", flag=UKRAINE, two_line=False),
+    "BY": Layout(WHITE, BLACK, BLACK, code="BY", flag=BELARUS, two_line=False),
 }  # fmt: skip
 _CN_CAR = Layout(CN_BLUE, WHITE, WHITE, size_mm=(440, 140), square_mm=(440, 220))
 _CN_TRUCK = Layout(CN_YELLOW, BLACK, BLACK, size_mm=(440, 140), square_mm=(440, 220))
@@ -165,7 +184,7 @@ def draw_plate(
     layout = layout_for(fmt, rng)
     lettering = Lettering.draw(rng)
     if two_line is None:
-        two_line = rng.random() < _two_line_odds(fmt, layout)
+        two_line = layout.two_line and rng.random() < _two_line_odds(fmt, layout)
     painter = _Painter(layout, lettering, px_per_mm)
     if two_line:
         return painter.square(*split_lines(text, fmt))
@@ -198,15 +217,37 @@ class _Painter:
         draw_text(image, text, box, self.layout.ink, self.layout.background, self.lettering)
         return PlateLine(text, box[1], box[3])
 
+    @property
+    def has_band(self) -> bool:
+        return self.layout.band is not None or self.layout.flag is not None
+
     def band(self, image: BGR, x0: float, x1: float, height: float) -> None:
-        """The country band: a plain colour with the country code low in it."""
-        if self.layout.band is None:
+        """The country band: a plain colour (or the plate's own, under a flag) with the EU
+        stars or a flag high in it and the country code low in it."""
+        layout = self.layout
+        if not self.has_band:
             return
-        px0, _, px1, _ = self.box(x0, 0, x1, 0)
-        image[:, px0:px1] = self.layout.band
+        if layout.band is not None:
+            px0, _, px1, _ = self.box(x0, 0, x1, 0)
+            image[:, px0:px1] = layout.band
+        if layout.stars:
+            draw_star_ring(image, self.emblem_box(x0, x1, height, 1.0), EU_YELLOW)
+        if layout.flag is not None:
+            draw_flag(image, self.emblem_box(x0, x1, height, 2 / 3), layout.flag)
         inset = (x1 - x0) * 0.14
         code = self.box(x0 + inset, height * 0.62, x1 - inset, height * 0.86)
-        draw_text(image, self.layout.code, code, WHITE, self.layout.band, self.lettering)
+        paper, ink = (
+            (layout.background, layout.ink) if layout.band is None else (layout.band, WHITE)
+        )
+        draw_text(image, layout.code, code, ink, paper, self.lettering)
+
+    def emblem_box(self, x0: float, x1: float, height: float, aspect: float) -> Box:
+        """Where the stars or the flag go: centred across the band, above the code; `aspect`
+        is height over width."""
+        width = min((x1 - x0) * 0.76, height * 0.42 / aspect)
+        middle_x, middle_y = (x0 + x1) / 2, height * 0.32
+        half_w, half_h = width / 2, width * aspect / 2
+        return self.box(middle_x - half_w, middle_y - half_h, middle_x + half_w, middle_y + half_h)
 
     def border(self, image: BGR) -> None:
         height, width = image.shape[:2]
@@ -219,7 +260,7 @@ class _Painter:
         width, height = self.layout.size_mm
         image = self.blank(self.layout.size_mm)
         left, right = 10.0, width - 10.0
-        if self.layout.band is not None:
+        if self.has_band:
             band_w = width * 0.1
             if self.layout.band_side == "left":
                 self.band(image, 0, band_w, height)
@@ -262,12 +303,7 @@ class _Painter:
         self.text(
             image, self.layout.region_caption, self.box(x0, height * 0.68, split, height * 0.86)
         )
-        flag = self.box(split + 4, height * 0.68, x1 - 2, height * 0.86)
-        stripe = (flag[3] - flag[1]) / 3
-        for i, colour in enumerate((WHITE, _bgr(0, 57, 166), _bgr(213, 43, 30))):
-            top = flag[1] + round(i * stripe)
-            image[top : flag[1] + round((i + 1) * stripe), flag[0] : flag[2]] = colour
-        cv2.rectangle(image, flag[:2], flag[2:], BLACK, 1)
+        draw_flag(image, self.box(split + 4, height * 0.68, x1 - 2, height * 0.86), RUSSIA)
 
     def square(self, top: str, bottom: str) -> RenderedPlate:
         width, height = self.layout.square_mm
@@ -277,7 +313,7 @@ class _Painter:
             lower = self.box(width * 0.06, height * 0.42, width * 0.94, height * 0.9)
         else:
             left = 8.0
-            if self.layout.band is not None:
+            if self.has_band:
                 self.band(image, 0, width * 0.14, height)
                 left = width * 0.14 + 8
             upper = self.box(left, height * 0.1, width - 8, height * 0.45)

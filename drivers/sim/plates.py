@@ -37,7 +37,13 @@ from drivers.sim.truck import (
     draw_rear,
     paint_livery,
 )
-from edge.plate_formats import FORMATS, PlateFormat, formats_for
+from edge.plate_formats import (
+    FORMATS,
+    VISITOR_FORMATS,
+    PlateFormat,
+    formats_for,
+    visitor_formats_for,
+)
 
 __all__ = [
     "PLATE_CHARSET",
@@ -277,11 +283,15 @@ def write_dataset(
     """Write `count` scenes of the country's plates into `out_dir` in the ALPR benchmark format:
     `NAME.jpg` and beside it `NAME.txt` holding `NAME.jpg<TAB>x<TAB>y<TAB>w<TAB>h<TAB>PLATE`,
     the plate as written (Cyrillic kept). Each sample has its own seed, so sample 7 of seed 1
-    is the same whatever the count. Returns the images' paths."""
-    formats = formats_for(country)
+    is the same whatever the count. `country` is a corridor country or a visitor (TR, DE...:
+    `edge.plate_formats.VISITOR_FORMATS`). Returns the images' paths."""
+    formats = formats_for(country) or visitor_formats_for(country)
     if not formats:
         known = ", ".join(sorted({fmt.country for fmt in FORMATS}))
-        raise ValueError(f"country {country!r}: no plate formats; use one of {known}")
+        visitors = ", ".join(sorted({fmt.country for fmt in VISITOR_FORMATS}))
+        raise ValueError(
+            f"country {country!r}: no plate formats; use one of {known} or a visitor: {visitors}"
+        )
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     paths = []

@@ -33,7 +33,9 @@ def register(subparsers: Any) -> None:
     )
     run.set_defaults(handler=run_command)
     plates = actions.add_parser("plates", help="write a synthetic plate dataset")
-    plates.add_argument("--country", required=True, help="ISO alpha-2, e.g. KZ, MN, CN")
+    plates.add_argument(
+        "--country", required=True, help="ISO alpha-2, e.g. KZ, MN, CN, or a visitor: TR, DE"
+    )
     plates.add_argument("--count", type=int, default=100, help="how many scenes (default 100)")
     plates.add_argument("--seed", type=int, default=0, help="the same seed writes the same set")
     plates.add_argument("--out", type=Path, required=True, help="the directory to write into")

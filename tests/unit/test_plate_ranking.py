@@ -133,6 +133,19 @@ def test_time_stamps_and_dates_are_never_plates() -> None:
 
 
 def test_a_foreign_plate_reads_o_as_zero_and_i_as_one_only_beside_a_digit() -> None:
-    assert rank([Read("OSG 719", 0.9, "ppocr")])[0].key == "0SG719"
+    assert rank([Read("8OSG719", 0.9, "ppocr")])[0].key == "80SG719"
+
+
+def test_a_visiting_trucks_plate_is_read_in_its_own_format_and_country() -> None:
+    # Lithuanian letters include O, so its plate keeps it; Turkish and German plates are told
+    (lithuanian, *_) = rank([Read("OSG 719", 0.9, "ppocr")])
+    assert (lithuanian.key, lithuanian.country) == ("OSG719", "LT")
+    (turkish, *_) = rank([Read("34ABC12", 0.9, "own")])
+    assert (turkish.written, turkish.country) == ("34 ABC 12", "TR")
+    # a corridor plate stays a corridor plate; a visitor's format never takes a cut read
+    assert rank([Read("777ABC02", 0.9, "own")])[0].country == "KZ"
+    assert rank([Read("6HP995", 0.9, "ppocr")])[0].key == "6HP995"
+    # the star ring of an EU band read as a Han character is cut off
+    assert rank([Read("甘HB163", 0.9, "own")])[0].key == "HB163"
     assert rank([Read("6XIU641", 0.9, "ppocr")])[0].key == "6XIU641"  # I among letters
     assert rank([Read("4PCI264", 0.9, "ppocr")])[0].key == "4PC1264"  # I beside a digit

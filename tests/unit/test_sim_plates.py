@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from drivers.sim.camera import road
-from drivers.sim.plate_render import split_lines
+from drivers.sim.plate_render import draw_plate, split_lines
 from drivers.sim.plates import (
     PLATE_CHARSET,
     degrade,
@@ -24,10 +24,18 @@ from drivers.sim.plates import (
     write_dataset,
 )
 from edge.cli import main
-from edge.plate_formats import FORMATS, MONGOLIAN, PlateFormat, formats_for
+from edge.plate_formats import (
+    FORMATS,
+    MONGOLIAN,
+    VISITOR_FORMATS,
+    PlateFormat,
+    formats_for,
+    visitor_formats_for,
+)
 from edge.plates import CYRILLIC_LOOKALIKES
 
 COUNTRIES = sorted({fmt.country for fmt in FORMATS})
+VISITORS = sorted({fmt.country for fmt in VISITOR_FORMATS})
 
 
 def fmt_named(name: str) -> PlateFormat:
@@ -276,7 +284,7 @@ def test_the_same_seed_writes_the_same_dataset(tmp_path: Path) -> None:
 
 
 def test_an_unknown_country_is_refused_with_the_known_ones(tmp_path: Path) -> None:
-    with pytest.raises(ValueError, match=r"XX.*KZ"):
+    with pytest.raises(ValueError, match=r"XX.*KZ.*visitor.*TR"):
         write_dataset(tmp_path, "XX", 1, seed=0)
 
 
@@ -294,3 +302,120 @@ def test_the_cli_refuses_an_unknown_country(tmp_path: Path) -> None:
     args = ["sim", "plates", "--country", "XX", "--count", "1", "--out", str(tmp_path)]
     assert main(args) == 2
     assert not list(tmp_path.glob("*.jpg"))
+
+
+# -- visitors: the European layouts ------------------------------------------------------------
+
+
+def band_of(plate: np.ndarray) -> np.ndarray:
+    """The left tenth of a long plate, inside its border: where the country band is."""
+    height, width = plate.shape[:2]
+    return plate[height // 10 : -height // 10, width // 100 : width // 10]
+
+
+def share(pixels: np.ndarray, r: tuple[int, int], g: tuple[int, int], b: tuple[int, int]) -> float:
+    """The share of `pixels` (BGR) whose red, green and blue lie in the ranges given."""
+    blue, green, red = (pixels[..., i].astype(int) for i in range(3))
+    inside = (
+        (r[0] <= red)
+        & (red <= r[1])
+        & (g[0] <= green)
+        & (green <= g[1])
+        & (b[0] <= blue)
+        & (blue <= b[1])
+    )
+    return float(inside.mean())
+
+
+def blue_band(band: np.ndarray) -> float:
+    return share(band, (0, 40), (20, 90), (120, 190))
+
+
+def yellow(band: np.ndarray) -> float:
+    return share(band, (200, 255), (170, 230), (0, 80))
+
+
+@pytest.mark.parametrize("fmt", VISITOR_FORMATS, ids=lambda fmt: fmt.name)
+def test_visitor_plates_are_long_white_plates_with_black_characters(fmt: PlateFormat) -> None:
+    for seed in range(5):
+        rng = random.Random(seed)
+        rendered = draw_plate(fmt.random_plate(rng), fmt, rng)  # one line or two, as issued
+        plate = rendered.image
+        height, width = plate.shape[:2]
+        assert len(rendered.lines) == 1
+        assert width / height > 4
+        text = grey(plate)[height // 5 : -height // 5, width // 8 : -width // 50]
+        assert np.percentile(text, 75) > 200  # white, between the characters
+        assert (text < 60).mean() > 0.1  # black characters
+
+
+@pytest.mark.parametrize(
+    ("country", "band", "stars", "flag"),
+    [
+        ("LT", "blue", True, None),
+        ("PL", "blue", True, None),
+        ("DE", "blue", True, None),
+        ("TR", "blue", False, None),  # Turkey's blue band has no EU stars
+        ("GE", "blue", False, "red"),
+        ("UA", "blue", False, "yellow"),
+        ("BY", "white", False, "red"),
+    ],
+)
+def test_visitor_plates_carry_their_country_band(
+    country: str, band: str, stars: bool, flag: str | None
+) -> None:
+    (fmt, *_) = visitor_formats_for(country)
+    strip = band_of(render_plate(fmt.example, fmt, random.Random(0)))
+    top = strip[: strip.shape[0] // 2]
+    if band == "blue":
+        assert blue_band(strip) > 0.5
+    else:
+        assert np.median(grey(strip)) > 200
+    assert (yellow(top) > 0.03) == (stars or flag == "yellow")
+    reds = share(top, (180, 255), (0, 80), (0, 90))
+    assert (reds > 0.03) == (flag == "red")
+
+
+@pytest.mark.parametrize("fmt", VISITOR_FORMATS, ids=lambda fmt: fmt.name)
+def test_each_visitor_format_renders_on_a_truck_where_its_quad_says(fmt: PlateFormat) -> None:
+    rng = random.Random(fmt.name)
+    frame, quad = render_scene(fmt.random_plate(rng), fmt, rng, strength=0)
+    assert frame.shape == (720, 1280, 3)
+    assert (quad >= 0).all()
+    assert (quad < (1280, 720)).all()
+    inside, around = inside_and_around(frame, quad)
+    assert np.median(inside) > 150  # the white plate
+    assert (inside < 90).mean() > 0.05  # its black characters and its band
+    assert np.median(around) < np.median(inside) - 50
+
+
+@pytest.mark.parametrize("country", VISITORS)
+def test_a_visitor_dataset_labels_each_image_with_its_plate_as_written(
+    tmp_path: Path, country: str
+) -> None:
+    size = (640, 360)
+    images = write_dataset(tmp_path, country, 3, seed=1, size=size)
+    assert len(images) == 3
+    for image in images:
+        note = read_annotation(image.with_suffix(".txt"))
+        assert note.image == image.name
+        assert any(fmt.fits(note.plate) for fmt in visitor_formats_for(country)), note.plate
+        assert not any(fmt.fits(note.plate) for fmt in FORMATS if fmt.name != "AZ (2011)")
+        assert note.plate.isascii() == (country != "UA")  # Ukraine's letters are Cyrillic
+        frame = cv2.imread(str(image))
+        assert frame.shape == (size[1], size[0], 3)
+        assert min(note.x, note.y) >= 0
+        assert note.x + note.width <= size[0]
+        assert note.y + note.height <= size[1]
+        assert 50 < note.width < 170
+
+
+def test_the_cli_writes_a_visitor_set(tmp_path: Path) -> None:
+    out = tmp_path / "tr"
+    args = ["sim", "plates", "--country", "TR", "--count", "2", "--seed", "1"]
+    assert main([*args, "--out", str(out), "--size", "320x180"]) == 0
+    notes = sorted(out.glob("*.txt"))
+    assert [p.stem for p in notes] == ["tr-1-00000", "tr-1-00001"]
+    assert all(
+        any(f.fits(read_annotation(p).plate) for f in visitor_formats_for("TR")) for p in notes
+    )
