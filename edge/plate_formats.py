@@ -86,12 +86,23 @@ class Group:
     max_length: int | None = None
     values: tuple[str, ...] = ()
     draw: Callable[[random.Random], str] | None = None
+    # at most this many letters among its digits (a Chinese serial); the group must then end
+    # the plate or be followed by a character outside its alphabet
+    max_letters: int | None = None
 
     def pattern(self) -> str:
         chars = "[" + re.escape(self.alphabet) + "]"
-        if self.max_length is None:
-            return f"{chars}{{{self.length}}}"
-        return f"{chars}{{{self.length},{self.max_length}}}"
+        run = (
+            f"{{{self.length}}}"
+            if self.max_length is None
+            else f"{{{self.length},{self.max_length}}}"
+        )
+        if self.max_letters is None:
+            return chars + run
+        digits = "[" + re.escape("".join(c for c in self.alphabet if c.isdigit())) + "]"
+        letters = "[" + re.escape("".join(c for c in self.alphabet if not c.isdigit())) + "]"
+        most = f"(?={digits}*(?:{letters}{digits}*){{0,{self.max_letters}}}(?!{chars}))"
+        return most + chars + run
 
     def random(self, rng: random.Random) -> str:
         if self.draw is not None:
@@ -148,13 +159,13 @@ def _latin(n: int) -> Group:
 
 def _cn_serial(length: int) -> Group:
     def draw(rng: random.Random) -> str:
-        # Mostly digits; at most two letters, as issued.
+        # Mostly digits; at most two letters (GA 36-2018), as issued.
         chars = [rng.choice(DIGITS) for _ in range(length)]
         for position in rng.sample(range(length), k=rng.choice((0, 0, 0, 1, 1, 2))):
             chars[position] = rng.choice(CN_LETTERS)
         return "".join(chars)
 
-    return Group(CN_ALNUM, length, draw=draw)
+    return Group(CN_ALNUM, length, draw=draw, max_letters=2)
 
 
 def _cn_province(rng: random.Random) -> str:

@@ -44,7 +44,7 @@ from drivers.plates.plate_reader import (
     line_input,
 )
 from drivers.sim.plates import PLATE_CHARSET, training_crop
-from edge.plate_formats import CN_PROVINCES, FORMATS, Group, PlateFormat
+from edge.plate_formats import CN_PROVINCES, FORMATS, VISITOR_FORMATS, Group, PlateFormat
 
 TRAIN_SEED = 6001
 VALIDATION_SEED = 6002  # the unit tests use 6003
@@ -54,7 +54,10 @@ HIDDEN = 80
 NEGATIVES = 0.02
 # More distinct crops where the alphabet is large: 31 provinces (the generator draws Xinjiang for
 # 70% of Chinese plates, the other 30 share the rest), Mongolian letters seen on no other plate.
-COUNTRY_WEIGHTS = {"CN": 3.0, "MN": 3.0}
+# The visiting trucks' formats (TR, DE...) fewer: their letters and digits are the corridor's,
+# only their layouts are new.
+COUNTRY_WEIGHTS = {"CN": 3.0, "MN": 3.0, **{f.country: 0.4 for f in VISITOR_FORMATS}}
+READ_FORMATS = FORMATS + VISITOR_FORMATS  # what the reader learns to read
 EVEN_PROVINCES = 0.6  # the share of Chinese training plates with the province drawn evenly
 # The PyTorch weights of the shipped model, kept for fine-tuning (`--init`); not in the package.
 WEIGHTS = MODELS / f"{MODEL_NAME}.pt"
@@ -134,11 +137,11 @@ class _Probabilities(nn.Module):
 
 
 def _render(job: tuple[int, int, int, int, bool]) -> list[Sample]:
-    """`count` crops of one format (index into FORMATS), from their own seed; with `balance`,
+    """`count` crops of one format (index into READ_FORMATS), from their own seed; with `balance`,
     most Chinese plates come from every province evenly, not 70% from Xinjiang."""
     seed, chunk, format_index, count, balance = job
     rng = random.Random(seed * 1_000_003 + chunk)
-    fmt = FORMATS[format_index]
+    fmt = READ_FORMATS[format_index]
     even = _even_provinces(fmt) if balance and fmt.country == "CN" else fmt
     samples = []
     for _ in range(count):
@@ -162,7 +165,7 @@ def render(
     """`per_format` crops of every format (times its country's weight), rendered in parallel."""
     chunk = 250
     jobs = []
-    for format_index, fmt in enumerate(FORMATS):
+    for format_index, fmt in enumerate(READ_FORMATS):
         total = round(per_format * (weights or {}).get(fmt.country, 1.0))
         for start in range(0, total, chunk):
             count = min(chunk, total - start)
@@ -351,7 +354,7 @@ def validate(
     models: Path, samples: Sequence[Sample], seed: int, failures: Path | None
 ) -> ValidationReport:
     reader = PlateTextReader(models, k=1)
-    right: dict[str, list[bool]] = {fmt.name: [] for fmt in FORMATS}
+    right: dict[str, list[bool]] = {fmt.name: [] for fmt in READ_FORMATS}
     edits = characters = 0
     if failures is not None:
         shutil.rmtree(failures, ignore_errors=True)

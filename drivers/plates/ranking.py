@@ -193,8 +193,15 @@ def _repairs(key: str, fmt: PlateFormat, most: int) -> list[tuple[str, int]]:
             chars.append(twin)
             repairs += 1
         else:
-            out.append(("".join(chars), repairs))
+            text = "".join(chars)
+            if not _limits_letters(fmt) or fmt.fits(text):  # a Chinese serial's two letters
+                out.append((text, repairs))
     return out
+
+
+@cache
+def _limits_letters(fmt: PlateFormat) -> bool:
+    return any(g.max_letters is not None for g in fmt.groups)
 
 
 @cache

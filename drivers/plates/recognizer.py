@@ -8,6 +8,7 @@ region and their reads are pooled, so each covers the other's blind spots."""
 from __future__ import annotations
 
 import logging
+import re
 import time
 from dataclasses import dataclass, field, replace
 
@@ -16,13 +17,14 @@ import numpy as np
 
 from drivers.plates.plate_reader import PlateTextReader
 from drivers.plates.ppocr_reader import PpocrReader
-from drivers.plates.ranking import PlateGuess, Read, rank
+from drivers.plates.ranking import PlateGuess, Read, plate_key, rank
 from drivers.plates.regions import (
     PlateRegion,
     line_image,
     plate_likeness,
     plate_regions,
     region_image,
+    with_line_above,
 )
 from drivers.plates.text_detector import BGR, DetectorSettings, TextDetector
 from edge.plate_formats import latin_writing
@@ -32,6 +34,8 @@ logger = logging.getLogger(__name__)
 BLIND_TO_CYRILLIC = 0.3
 FOUND = 0.5  # a corridor plate read this probably: one PP-OCR read is a second opinion enough
 MEANT = 0.2  # a read this probable says what kind of plate a region holds
+# a Chinese two-line plate's bottom line: a serial of five, or four and 挂 (a trailer)
+_CN_BOTTOM_LINE = re.compile(r"[A-HJ-NP-Z0-9]{5}|[A-HJ-NP-Z0-9]{4}挂")
 
 
 @dataclass(frozen=True)
@@ -109,6 +113,10 @@ class PlateRecognizer:
                 reads += [(index, Read(text, p, "own", prior, index)) for text, p in found]
             _add(timings, "own", at)
         best = rank((read for _, read in reads), 1)  # the project's reader's answer so far
+        if self.own is not None and not (best and best[0].format and best[0].confidence >= FOUND):
+            more = self._read_lines_above(frame, regions, reads)
+            lines += more
+            best = rank((read for _, read in reads), 1)
         if self.ppocr is not None and lines and not self._sure(best):
             at = time.perf_counter()
             # the project's reader ranks the regions; without it PP-OCR must read them all
@@ -126,6 +134,27 @@ class PlateRecognizer:
                 reads += [(index, Read(text, p, "ppocr", prior, index)) for text, p in found]
             _add(timings, "ppocr", at)
         return regions, reads
+
+    def _read_lines_above(
+        self, frame: BGR, regions: list[PlateRegion], reads: list[tuple[int, Read]]
+    ) -> list[BGR]:
+        """Where a line reads as the bottom line of a Chinese two-line plate, the line with
+        the place of its top line is read too (appended to `regions` and `reads`)."""
+        if self.own is None:
+            return []
+        bottoms = {
+            i for i, read in reads
+            if read.reader == "own" and read.probability >= MEANT and len(regions[i].lines) == 1
+            and _CN_BOTTOM_LINE.fullmatch(plate_key(read.text))
+        }  # fmt: skip
+        added = [with_line_above(regions[i]) for i in sorted(bottoms)]
+        lines = [line_image(frame, region) for region in added]
+        for region, found in zip(added, self.own.read(lines) if lines else [], strict=True):
+            index = len(regions)
+            regions.append(region)
+            prior = plate_likeness(region)
+            reads += [(index, Read(text, p, "own", prior, index)) for text, p in found]
+        return lines
 
     def _sure(self, best: list[PlateGuess]) -> bool:
         """Whether the project's reader alone has read a corridor plate beyond doubt, so the

@@ -36,8 +36,9 @@ PLATE_CHARSET = "".join(
 
 def plate_label(text: str) -> str:
     """The plate's characters for a recogniser: no separators, upper case, each Cyrillic
-    look-alike in Latin; Cyrillic without a twin (Ө, Б) and Han characters kept."""
-    return "".join(ch for ch in latin_writing(text.upper()) if ch.isalnum())
+    look-alike in Latin (and the Ukrainian and Belarusian І); Cyrillic without a twin (Ө, Б)
+    and Han characters kept."""
+    return "".join(ch for ch in latin_writing(text.upper()).replace("І", "I") if ch.isalnum())
 
 
 # -- layouts -----------------------------------------------------------------------------------

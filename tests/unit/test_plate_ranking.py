@@ -147,5 +147,6 @@ def test_a_visiting_trucks_plate_is_read_in_its_own_format_and_country() -> None
     assert rank([Read("6HP995", 0.9, "ppocr")])[0].key == "6HP995"
     # the star ring of an EU band read as a Han character is cut off
     assert rank([Read("甘HB163", 0.9, "own")])[0].key == "HB163"
+    assert rank([Read("甘HBFS63", 0.9, "own")])[0].key == "HBFS63"  # no Chinese serial
     assert rank([Read("6XIU641", 0.9, "ppocr")])[0].key == "6XIU641"  # I among letters
     assert rank([Read("4PCI264", 0.9, "ppocr")])[0].key == "4PC1264"  # I beside a digit

@@ -4,7 +4,13 @@ from __future__ import annotations
 
 import numpy as np
 
-from drivers.plates.regions import LINE_HEIGHT, line_image, plate_likeness, plate_regions
+from drivers.plates.regions import (
+    LINE_HEIGHT,
+    line_image,
+    plate_likeness,
+    plate_regions,
+    with_line_above,
+)
 from drivers.plates.text_detector import TextBox
 
 
@@ -71,3 +77,14 @@ def test_a_two_line_plate_is_as_plate_like_as_a_one_line_plate() -> None:
     pair = next(r for r in plate_regions([top, bottom]) if len(r.lines) == 2)
     assert plate_likeness(pair) == 1.0
     assert all(plate_likeness(r) < 1.0 for r in plate_regions([top, bottom]) if r.stacked)
+
+
+def test_a_line_gets_the_place_of_a_smaller_top_line_above_it() -> None:
+    # a Chinese two-line plate whose small top line ("新Q") the detector missed
+    (line,) = plate_regions([box(487, 512, 140, 54)])
+    pair = with_line_above(line)
+    top, bottom = pair.lines
+    assert np.array_equal(bottom, line.lines[0])
+    assert float(top[:, 1].max()) < 512 + 54 / 2 < float(bottom[:, 1].max())  # above the middle
+    assert float(top[:, 1].min()) < 512  # reaching above the box
+    assert 487 < float(top[:, 0].min()) < float(top[:, 0].max()) < 487 + 140  # centred, narrower
