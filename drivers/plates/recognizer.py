@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import re
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 
 import cv2
@@ -24,16 +25,18 @@ from drivers.plates.regions import (
     plate_likeness,
     plate_regions,
     region_image,
+    stretched,
     with_line_above,
 )
 from drivers.plates.text_detector import BGR, DetectorSettings, TextDetector
-from edge.plate_formats import latin_writing
+from edge.plate_formats import latin_writing, match_formats
 
 logger = logging.getLogger(__name__)
 
 BLIND_TO_CYRILLIC = 0.3
 FOUND = 0.5  # a corridor plate read this probably: one PP-OCR read is a second opinion enough
 MEANT = 0.2  # a read this probable says what kind of plate a region holds
+STRETCHED = 2  # the likeliest regions read again stretched, when no plate is sure yet
 # a Chinese two-line plate's bottom line: a serial of five, or four and 挂 (a trailer)
 _CN_BOTTOM_LINE = re.compile(r"[A-HJ-NP-Z0-9]{5}|[A-HJ-NP-Z0-9]{4}挂")
 
@@ -113,9 +116,14 @@ class PlateRecognizer:
                 reads += [(index, Read(text, p, "own", prior, index)) for text, p in found]
             _add(timings, "own", at)
         best = rank((read for _, read in reads), 1)  # the project's reader's answer so far
+        above: list[int] = []  # Chinese top lines looked for: PP-OCR reads Han well, ours less
         if self.own is not None and not (best and best[0].format and best[0].confidence >= FOUND):
-            more = self._read_lines_above(frame, regions, reads)
-            lines += more
+            at = time.perf_counter()
+            first = len(regions)
+            lines += self._read_lines_above(frame, regions, reads)
+            above = list(range(first, len(regions)))
+            lines += self._read_stretched(frame, regions, reads)
+            _add(timings, "own", at)
             best = rank((read for _, read in reads), 1)
         if self.ppocr is not None and lines and not self._sure(best):
             at = time.perf_counter()
@@ -124,6 +132,7 @@ class PlateRecognizer:
             if best and best[0].format is not None and best[0].confidence >= FOUND:
                 limit = 1  # a second opinion on that plate is enough
             chosen = _likeliest(len(lines), reads)[:limit]
+            chosen += [i for i in above if i not in chosen]
             cyrillic = _cyrillic_plates(reads)
             for index, found in zip(
                 chosen, self.ppocr.read([lines[i] for i in chosen]), strict=True
@@ -140,20 +149,49 @@ class PlateRecognizer:
     ) -> list[BGR]:
         """Where a line reads as the bottom line of a Chinese two-line plate, the line with
         the place of its top line is read too (appended to `regions` and `reads`)."""
-        if self.own is None:
-            return []
         bottoms = {
             i for i, read in reads
             if read.reader == "own" and read.probability >= MEANT and len(regions[i].lines) == 1
             and _CN_BOTTOM_LINE.fullmatch(plate_key(read.text))
         }  # fmt: skip
         added = [with_line_above(regions[i]) for i in sorted(bottoms)]
+        return self._read_more(frame, added, regions, reads)
+
+    def _read_stretched(
+        self, frame: BGR, regions: list[PlateRegion], reads: list[tuple[int, Read]]
+    ) -> list[BGR]:
+        """The likeliest one-line regions read again stretched at both ends (appended to
+        `regions` and `reads`)."""
+        chosen = [
+            i for i in _likeliest(len(regions), reads)[:STRETCHED] if len(regions[i].lines) == 1
+        ]
+        added = [stretched(regions[i]) for i in chosen]
+        # only what then fits a corridor format as read counts: a stretched line takes in a
+        # plate frame's writing (a US state's name) as readily as a region code
+        return self._read_more(frame, added, regions, reads, keep=_fits_corridor_format)
+
+    def _read_more(
+        self,
+        frame: BGR,
+        added: list[PlateRegion],
+        regions: list[PlateRegion],
+        reads: list[tuple[int, Read]],
+        keep: Callable[[str], bool] | None = None,
+    ) -> list[BGR]:
+        """Read `added` regions with the project's reader, appending them to `regions` and
+        their reads (those `keep` accepts) to `reads`; their line images, in order."""
+        if self.own is None or not added:
+            return []
         lines = [line_image(frame, region) for region in added]
-        for region, found in zip(added, self.own.read(lines) if lines else [], strict=True):
+        for region, found in zip(added, self.own.read(lines), strict=True):
             index = len(regions)
             regions.append(region)
             prior = plate_likeness(region)
-            reads += [(index, Read(text, p, "own", prior, index)) for text, p in found]
+            reads += [
+                (index, Read(text, p, "own", prior, index))
+                for text, p in found
+                if keep is None or keep(text)
+            ]
         return lines
 
     def _sure(self, best: list[PlateGuess]) -> bool:
@@ -177,6 +215,10 @@ class PlateRecognizer:
             ok, jpeg = cv2.imencode(".jpg", crop, [cv2.IMWRITE_JPEG_QUALITY, 80])
             crops[guess.region] = jpeg.tobytes() if ok else b""
         return Candidate(guess, (x, y, w, h), crops[guess.region])
+
+
+def _fits_corridor_format(text: str) -> bool:
+    return bool(match_formats(text))
 
 
 def _cyrillic_plates(reads: list[tuple[int, Read]]) -> set[int]:

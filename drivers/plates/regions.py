@@ -76,6 +76,12 @@ def with_line_above(region: PlateRegion) -> PlateRegion:
     return PlateRegion((top, region.lines[0]), region.score * 0.9)
 
 
+def stretched(region: PlateRegion, share: float = 0.6) -> PlateRegion:
+    """A one-line region longer at both ends: a boxed region code at the plate's end (the
+    Uzbek one at the left) can stand off the detector's box by more than the usual margin."""
+    return PlateRegion((widened(region.lines[0], share),), region.score * 0.9)
+
+
 def line_image(frame: BGR, region: PlateRegion) -> BGR:
     """The region as one rectified text line: a two-line plate's lines side by side."""
     crops = [rectify(frame, widened(quad), LINE_HEIGHT) for quad in region.lines]
