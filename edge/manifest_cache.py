@@ -31,7 +31,7 @@ _INSERT_SEAL = "INSERT INTO manifest_seals (manifest_id, position, seal_id) VALU
 def normalise_id(value: str) -> str:
     """Seal ids and document numbers compare without case, spaces or dashes."""
     upper = value.upper()
-    return upper if upper.isalnum() else "".join(ch for ch in upper if ch.isalnum())
+    return upper if upper.isalnum() else "".join(filter(str.isalnum, upper))
 
 
 @dataclass(frozen=True)

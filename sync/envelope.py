@@ -343,7 +343,9 @@ def sign_compact(
 
 
 def b64url(data: bytes) -> bytes:
-    return base64.urlsafe_b64encode(data).rstrip(b"=")
+    """Base64url without padding: what `base64.urlsafe_b64encode(data).rstrip(b"=")` gives,
+    without its two layers of Python (twice a message on each side)."""
+    return binascii.b2a_base64(data, newline=False).translate(_TO_URLSAFE).rstrip(b"=")
 
 
 def _x5c_entry(pem: bytes, public_key: Ed25519PublicKey) -> str:
@@ -427,16 +429,20 @@ def public_key_of(origin: str, cert_pem: bytes | None, key_for: KeyLookup) -> Ed
 
 _BASE64URL = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
 _FROM_URLSAFE = bytes.maketrans(b"-_", b"+/")
+_TO_URLSAFE = bytes.maketrans(b"+/", b"-_")
+_SEGMENTS_ALPHABET = _BASE64URL + b"."
 
 
 def _segments(data: bytes) -> tuple[bytes, bytes, bytes]:
-    parts = bytes(data).split(b".")
-    # Nothing left once the base64url alphabet is deleted: a third of a regex's time.
-    if len(parts) != 3 or any(part.translate(None, _BASE64URL) for part in parts):
+    data = bytes(data)
+    # Two dots and nothing left once the base64url alphabet and the dots are deleted: three
+    # base64url parts (some maybe empty), checked in one pass over the bytes.
+    if data.count(b".") != 2 or data.translate(None, _SEGMENTS_ALPHABET):
         raise EnvelopeRejected(
             Reason.MALFORMED, "not a JWS Compact Serialization (three base64url parts)"
         )
-    return parts[0], parts[1], parts[2]
+    header, payload, signature = data.split(b".")
+    return header, payload, signature
 
 
 def _b64url(segment: bytes, where: str) -> bytes:
@@ -586,9 +592,11 @@ def _check_route(
         raise EnvelopeRejected(
             Reason.ORIGIN_MISMATCH, f"origin {content.origin} signed by {signer} (header.kid)"
         )
-    if isinstance(expected_destination, str):
-        expected_destination = {expected_destination}
-    if content.destination not in expected_destination:
+    if (
+        content.destination != expected_destination
+        if isinstance(expected_destination, str)
+        else content.destination not in expected_destination
+    ):
         raise EnvelopeRejected(Reason.WRONG_DESTINATION, f"addressed to {content.destination}")
 
 

@@ -17,7 +17,6 @@ verified on its own signature, like any single envelope, and quarantined if that
 
 from __future__ import annotations
 
-import base64
 import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -33,6 +32,7 @@ from sync.envelope import (
     _check_header,
     _json_object,
     _segments,
+    b64url,
     canonical_json,
     header_segment,
     public_key_of,
@@ -53,7 +53,8 @@ def is_frame(data: bytes) -> bool:
 
 
 def digest(envelope: bytes) -> str:
-    return base64.urlsafe_b64encode(hashlib.sha256(envelope).digest()).rstrip(b"=").decode()
+    """The base64url SHA-256 of an envelope's exact bytes, as a frame lists it."""
+    return b64url(hashlib.sha256(envelope).digest()).decode("ascii")
 
 
 def pack(envelopes: Sequence[bytes], signer: Signer) -> bytes:

@@ -27,23 +27,29 @@ stops sending it again.
 from __future__ import annotations
 
 import datetime as dt
-import json
 import logging
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
+from typing import NamedTuple
 
 from sqlalchemy import Connection, Engine, delete, func, insert, select
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import SQLAlchemyError
 
 from edge.logs import log_event
-from edge.store.schema import inbox_applied, inbox_parked, quarantine, stream_positions
-from edge.timeutil import format_utc, utcnow
+from edge.store.schema import inbox_parked, quarantine
+from edge.timeutil import utcnow
 from sync.envelope import Envelope, EnvelopeRejected, KeyLookup, Reason, open_envelope
 from sync.frame import is_frame, unpack
+from sync.inbox_batch import UNORDERED_TYPES, ApplyFailed, Batch, Effects, Incoming
 from sync.messages import Priority
 from sync.topics import Route, TopicError, parse_topic
+
+__all__ = [  # Incoming, Effects and UNORDERED_TYPES live in sync.inbox_batch, named from here
+    "DEFAULT_MAX_AGE", "UNORDERED_TYPES", "Acknowledger", "Applier", "Checked", "Effects",
+    "Inbox", "InboxCounters", "Incoming", "Outcome", "Result",
+]  # fmt: skip
 
 log = logging.getLogger(__name__)
 
@@ -61,18 +67,6 @@ DEFAULT_MAX_AGE: Mapping[Priority, dt.timedelta] = {
 Applier = Callable[[Connection, Envelope], None]
 
 
-@dataclass(frozen=True)
-class Effects:
-    """An applier that takes several envelopes of its type at once, in their order: the inbox
-    gathers a run of them and applies it before the next message of another type and before it
-    records them as applied, in the same transaction (a statement per run, not per message)."""
-
-    apply_many: Callable[[Connection, Sequence[Envelope]], None]
-
-    def __call__(self, conn: Connection, envelope: Envelope) -> None:
-        self.apply_many(conn, [envelope])
-
-
 class Outcome(StrEnum):
     APPLIED = "applied"
     DUPLICATE = "duplicate"  # applied before: dropped, acknowledged
@@ -80,29 +74,8 @@ class Outcome(StrEnum):
     QUARANTINED = "quarantined"  # refused: kept for review, acknowledged, no effect
 
 
-# The dedupe rows of a batch, in one plain executemany (times as `UtcTime` stores them).
-_INSERT_APPLIED = (
-    f"INSERT INTO {inbox_applied.name} (id, origin, type, stream, seq, peer, applied_at)"
-    " VALUES (?, ?, ?, ?, ?, ?, ?)"
-)
-
-# Which ids of a batch (a JSON array: one statement, whatever their number) were applied, or
-# are parked, before.
-_APPLIED_OF = f"SELECT id FROM {inbox_applied.name} WHERE id IN (SELECT value FROM json_each(?))"
-_PARKED_OF = f"SELECT id FROM {inbox_parked.name} WHERE id IN (SELECT value FROM json_each(?))"
-
-# Types whose streams are applied in order, and whose receipt the receiver acknowledges.
-UNORDERED_TYPES = frozenset({"ack", "telemetry"})
-
 # Queues the receiver's acknowledgement of (origin, message id)s, in the inbox's transaction.
 Acknowledger = Callable[[Connection, Sequence[tuple[str, str]]], None]
-
-
-@dataclass(frozen=True)
-class Incoming:
-    peer: str
-    topic: str
-    data: bytes
 
 
 # One envelope as received, and what its verification made of it.
@@ -121,8 +94,7 @@ class Checked:
         return len(self.verified)
 
 
-@dataclass(frozen=True)
-class Result:
+class Result(NamedTuple):  # a tuple: one per envelope received
     outcome: Outcome
     message_id: str | None = None
     reason: str | None = None  # a stable code, for quarantined messages
@@ -184,7 +156,7 @@ class Inbox:
         try:
             try:
                 results = self._receive_batch(verified, now)
-            except _ApplyFailed:
+            except ApplyFailed:
                 if self.on_failed_transaction:
                     self.on_failed_transaction()
                 results = [r for pair in verified for r in self._receive_alone(pair, now)]
@@ -235,7 +207,7 @@ class Inbox:
     def _receive_alone(self, pair: _Verified, now: dt.datetime) -> list[Result]:
         try:
             return self._receive_batch([pair], now)
-        except _ApplyFailed as failed:
+        except ApplyFailed as failed:
             if self.on_failed_transaction:
                 self.on_failed_transaction()
             with self.engine.begin() as conn:
@@ -247,7 +219,7 @@ class Inbox:
     def _receive_batch(self, verified: Sequence[_Verified], now: dt.datetime) -> list[Result]:
         with self.engine.begin() as conn:
             envelopes = [v for _, v in verified if isinstance(v, Envelope)]
-            run = _Batch(conn, now, envelopes)
+            run = Batch(conn, now, envelopes)
             results = []
             for item, outcome in verified:
                 if isinstance(outcome, EnvelopeRejected):
@@ -261,7 +233,7 @@ class Inbox:
                 self.acknowledge(conn, run.to_ack)
         return results
 
-    def _one(self, run: _Batch, item: Incoming, envelope: Envelope) -> Result:
+    def _one(self, run: Batch, item: Incoming, envelope: Envelope) -> Result:
         ordered = envelope.type not in UNORDERED_TYPES
         if envelope.id in run.applied_ids or envelope.id in run.parked_ids:
             if ordered:
@@ -279,7 +251,7 @@ class Inbox:
             self._apply_parked_after(run, envelope.stream)
         return Result(Outcome.APPLIED, envelope.id)
 
-    def _apply(self, run: _Batch, item: Incoming, envelope: Envelope) -> None:
+    def _apply(self, run: Batch, item: Incoming, envelope: Envelope) -> None:
         applier = self.appliers[envelope.type]
         if isinstance(applier, Effects):
             run.defer(applier, envelope)
@@ -289,7 +261,7 @@ class Inbox:
                 applier(run.conn, envelope)
             except (ValueError, SQLAlchemyError) as error:
                 # The effect could not be applied (a record its cache refuses, a constraint).
-                raise _ApplyFailed(envelope, str(error)) from error
+                raise ApplyFailed(envelope, str(error)) from error
         run.applied(item, envelope)
 
     # -- stream order --------------------------------------------------------------------------
@@ -302,7 +274,7 @@ class Inbox:
         )  # fmt: skip
         conn.execute(statement.on_conflict_do_nothing(index_elements=["id"]))
 
-    def _apply_parked_after(self, run: _Batch, stream: str, force: bool = False) -> int:
+    def _apply_parked_after(self, run: Batch, stream: str, force: bool = False) -> int:
         """Apply the parked messages of `stream` that now follow on (all, in order, with
         `force`); how many were applied."""
         applied = 0
@@ -350,7 +322,7 @@ class Inbox:
                 .all()
             )
             for stream in streams:
-                run = _Batch(conn, now, [])
+                run = Batch(conn, now, [])
                 first = conn.execute(
                     select(func.min(inbox_parked.c.seq)).where(inbox_parked.c.stream == stream)
                 ).scalar_one()
@@ -405,116 +377,6 @@ class Inbox:
         else:
             reason = result.reason or "unknown"
             self.counters.quarantined[reason] = self.counters.quarantined.get(reason, 0) + 1
-
-
-class _ApplyFailed(Exception):  # noqa: N818 - internal signal, caught in receive()
-    def __init__(self, envelope: Envelope, detail: str) -> None:
-        super().__init__(detail)
-        self.envelope = envelope
-        self.detail = detail
-
-
-class _Batch:
-    """One transaction's view of the inbox: which ids are done, where each stream stands, and
-    the rows to write at the end (one executemany instead of a statement per message)."""
-
-    def __init__(self, conn: Connection, now: dt.datetime, envelopes: Sequence[Envelope]) -> None:
-        self.conn = conn
-        self.now = now
-        self._applied_at = format_utc(now)
-        self.to_ack: list[tuple[str, str]] = []
-        self._rows: list[tuple[object, ...]] = []
-        self._dirty: set[str] = set()  # streams whose position moved
-        self._deferred: list[Envelope] = []  # a run of one type, for its Effects
-        self._effects: Effects | None = None
-        ids = [e.id for e in envelopes]
-        streams = sorted({e.stream for e in envelopes})
-        # Applied and parked are kept apart: a parked message that arrives again is a duplicate,
-        # but it must still be applied when its gap fills.
-        self.applied_ids: set[str] = set()
-        self.parked_ids: set[str] = set()
-        self._positions: dict[str, int] = {}
-        if ids:
-            listed = (json.dumps(ids),)
-            self.applied_ids = set(conn.exec_driver_sql(_APPLIED_OF, listed).scalars())
-            self.parked_ids = set(conn.exec_driver_sql(_PARKED_OF, listed).scalars())
-        self._known_streams: set[str] = set()
-        self.parked_streams: set[str] = set()
-        if streams:
-            self._load_streams(streams)
-
-    def _load_streams(self, streams: Sequence[str]) -> None:
-        rows = self.conn.execute(
-            select(stream_positions).where(stream_positions.c.stream.in_(streams))
-        ).all()
-        self._positions.update({stream: int(last) for stream, last in rows})
-        self.parked_streams |= set(
-            self.conn.execute(
-                select(inbox_parked.c.stream).where(inbox_parked.c.stream.in_(streams)).distinct()
-            ).scalars()
-        )
-        self._known_streams |= set(streams)
-
-    def position(self, stream: str) -> int:
-        if stream not in self._known_streams:
-            self._load_streams([stream])
-        return self._positions.get(stream, 0)
-
-    def already_applied(self, message_id: str) -> bool:
-        if message_id in self.applied_ids:
-            return True
-        found = self.conn.execute(
-            select(inbox_applied.c.id).where(inbox_applied.c.id == message_id)
-        ).first()
-        return found is not None
-
-    def applied(self, item: Incoming, envelope: Envelope) -> None:
-        self.applied_ids.add(envelope.id)
-        self.parked_ids.discard(envelope.id)
-        self._rows.append(
-            (
-                envelope.id, envelope.origin, envelope.type, envelope.stream, envelope.seq,
-                item.peer, self._applied_at,
-            )
-        )  # fmt: skip
-        if envelope.type not in UNORDERED_TYPES:
-            self.position(envelope.stream)
-            self._positions[envelope.stream] = max(
-                self._positions.get(envelope.stream, 0), envelope.seq
-            )
-            self._dirty.add(envelope.stream)
-
-    def defer(self, effects: Effects, envelope: Envelope) -> None:
-        if effects is not self._effects:
-            self.apply_deferred()
-            self._effects = effects
-        self._deferred.append(envelope)
-
-    def apply_deferred(self) -> None:
-        if not self._deferred or self._effects is None:
-            return
-        envelopes, self._deferred = self._deferred, []
-        try:
-            self._effects.apply_many(self.conn, envelopes)
-        except (ValueError, SQLAlchemyError) as error:
-            # Which one failed is found when the batch is handled again a message at a time.
-            raise _ApplyFailed(envelopes[0], str(error)) from error
-
-    def flush(self) -> None:
-        self.apply_deferred()
-        if self._rows:
-            self.conn.exec_driver_sql(_INSERT_APPLIED, self._rows)
-            self._rows = []
-        for stream in self._dirty:
-            statement = sqlite_insert(stream_positions).values(
-                stream=stream, last_seq=self._positions[stream]
-            )
-            self.conn.execute(
-                statement.on_conflict_do_update(
-                    index_elements=["stream"], set_={"last_seq": statement.excluded.last_seq}
-                )
-            )
-        self._dirty = set()
 
 
 def _check_topic(topic: str, envelope: Envelope) -> None:

@@ -84,6 +84,11 @@ def _message_id(value: str) -> str:
     return value
 
 
+# A sender's batch shares one `created` time: each text parsed once (a datetime is immutable;
+# a refused text is not remembered).
+_parse_utc = functools.lru_cache(maxsize=1024)(parse_utc)
+
+
 def _utc_time(value: Any) -> dt.datetime:
     if isinstance(value, dt.datetime):
         if value.tzinfo is None:
@@ -91,7 +96,7 @@ def _utc_time(value: Any) -> dt.datetime:
         return value.astimezone(dt.UTC)
     if not isinstance(value, str) or not value.endswith("Z"):
         raise ValueError("expected an ISO 8601 time in UTC with a Z, e.g. 2026-11-28T08:30:00Z")
-    return parse_utc(value)
+    return _parse_utc(value)
 
 
 PartyId = Annotated[str, StringConstraints(strict=True), AfterValidator(_party_id)]

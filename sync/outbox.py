@@ -31,7 +31,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy import ColumnElement, Connection, Engine, and_, func, literal_column, select, update
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
-from edge.store.schema import outbox, outbox_envelopes, stream_sequences, sync_counters
+from edge.store.schema import outbox, outbox_envelopes, sync_counters
 from edge.timeutil import format_utc, utcnow
 from provisioning.identity.keys import load_private_key
 from sync.envelope import default_stream, seal_new
@@ -73,6 +73,11 @@ _BROKER_ACKED = (
     f" THEN 'delivered' ELSE 'acked' END WHERE {_IDS} AND state = 'inflight'"
 )
 _DELIVERED = f"UPDATE outbox SET state = 'delivered' WHERE {_IDS} AND state IN {UNDELIVERED!r}"
+_LAST_SEQ = "SELECT last_seq FROM stream_sequences WHERE stream = ?"
+_SAVE_SEQ = (
+    "INSERT INTO stream_sequences (stream, last_seq) VALUES (?, ?)"
+    " ON CONFLICT (stream) DO UPDATE SET last_seq = excluded.last_seq"
+)
 _LATEST_OF_STREAMS = f"SELECT peer, stream, max(seq) FROM outbox WHERE {_IDS} GROUP BY peer, stream"
 
 
@@ -199,8 +204,11 @@ class Outbox:
         envelopes: list[tuple[str, bytes]] = []
         sequences = _Sequences(conn)
         origin = self.signer.node_id
+        peers: dict[str, str] = {}  # a batch goes to few destinations
         for payload, destination, stream in items:
-            peer = self.peer_for(destination)
+            peer = peers.get(destination) or peers.setdefault(
+                destination, self.peer_for(destination)
+            )
             stream = stream or default_stream(origin, destination, payload.TYPE)
             seq = sequences.next(stream)
             message_id, signed = seal_new(
@@ -251,18 +259,24 @@ class Outbox:
             else:
                 take = _TAKE.format(rank="")
                 limit = min(limit, credit)
-            rows = conn.exec_driver_sql(take, (peer, limit)).all()
-            expired = {r.id for r in rows if r.expires_at is not None and r.expires_at < now}
+            taken: list[Outgoing] = []
+            expired: list[str] = []
+            # Rows unpacked as tuples: a named attribute of a Row costs a lookup each, and a
+            # take is up to thousands of rows on the link's thread.
+            for message_id, topic, envelope, rank, stream, seq, expires_at in conn.exec_driver_sql(
+                take, (peer, limit)
+            ):
+                if expires_at is not None and expires_at < now:
+                    expired.append(message_id)
+                else:
+                    priority = PRIORITY_OF_RANK[rank]
+                    taken.append(Outgoing(message_id, peer, topic, envelope, priority, stream, seq))
             if expired:
                 conn.execute(update(outbox).where(outbox.c.id.in_(expired)).values(state="expired"))
                 _count(conn, peer, "expired.telemetry", len(expired))
-            taken = [r for r in rows if r.id not in expired] if expired else rows
             if taken:
-                conn.exec_driver_sql(_IN_FLIGHT, (now, json.dumps([r.id for r in taken])))
-        return [
-            Outgoing(r.id, peer, r.topic, r.envelope, PRIORITY_OF_RANK[r.rank], r.stream, r.seq)
-            for r in taken
-        ]
+                conn.exec_driver_sql(_IN_FLIGHT, (now, json.dumps([m.id for m in taken])))
+        return taken
 
     def acknowledged(self, ids: Sequence[str]) -> None:
         """The broker has them (PUBACK). Telemetry and acks are done; the rest waits for the
@@ -415,22 +429,15 @@ class _Sequences:
         self.last: dict[str, int] = {}
 
     def next(self, stream: str) -> int:
-        if stream not in self.last:
-            found = self.conn.execute(
-                select(stream_sequences.c.last_seq).where(stream_sequences.c.stream == stream)
-            ).scalar()
-            self.last[stream] = int(found or 0)
-        self.last[stream] += 1
-        return self.last[stream]
+        last = self.last.get(stream)
+        if last is None:
+            last = int(self.conn.exec_driver_sql(_LAST_SEQ, (stream,)).scalar() or 0)
+        self.last[stream] = last = last + 1
+        return last
 
     def save(self) -> None:
-        for stream, last in self.last.items():
-            statement = sqlite_insert(stream_sequences).values(stream=stream, last_seq=last)
-            self.conn.execute(
-                statement.on_conflict_do_update(
-                    index_elements=["stream"], set_={"last_seq": statement.excluded.last_seq}
-                )
-            )
+        if self.last:
+            self.conn.exec_driver_sql(_SAVE_SEQ, list(self.last.items()))
 
 
 def _waiting(peer: str, priority: Priority) -> ColumnElement[bool]:

@@ -19,7 +19,8 @@ from sync import frame
 from sync.apply import appliers
 from sync.envelope import Envelope, seal
 from sync.frame import group, pack, unpack
-from sync.inbox import Inbox, Incoming, Outcome, _Batch
+from sync.inbox import Inbox, Incoming, Outcome
+from sync.inbox_batch import Batch
 from sync.messages import ArrivalMessage, DecisionMessage
 from sync.outbox import Outbox, Route, Signer
 from tests.chaos.harness import Tally, tally
@@ -157,13 +158,13 @@ def test_a_frame_cut_by_a_crash_before_commit_is_applied_once_when_redelivered(
     engine = open_database(tmp_path)
     inbox = entry_inbox(engine, Lookups())
     message = Incoming("hub", TOPIC, pack(arrivals(6), SIGNER))
-    flush = _Batch.flush
+    flush = Batch.flush
 
-    def crash_before_commit(self: _Batch) -> None:
+    def crash_before_commit(self: Batch) -> None:
         flush(self)  # every effect written, in the transaction ...
         raise OperationalError("COMMIT", {}, Exception("disk I/O error"))  # ... never committed
 
-    monkeypatch.setattr(_Batch, "flush", crash_before_commit)
+    monkeypatch.setattr(Batch, "flush", crash_before_commit)
     with pytest.raises(OperationalError):
         inbox.receive([message])
     assert applied_ids(open_database(tmp_path)) == []  # nothing of it took effect
