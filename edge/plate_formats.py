@@ -89,6 +89,9 @@ class Group:
     # at most this many letters among its digits (a Chinese serial); the group must then end
     # the plate or be followed by a character outside its alphabet
     max_letters: int | None = None
+    # every code ever issued, where that list is short and closed (regions): a read with
+    # another fits the grammar (region fields accept any digits) but is less likely the plate
+    issued: tuple[str, ...] = ()
 
     def pattern(self) -> str:
         chars = "[" + re.escape(self.alphabet) + "]"
@@ -176,7 +179,14 @@ def _cn_province(rng: random.Random) -> str:
 KZ_REGIONS = tuple(f"{n:02d}" for n in range(1, 21))
 KG_REGIONS = tuple(f"{n:02d}" for n in range(1, 10))
 UZ_REGIONS = ("01", "10", "20", "25", "30", "40", "50", "60", "70", "75", "80", "85", "90", "95")
-TJ_REGIONS = ("01", "02", "03", "04")
+TJ_REGIONS = ("01", "02", "03", "04")  # drawn by the generator
+TJ_ISSUED = ("01", "02", "03", "04", "05", "06", "07", "08")  # 05-08: Dushanbe, Sughd, RRP
+
+
+def _region(values: tuple[str, ...], issued: tuple[str, ...] | None = None) -> Group:
+    """A two-digit region code of a closed list."""
+    return Group(DIGITS, 2, values=values, issued=values if issued is None else issued)
+
 AZ_REGIONS = ("10", "90", "99", "77", "20", "50", "85")
 RU_REGIONS = (
     "02", "16", "22", "30", "34", "45", "54", "55", "56", "63", "64", "72", "74", "77", "86",
@@ -192,39 +202,39 @@ _RU_REGION = Group(DIGITS, 2, max_length=3, values=RU_REGIONS)
 FORMATS: tuple[PlateFormat, ...] = (
     PlateFormat(
         "KZ", "KZ private (2012)", "vehicle", ("Latin",), "777 ABC 02",
-        (_digits(3), _latin(3), _digits(2, KZ_REGIONS)), (" ", " "),
+        (_digits(3), _latin(3), _region(KZ_REGIONS)), (" ", " "),
     ),
     PlateFormat(
         "KZ", "KZ legal entity (2012)", "vehicle", ("Latin",), "777 AB 02",
-        (_digits(3), _latin(2), _digits(2, KZ_REGIONS)), (" ", " "),
+        (_digits(3), _latin(2), _region(KZ_REGIONS)), (" ", " "),
     ),
     PlateFormat(
         "KZ", "KZ trailer", "trailer", ("Latin",), "02 1234 AB",
-        (_digits(2, KZ_REGIONS), _digits(4), _latin(2)), (" ", " "),
+        (_region(KZ_REGIONS), _digits(4), _latin(2)), (" ", " "),
     ),
     PlateFormat(
         "KG", "KG private (2016)", "vehicle", ("Latin",), "01 123 ABC",
-        (_digits(2, KG_REGIONS), _digits(3), _latin(3)), (" ", " "),
+        (_region(KG_REGIONS), _digits(3), _latin(3)), (" ", " "),
     ),
     PlateFormat(
         "KG", "KG legal entity (2016)", "vehicle", ("Latin",), "01 123 AB",
-        (_digits(2, KG_REGIONS), _digits(3), _latin(2)), (" ", " "),
+        (_region(KG_REGIONS), _digits(3), _latin(2)), (" ", " "),
     ),
     PlateFormat(
         "UZ", "UZ private (2008)", "vehicle", ("Latin",), "01 A 123 BC",
-        (_digits(2, UZ_REGIONS), _latin(1), _digits(3), _latin(2)), (" ", " ", " "),
+        (_region(UZ_REGIONS), _latin(1), _digits(3), _latin(2)), (" ", " ", " "),
     ),
     PlateFormat(
         "UZ", "UZ legal entity (2008)", "vehicle", ("Latin",), "01 123 ABC",
-        (_digits(2, UZ_REGIONS), _digits(3), _latin(3)), (" ", " "),
+        (_region(UZ_REGIONS), _digits(3), _latin(3)), (" ", " "),
     ),
     PlateFormat(
         "UZ", "UZ trailer (2008)", "trailer", ("Latin",), "01 1234 AB",
-        (_digits(2, UZ_REGIONS), _digits(4), _latin(2)), (" ", " "),
+        (_region(UZ_REGIONS), _digits(4), _latin(2)), (" ", " "),
     ),
     PlateFormat(
         "TJ", "TJ (2010)", "vehicle", ("Latin",), "1234 AB 01",
-        (_digits(4), _latin(2), _digits(2, TJ_REGIONS)), (" ", " "),
+        (_digits(4), _latin(2), _region(TJ_REGIONS, TJ_ISSUED)), (" ", " "),
     ),
     PlateFormat(
         "MN", "MN", "vehicle", ("Cyrillic",), "1234 УБӨ",

@@ -47,6 +47,7 @@ MAX_TRIM_HEAD, MAX_TRIM_TAIL = 2, 3
 VISITOR = 0.7  # a read that fits the format of a foreign truck that crosses the corridor
 UNKNOWN_FORMAT = 0.5  # a plausible plate of no known format (a US plate)
 IMPLAUSIBLE = 0.01  # a caption, a phone number, a date
+UNISSUED = 0.3  # a region code no one issues weighs as much as a repaired character
 PARTIAL = 0.7  # the most a read loses for being part of a plate that fits a format
 
 
@@ -133,6 +134,7 @@ def interpretations(key: str) -> tuple[Interpretation, ...]:
     if not key:
         return ()
     found: dict[str, Interpretation] = {}
+    corridor = 0.0
     for part, trim_weight in _trims(key):
         # A visitor's grammar is loose enough (DE) to fit most reads cut short; only an emblem
         # misread as a character of another script (an EU star ring as a Han one) is cut.
@@ -145,11 +147,12 @@ def interpretations(key: str) -> tuple[Interpretation, ...]:
             # a repair to fit a visitor's grammar makes plates of it out of too much (US plates)
             most = 0 if fmt not in _CORRIDOR else MAX_REPAIRS if part == key else 1
             for repaired, repairs in _repairs(part, fmt, most):
-                evidence = trim_weight * REPAIR_COST**repairs
+                shape = trim_weight * REPAIR_COST**repairs
+                corridor = max(corridor, shape * prior)  # the codes aside: it has the shape
+                evidence = shape * _codes_issued(repaired, fmt)
                 if repaired not in found or evidence * prior > found[repaired].weight:
                     found[repaired] = Interpretation(repaired, evidence * prior, evidence, fmt)
     # As a plate of no known format, the read keeps what the known readings leave over.
-    corridor = max((i.weight for i in found.values()), default=0.0)
     raw = _as_foreign_plate(key)
     unknown = _unknown_format_weight(key) * (1 - corridor)  # digits as read, not O and I
     known = found.get(raw)
@@ -197,6 +200,21 @@ def _repairs(key: str, fmt: PlateFormat, most: int) -> list[tuple[str, int]]:
             if not _limits_letters(fmt) or fmt.fits(text):  # a Chinese serial's two letters
                 out.append((text, repairs))
     return out
+
+
+def _codes_issued(key: str, fmt: PlateFormat) -> float:
+    """UNISSUED for each code of a closed list (a Kazakh region) the key has another in."""
+    if not any(g.issued for g in fmt.groups):
+        return 1.0
+    lengths = _group_lengths(fmt, len(key))
+    if lengths is None:
+        return 1.0
+    factor, at = 1.0, 0
+    for group, n in zip(fmt.groups, lengths, strict=True):
+        if group.issued and key[at : at + n] not in group.issued:
+            factor *= UNISSUED
+        at += n
+    return factor
 
 
 @cache

@@ -63,6 +63,14 @@ def test_a_plate_read_cut_short_loses_to_the_whole_plate_that_fits_a_format() ->
     assert rank([Read("P726RC", 0.9, "own")])[0].key == "P726RC"
 
 
+def test_a_region_code_no_one_issues_makes_a_fit_less_likely() -> None:
+    # a Kazakh legal entity's plate with its flag band read as an "8": as read it has the shape
+    # of a Tajik plate, but Tajikistan issues no region 12
+    assert rank([Read("8747WW12", 0.9, "own")])[0].written == "747 WW 12"
+    (tajik,) = rank([Read("8747WW08", 0.9, "own")], k=1)  # 08 is issued (Dushanbe's RRP)
+    assert (tajik.written, tajik.country) == ("8747 WW 08", "TJ")
+
+
 def test_a_mongolian_letter_read_on_a_latin_plate_is_repaired_to_its_look_alike() -> None:
     (best, *_) = rank([Read("777ӨҮB02", 0.9, "own")])
     assert (best.written, best.country) == ("777 OYB 02", "KZ")
