@@ -2,7 +2,8 @@
 frame (one core), on a generated set per country and on the labelled real photographs of
 `../shared/data/alpr-dev/us` when they are there; in the same run, the baseline of plain
 RapidOCR on the whole frame. Targets: Top-1 0.95 on each country's generated set, 0.90 on real
-photographs, median 150 ms per 1280x720 frame.
+photographs, median 150 ms per 1280x720 frame. The plates of foreign trucks that cross the
+corridor (TR, GE, LT, PL, DE, BY, UA) are measured too, with no target.
 
     .venv/bin/python -m tests.bench.bench_plates [--per-country N] [--real DIR] [--no-baseline]
 """
@@ -18,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 COUNTRIES = ("KZ", "KG", "UZ", "TJ", "AZ", "RU", "MN", "CN")
+VISITORS = ("TR", "GE", "LT", "PL", "DE", "BY", "UA")  # foreign trucks' plates: no target
 REAL = Path(__file__).resolve().parents[3] / "shared" / "data" / "alpr-dev" / "us"
 TARGETS = {"top1_generated": 0.95, "top1_real": 0.90, "ms_median": 150.0}
 SEED = 2026  # never used to train the plate reader (scripts/train_plate_reader.py)
@@ -77,17 +79,19 @@ def main(argv: list[str] | None = None) -> int:
     cv2.setNumThreads(1)  # one core, as the worker has on the box
     report: dict[str, Any] = {"benchmark": "plates", "targets": TARGETS, "sets": {}}
     with tempfile.TemporaryDirectory(prefix="carec-plates-") as scratch:
-        for country in COUNTRIES:
+        for country in COUNTRIES + VISITORS:
             directory = Path(scratch) / country.lower()
             write_dataset(directory, country, args.per_country, SEED)
-            report["sets"][f"generated-{country}"] = bench_dataset(
+            kind = "generated" if country in COUNTRIES else "visitor"
+            report["sets"][f"{kind}-{country}"] = bench_dataset(
                 directory, baseline=not args.no_baseline
             )
     report["worker"] = worker_latency()
     if args.real.is_dir():
         report["sets"]["real-us"] = bench_dataset(args.real, baseline=not args.no_baseline)
     generated = [v for k, v in report["sets"].items() if k.startswith("generated")]
-    medians = [v["pipeline"]["ms_median"] for v in report["sets"].values()]
+    # the time target is per 1280x720 frame: the generated sets (the photographs vary in size)
+    medians = [v["pipeline"]["ms_median"] for k, v in report["sets"].items() if k != "real-us"]
     report["meets_targets"] = {
         "top1_generated": all(
             v["pipeline"]["top1"] >= TARGETS["top1_generated"] for v in generated
