@@ -187,6 +187,7 @@ def _region(values: tuple[str, ...], issued: tuple[str, ...] | None = None) -> G
     """A two-digit region code of a closed list."""
     return Group(DIGITS, 2, values=values, issued=values if issued is None else issued)
 
+
 AZ_REGIONS = ("10", "90", "99", "77", "20", "50", "85")
 RU_REGIONS = (
     "02", "16", "22", "30", "34", "45", "54", "55", "56", "63", "64", "72", "74", "77", "86",

@@ -44,7 +44,8 @@ REPAIR_COST = 0.3  # a read repaired at one place keeps this share of its probab
 MAX_REPAIRS = 2
 TRIM_COST = 0.8  # a read cut by a stray character at one end keeps this share per character
 MAX_TRIM_HEAD, MAX_TRIM_TAIL = 2, 3
-VISITOR = 0.7  # a read that fits the format of a foreign truck that crosses the corridor
+TIR = "TIR"
+VISITOR = 0.85  # a read that fits a foreign truck's format: above a corridor fit cut short (0.8)
 UNKNOWN_FORMAT = 0.5  # a plausible plate of no known format (a US plate)
 IMPLAUSIBLE = 0.01  # a caption, a phone number, a date
 UNISSUED = 0.3  # a region code no one issues weighs as much as a repaired character
@@ -137,10 +138,10 @@ def interpretations(key: str) -> tuple[Interpretation, ...]:
     corridor = 0.0
     for part, trim_weight in _trims(key):
         # A visitor's grammar is loose enough (DE) to fit most reads cut short; only an emblem
-        # misread as a character of another script (an EU star ring as a Han one) is cut.
-        emblem_only = part == key or (
-            key.replace(part, "", 1).isascii() is False and part.isascii()
-        )
+        # misread as a character of another script (an EU star ring as a Han one) or a TIR sign
+        # beside the plate is cut.
+        cut = key.replace(part, "", 1)
+        emblem_only = part == key or cut == "TIR" or (not cut.isascii() and part.isascii())
         for fmt, prior in _KNOWN_FORMATS:
             if fmt not in _CORRIDOR and not emblem_only:
                 continue
@@ -173,6 +174,8 @@ def _trims(key: str) -> list[tuple[str, float]]:
     """The key, and the key without a few characters at either end: a reader that took in the
     country band ("KZ", "RUS", a flag read as "Z") adds them to the plate."""
     out = [(key, 1.0)]
+    if key.startswith(TIR) and len(key) - len(TIR) >= 4:  # the TIR sign every truck carries
+        out.append((key[len(TIR) :], TRIM_COST))
     for head in range(MAX_TRIM_HEAD + 1):
         for tail in range(MAX_TRIM_TAIL + 1):
             if (head or tail) and len(key) - head - tail >= 4:

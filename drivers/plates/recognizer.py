@@ -29,7 +29,7 @@ from drivers.plates.regions import (
     with_line_above,
 )
 from drivers.plates.text_detector import BGR, DetectorSettings, TextDetector
-from edge.plate_formats import latin_writing, match_formats
+from edge.plate_formats import latin_writing, match_formats, match_visitor_formats
 
 logger = logging.getLogger(__name__)
 
@@ -166,9 +166,9 @@ class PlateRecognizer:
             i for i in _likeliest(len(regions), reads)[:STRETCHED] if len(regions[i].lines) == 1
         ]
         added = [stretched(regions[i]) for i in chosen]
-        # only what then fits a corridor format as read counts: a stretched line takes in a
+        # only what then fits a known format as read counts: a stretched line takes in a
         # plate frame's writing (a US state's name) as readily as a region code
-        return self._read_more(frame, added, regions, reads, keep=_fits_corridor_format)
+        return self._read_more(frame, added, regions, reads, keep=_fits_known_format)
 
     def _read_more(
         self,
@@ -217,8 +217,8 @@ class PlateRecognizer:
         return Candidate(guess, (x, y, w, h), crops[guess.region])
 
 
-def _fits_corridor_format(text: str) -> bool:
-    return bool(match_formats(text))
+def _fits_known_format(text: str) -> bool:
+    return bool(match_formats(text) or match_visitor_formats(text))
 
 
 def _cyrillic_plates(reads: list[tuple[int, Read]]) -> set[int]:

@@ -1,5 +1,5 @@
-"""The project's own plate reader, as shipped: it reads plates of every corridor format it was
-never shown (a seed the training did not use), Cyrillic and Chinese included, and says how sure
+"""The project's own plate reader, as shipped: it reads plates of every corridor format (and
+of the visiting trucks' formats) it was never shown (a seed the training did not use), Cyrillic and Chinese included, and says how sure
 it is in a way a ranking can use."""
 
 from __future__ import annotations
@@ -12,11 +12,14 @@ import pytest
 
 from drivers.plates.plate_reader import PlateTextReader, load_info, width_groups
 from drivers.sim.plates import training_crop
-from edge.plate_formats import FORMATS, PlateFormat, formats_for
+from edge.plate_formats import FORMATS, VISITOR_FORMATS, PlateFormat, formats_for
 
 TEST_SEED = 6003  # training used 6001, its validation 6002
 PER_FORMAT = 20
 AT_LEAST = 0.9  # on 20 crops; the model card gives the rates on 134 crops a format
+# The visitors' formats had 0.4 of the corridor's training crops, and Germany's eight-character
+# plates are the longest: 16 of these 20 (93% of 60, 98.5% of the card's 134).
+AT_LEAST_VISITOR = 0.8
 
 
 @pytest.fixture(scope="module")
@@ -29,7 +32,10 @@ def _crops(fmt: PlateFormat, count: int) -> list[tuple[np.ndarray, str]]:
     return [training_crop(rng, formats=(fmt,)) for _ in range(count)]
 
 
-@pytest.mark.parametrize("fmt", FORMATS, ids=[f.name for f in FORMATS])
+READ_FORMATS = FORMATS + VISITOR_FORMATS  # the corridor's and the visiting trucks'
+
+
+@pytest.mark.parametrize("fmt", READ_FORMATS, ids=[f.name for f in READ_FORMATS])
 def test_reads_unseen_plates_of_every_format(reader: PlateTextReader, fmt: PlateFormat) -> None:
     crops = _crops(fmt, PER_FORMAT)
     reads = reader.read([crop for crop, _ in crops])
@@ -38,7 +44,7 @@ def test_reads_unseen_plates_of_every_format(reader: PlateTextReader, fmt: Plate
     )
     rate = right / len(crops)
     print(f"{fmt.name}: {right}/{len(crops)} read exactly ({rate:.0%})")
-    assert rate >= AT_LEAST, [
+    assert rate >= (AT_LEAST if fmt in FORMATS else AT_LEAST_VISITOR), [
         (label, found[:1]) for (_, label), found in zip(crops, reads, strict=True)
     ]
 
@@ -103,4 +109,4 @@ def test_model_card_matches_the_model() -> None:
     # floors under the shipped model's own figures, so a worse model is not shipped unnoticed
     assert info.validation.sequence_accuracy >= 0.98
     assert min(info.validation.per_format.values()) >= 0.94
-    assert set(info.validation.per_format) == {f.name for f in FORMATS}
+    assert set(info.validation.per_format) == {f.name for f in READ_FORMATS}
