@@ -269,6 +269,8 @@ def _unknown_format_weight(key: str) -> float:
     with a Han character or a Cyrillic letter of no Latin twin is part of a corridor plate."""
     if not 4 <= len(key) <= 9 or not (key.isascii() and key.isalnum()):
         return IMPLAUSIBLE
+    if key.endswith("RUS"):  # a Russian plate's region box (its code over RUS) read alone
+        return IMPLAUSIBLE
     digits = sum(ch.isdigit() for ch in key)
     if digits == len(key):  # some plates are all digits; so are fleet numbers
         return UNKNOWN_FORMAT / 2 if 5 <= len(key) <= 8 else IMPLAUSIBLE

@@ -36,6 +36,7 @@ logger = logging.getLogger(__name__)
 BLIND_TO_CYRILLIC = 0.3
 FOUND = 0.5  # a corridor plate read this probably: one PP-OCR read is a second opinion enough
 MEANT = 0.2  # a read this probable says what kind of plate a region holds
+HAZARD_PANEL = 0.1  # no plate of the corridor or its visitors is two lines of digits only
 STRETCHED = 2  # the likeliest regions read again stretched, when no plate is sure yet
 # a Chinese two-line plate's bottom line: a serial of five, or four and 挂 (a trailer)
 _CN_BOTTOM_LINE = re.compile(r"[A-HJ-NP-Z0-9]{5}|[A-HJ-NP-Z0-9]{4}挂")
@@ -113,7 +114,10 @@ class PlateRecognizer:
             at = time.perf_counter()
             for index, found in enumerate(self.own.read(lines)):
                 prior = plate_likeness(regions[index])
-                reads += [(index, Read(text, p, "own", prior, index)) for text, p in found]
+                reads += [
+                    (index, Read(text, p, "own", read_prior(regions[index], text, prior), index))
+                    for text, p in found
+                ]
             _add(timings, "own", at)
         best = rank((read for _, read in reads), 1)  # the project's reader's answer so far
         above: list[int] = []  # Chinese top lines looked for: PP-OCR reads Han well, ours less
@@ -140,7 +144,10 @@ class PlateRecognizer:
                 prior = plate_likeness(regions[index])
                 if index in cyrillic:  # PP-OCR has no Cyrillic: its read of such a plate is
                     prior *= BLIND_TO_CYRILLIC  # Latin and Greek look-alikes, not evidence
-                reads += [(index, Read(text, p, "ppocr", prior, index)) for text, p in found]
+                reads += [
+                    (index, Read(text, p, "ppocr", read_prior(regions[index], text, prior), index))
+                    for text, p in found
+                ]
             _add(timings, "ppocr", at)
         return regions, reads
 
@@ -188,7 +195,7 @@ class PlateRecognizer:
             regions.append(region)
             prior = plate_likeness(region)
             reads += [
-                (index, Read(text, p, "own", prior, index))
+                (index, Read(text, p, "own", read_prior(region, text, prior), index))
                 for text, p in found
                 if keep is None or keep(text)
             ]
@@ -215,6 +222,14 @@ class PlateRecognizer:
             ok, jpeg = cv2.imencode(".jpg", crop, [cv2.IMWRITE_JPEG_QUALITY, 80])
             crops[guess.region] = jpeg.tobytes() if ok else b""
         return Candidate(guess, (x, y, w, h), crops[guess.region])
+
+
+def read_prior(region: PlateRegion, text: str, likeness: float) -> float:
+    """How plate-like a read of a region is: its shape's likeness, and far less for two lines
+    of digits only, the orange ADR panel of a tanker (a hazard code over a UN number)."""
+    if len(region.lines) > 1 and "".join(text.split()).isdigit():
+        return likeness * HAZARD_PANEL
+    return likeness
 
 
 def _fits_known_format(text: str) -> bool:

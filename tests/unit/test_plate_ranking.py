@@ -71,6 +71,12 @@ def test_a_region_code_no_one_issues_makes_a_fit_less_likely() -> None:
     assert (tajik.written, tajik.country) == ("8747 WW 08", "TJ")
 
 
+def test_a_russian_region_box_read_alone_is_no_plate() -> None:
+    # the box of "Н 215 ХА 63" read alone ("63" over "RUS") against the plate read less surely
+    guesses = rank([Read("63RUS", 0.95, "own"), Read("H215XA63", 0.4, "own")])
+    assert guesses[0].written == "Н 215 ХА 63"
+
+
 def test_a_mongolian_letter_read_on_a_latin_plate_is_repaired_to_its_look_alike() -> None:
     (best, *_) = rank([Read("777ӨҮB02", 0.9, "own")])
     assert (best.written, best.country) == ("777 OYB 02", "KZ")

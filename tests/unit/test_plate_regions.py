@@ -88,3 +88,15 @@ def test_a_line_gets_the_place_of_a_smaller_top_line_above_it() -> None:
     assert float(top[:, 1].max()) < 512 + 54 / 2 < float(bottom[:, 1].max())  # above the middle
     assert float(top[:, 1].min()) < 512  # reaching above the box
     assert 487 < float(top[:, 0].min()) < float(top[:, 0].max()) < 487 + 140  # centred, narrower
+
+
+def test_two_lines_of_digits_only_are_a_hazard_panel_not_a_plate() -> None:
+    # the orange ADR panel of a tanker: "80" over "1824"; a two-line plate has letters
+    from drivers.plates.recognizer import read_prior
+
+    pair = next(r for r in plate_regions([box(100, 100, 40, 24), box(95, 128, 70, 24)])
+                if len(r.lines) == 2)  # fmt: skip
+    assert read_prior(pair, "80 1824", 1.0) < 0.2
+    assert read_prior(pair, "543LQ03", 1.0) == 1.0  # a Kazakh two-line plate
+    (line,) = plate_regions([box(95, 128, 70, 24)])
+    assert read_prior(line, "1824", 1.0) == 1.0  # one line of digits: a US plate may be that
