@@ -136,12 +136,11 @@ def interpretations(key: str) -> tuple[Interpretation, ...]:
         return ()
     found: dict[str, Interpretation] = {}
     corridor = 0.0
-    for part, trim_weight in _trims(key):
+    for part, trim_weight, cut in _trims(key):
         # A visitor's grammar is loose enough (DE) to fit most reads cut short; only an emblem
         # misread as a character of another script (an EU star ring as a Han one) or a TIR sign
         # beside the plate is cut.
-        cut = key.replace(part, "", 1)
-        emblem_only = part == key or cut == "TIR" or (not cut.isascii() and part.isascii())
+        emblem_only = not cut or cut == TIR or (not cut.isascii() and part.isascii())
         for fmt, prior in _KNOWN_FORMATS:
             if fmt not in _CORRIDOR and not emblem_only:
                 continue
@@ -170,16 +169,19 @@ _KNOWN_FORMATS = tuple((f, 1.0) for f in FORMATS) + tuple((f, VISITOR) for f in 
 _CORRIDOR = frozenset(FORMATS)
 
 
-def _trims(key: str) -> list[tuple[str, float]]:
+def _trims(key: str) -> list[tuple[str, float, str]]:
     """The key, and the key without a few characters at either end: a reader that took in the
-    country band ("KZ", "RUS", a flag read as "Z") adds them to the plate."""
-    out = [(key, 1.0)]
+    country band ("KZ", "RUS", a flag read as "Z") adds them to the plate. Each with its
+    weight and what was cut off."""
+    out = [(key, 1.0, "")]
     if key.startswith(TIR) and len(key) - len(TIR) >= 4:  # the TIR sign every truck carries
-        out.append((key[len(TIR) :], TRIM_COST))
+        out.append((key[len(TIR) :], TRIM_COST, TIR))
     for head in range(MAX_TRIM_HEAD + 1):
         for tail in range(MAX_TRIM_TAIL + 1):
-            if (head or tail) and len(key) - head - tail >= 4:
-                out.append((key[head : len(key) - tail], TRIM_COST ** (head + tail)))
+            end = len(key) - tail
+            if (head or tail) and end - head >= 4:
+                cut = key[:head] + key[end:]
+                out.append((key[head:end], TRIM_COST ** (head + tail), cut))
     return out
 
 
