@@ -58,7 +58,17 @@ def _issuer(value: str) -> str:
     return value
 
 
-Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=512)]
+def _visible(value: str) -> str:
+    # the schema's "\S": a control character such as U+001F, which the strip keeps, is no text
+    if not any(ch.isprintable() and not ch.isspace() for ch in value):
+        raise ValueError("must hold a visible character")
+    return value
+
+
+Text = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=512),
+    AfterValidator(_visible),
+]  # fmt: skip
 Country = Annotated[str, StringConstraints(strip_whitespace=True), AfterValidator(_country)]
 Nationality = Annotated[str, StringConstraints(strip_whitespace=True), AfterValidator(_nationality)]
 OfficeCode = Annotated[str, StringConstraints(pattern=r"^[A-Z]{2}[A-Z0-9]{1,15}$")]
@@ -137,7 +147,10 @@ class Equipment(_Part):
 
 
 class Seal(_Part):
-    id: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)]
+    id: Annotated[
+        str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64),
+        AfterValidator(_visible),
+    ]  # fmt: skip
     type: SealType = SealType.MECHANICAL
     party: SealParty | None = None
 

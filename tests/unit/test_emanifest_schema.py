@@ -41,7 +41,7 @@ def test_contract_example_passes_both() -> None:
     [
         {"ref": None}, {"goods": []}, {"procedure": "x"}, {"version": 0}, {"extra": 1},
         {"transport": {"plate": "A"}}, {"expected_arrival": "2026-11-28"},
-        {"seals": [{"id": ""}]}, {"goods": [{"seq": 1}]},
+        {"seals": [{"id": ""}]}, {"seals": [{"id": "\x1f"}]}, {"goods": [{"seq": 1}]},
     ],
 )  # fmt: skip
 def test_both_reject_a_broken_record(changes: dict[str, Any]) -> None:
