@@ -44,7 +44,8 @@ REPAIR_COST = 0.3  # a read repaired at one place keeps this share of its probab
 MAX_REPAIRS = 2
 TRIM_COST = 0.8  # a read cut by a stray character at one end keeps this share per character
 MAX_TRIM_HEAD, MAX_TRIM_TAIL = 2, 3
-TIR = "TIR"
+TIR = "TIR"  # the sign of the TIR carnet every international truck carries
+RUS = "RUS"  # under a Russian plate's region code
 VISITOR = 0.85  # a read that fits a foreign truck's format: above a corridor fit cut short (0.8)
 UNKNOWN_FORMAT = 0.5  # a plausible plate of no known format (a US plate)
 IMPLAUSIBLE = 0.01  # a caption, a phone number, a date
@@ -209,7 +210,7 @@ def _repairs(key: str, fmt: PlateFormat, most: int) -> list[tuple[str, int]]:
 
 def _codes_issued(key: str, fmt: PlateFormat) -> float:
     """UNISSUED for each code of a closed list (a Kazakh region) the key has another in."""
-    if not any(g.issued for g in fmt.groups):
+    if not _has_issued_codes(fmt):
         return 1.0
     lengths = _group_lengths(fmt, len(key))
     if lengths is None:
@@ -220,6 +221,11 @@ def _codes_issued(key: str, fmt: PlateFormat) -> float:
             factor *= UNISSUED
         at += n
     return factor
+
+
+@cache
+def _has_issued_codes(fmt: PlateFormat) -> bool:
+    return any(g.issued for g in fmt.groups)
 
 
 @cache
@@ -271,7 +277,7 @@ def _unknown_format_weight(key: str) -> float:
     with a Han character or a Cyrillic letter of no Latin twin is part of a corridor plate."""
     if not 4 <= len(key) <= 9 or not (key.isascii() and key.isalnum()):
         return IMPLAUSIBLE
-    if key.endswith("RUS"):  # a Russian plate's region box (its code over RUS) read alone
+    if key.endswith(RUS):  # a Russian plate's region box (its code over RUS) read alone
         return IMPLAUSIBLE
     digits = sum(ch.isdigit() for ch in key)
     if digits == len(key):  # some plates are all digits; so are fleet numbers

@@ -113,15 +113,11 @@ class PlateRecognizer:
         if self.own is not None and lines:
             at = time.perf_counter()
             for index, found in enumerate(self.own.read(lines)):
-                prior = plate_likeness(regions[index])
-                reads += [
-                    (index, Read(text, p, "own", read_prior(regions[index], text, prior), index))
-                    for text, p in found
-                ]
+                reads += _reads(index, regions[index], found, "own")
             _add(timings, "own", at)
         best = rank((read for _, read in reads), 1)  # the project's reader's answer so far
         above: list[int] = []  # Chinese top lines looked for: PP-OCR reads Han well, ours less
-        if self.own is not None and not (best and best[0].format and best[0].confidence >= FOUND):
+        if self.own is not None and not _found(best):
             at = time.perf_counter()
             first = len(regions)
             lines += self._read_lines_above(frame, regions, reads)
@@ -133,7 +129,7 @@ class PlateRecognizer:
             at = time.perf_counter()
             # the project's reader ranks the regions; without it PP-OCR must read them all
             limit = self.settings.ppocr_regions if self.own is not None else len(lines)
-            if best and best[0].format is not None and best[0].confidence >= FOUND:
+            if _found(best):
                 limit = 1  # a second opinion on that plate is enough
             chosen = _likeliest(len(lines), reads)[:limit]
             chosen += [i for i in above if i not in chosen]
@@ -141,13 +137,10 @@ class PlateRecognizer:
             for index, found in zip(
                 chosen, self.ppocr.read([lines[i] for i in chosen]), strict=True
             ):
-                prior = plate_likeness(regions[index])
-                if index in cyrillic:  # PP-OCR has no Cyrillic: its read of such a plate is
-                    prior *= BLIND_TO_CYRILLIC  # Latin and Greek look-alikes, not evidence
-                reads += [
-                    (index, Read(text, p, "ppocr", read_prior(regions[index], text, prior), index))
-                    for text, p in found
-                ]
+                # PP-OCR has no Cyrillic: its read of such a plate is Latin and Greek
+                # look-alikes, not evidence
+                blind = BLIND_TO_CYRILLIC if index in cyrillic else 1.0
+                reads += _reads(index, regions[index], found, "ppocr", blind)
             _add(timings, "ppocr", at)
         return regions, reads
 
@@ -191,14 +184,9 @@ class PlateRecognizer:
             return []
         lines = [line_image(frame, region) for region in added]
         for region, found in zip(added, self.own.read(lines), strict=True):
-            index = len(regions)
             regions.append(region)
-            prior = plate_likeness(region)
-            reads += [
-                (index, Read(text, p, "own", read_prior(region, text, prior), index))
-                for text, p in found
-                if keep is None or keep(text)
-            ]
+            kept = [(text, p) for text, p in found if keep is None or keep(text)]
+            reads += _reads(len(regions) - 1, region, kept, "own")
         return lines
 
     def _sure(self, best: list[PlateGuess]) -> bool:
@@ -222,6 +210,26 @@ class PlateRecognizer:
             ok, jpeg = cv2.imencode(".jpg", crop, [cv2.IMWRITE_JPEG_QUALITY, 80])
             crops[guess.region] = jpeg.tobytes() if ok else b""
         return Candidate(guess, (x, y, w, h), crops[guess.region])
+
+
+def _found(best: list[PlateGuess]) -> bool:
+    """Whether the best guess so far is a plate of a known format read at least FOUND surely."""
+    return bool(best and best[0].format is not None and best[0].confidence >= FOUND)
+
+
+def _reads(
+    index: int,
+    region: PlateRegion,
+    found: list[tuple[str, float]],
+    reader: str,
+    factor: float = 1.0,
+) -> list[tuple[int, Read]]:
+    """A reader's texts of region `index`, each with its prior: the region's shape and the text."""
+    likeness = plate_likeness(region) * factor
+    return [
+        (index, Read(text, p, reader, read_prior(region, text, likeness), index))
+        for text, p in found
+    ]
 
 
 def read_prior(region: PlateRegion, text: str, likeness: float) -> float:

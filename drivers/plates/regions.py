@@ -67,8 +67,9 @@ def with_line_above(region: PlateRegion) -> PlateRegion:
     top line (province and city letter) is small and the detector can miss it."""
     tl, tr, _, bl = region.lines[0]
     up = tl - bl  # the line's height, pointing up
-    # the detector's box stands off the text by about a fifth of its height: the top line's
-    # characters, 0.6 of the bottom line's high, start just above the box's top edge
+    # the detector's box stands off the text by about a fifth of its height, and the top line
+    # (0.6 of the bottom line's height) sits close above the text: from a fifth inside the box
+    # to a little over half its height above it
     left, right = tl + (tr - tl) * 0.25, tl + (tr - tl) * 0.75
     bottom_l, bottom_r = left - up * 0.2, right - up * 0.2
     top_l, top_r = left + up * 0.55, right + up * 0.55
