@@ -25,6 +25,10 @@ _SMALLER_PIECE = 2.4  # a boxed-off region code may be this many times smaller t
 _PIECE_GAP = 1.6  # pieces of one plate are at most this many heights apart
 _STACK_GAP = 0.8  # two lines of one plate are at most this many heights apart
 _STACK_OVERLAP = 0.5  # ... and overlap horizontally by this share of the narrower
+# ... and the top line is at most this much taller than the bottom one: a plate's top line is
+# as tall (KZ, UZ) or smaller (a Chinese province and city letter); a taller box above a line
+# is a sign over the plate (a hazard panel's two lines boxed as one)
+_STACK_TOP_TALLER = 1.35
 WIDEN = 0.35  # share of a line's height added at each end before it is read
 _STACK_OVERLAP_Y = 0.4  # unclipped boxes of tight lines overlap a little vertically
 
@@ -177,6 +181,7 @@ def _stacked_pairs(lines: list[Line]) -> list[tuple[Line, Line]]:
             if (
                 -_STACK_OVERLAP_Y * h <= gap <= _STACK_GAP * h
                 and overlap >= _STACK_OVERLAP * narrower
+                and t_box[3] - t_box[1] <= _STACK_TOP_TALLER * (b_box[3] - b_box[1])
             ):
                 pairs.append((top, bottom))
     return pairs

@@ -100,3 +100,12 @@ def test_two_lines_of_digits_only_are_a_hazard_panel_not_a_plate() -> None:
     assert read_prior(pair, "543LQ03", 1.0) == 1.0  # a Kazakh two-line plate
     (line,) = plate_regions([box(95, 128, 70, 24)])
     assert read_prior(line, "1824", 1.0) == 1.0  # one line of digits: a US plate may be that
+
+
+def test_a_taller_box_above_a_line_is_a_sign_not_the_plate_top_line() -> None:
+    # a hazard panel's two lines boxed as one, right above a plate whose top line was missed
+    panel, line = box(100, 40, 90, 60), box(95, 104, 120, 40)
+    assert all(len(r.lines) == 1 for r in plate_regions([panel, line]))
+    # a top line as tall as the bottom one, or smaller, still pairs
+    for top in (box(120, 62, 60, 40), box(130, 74, 50, 26)):
+        assert any(len(r.lines) == 2 for r in plate_regions([top, line]))
