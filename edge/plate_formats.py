@@ -17,7 +17,7 @@ from __future__ import annotations
 import random
 import re
 import unicodedata
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -39,6 +39,7 @@ CN_PROVINCES = "京津沪渝冀豫云辽黑湘皖鲁新苏浙赣鄂桂甘晋蒙�
 
 SEPARATORS = " .-·"
 _SEPARATOR = r"[\s.\-·•]*"
+_SEPARATORS = re.compile(_SEPARATOR)
 
 _LATIN_TWINS = frozenset(CYRILLIC_LOOKALIKES.values())
 _TO_LATIN = str.maketrans(
@@ -270,6 +271,46 @@ FORMATS: tuple[PlateFormat, ...] = (
         (Group(CYRILLIC_TWINS, 2), _digits(4), _RU_REGION), (" ", " "),
     ),
 )  # fmt: skip
+
+
+# -- square plates: the corridor's plates are also issued on two lines (mostly trailers) --------
+
+
+def square_cut(sizes: Sequence[int], country: str) -> int:
+    """Where a square plate's bottom line begins, as an index into its groups (of these
+    lengths): China puts the province and city code on top; elsewhere the split is the most
+    even, the shorter line on top."""
+    if country == "CN":
+        return 2
+    return min(range(1, len(sizes)), key=lambda k: abs(sum(sizes[:k]) - sum(sizes[k:])))
+
+
+def bottom_line_formats(text: str, shortest: int = 4) -> list[PlateFormat]:
+    """The corridor formats whose square plates have `text` as their bottom line, if it is at
+    least `shortest` characters (a shorter one, a Mongolian plate's three letters, fits too
+    much to say anything)."""
+    plate = unicodedata.normalize("NFC", text).strip().upper()
+    if len(_SEPARATORS.sub("", plate)) < shortest:
+        return []
+    writings = (plate, latin_writing(plate), cyrillic_writing(plate))
+    return [
+        fmt
+        for fmt, grammars in _BOTTOM_LINES
+        if any(g.fullmatch(w) for g in grammars for w in writings)
+    ]
+
+
+def _bottom_line_grammars(fmt: PlateFormat) -> tuple[re.Pattern[str], ...]:
+    """A grammar for each place the split can fall (a Russian region has two or three digits)."""
+    shortest = [g.length for g in fmt.groups]
+    longest = [g.max_length or g.length for g in fmt.groups]
+    cuts = {square_cut(sizes, fmt.country) for sizes in (shortest, longest)}
+    return tuple(
+        re.compile(_SEPARATOR.join(g.pattern() for g in fmt.groups[cut:])) for cut in sorted(cuts)
+    )
+
+
+_BOTTOM_LINES = tuple((fmt, _bottom_line_grammars(fmt)) for fmt in FORMATS)
 
 
 def formats_for(country: str, kind: PlateKind | None = None) -> tuple[PlateFormat, ...]:

@@ -8,7 +8,6 @@ region and their reads are pooled, so each covers the other's blind spots."""
 from __future__ import annotations
 
 import logging
-import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
@@ -29,7 +28,12 @@ from drivers.plates.regions import (
     with_line_above,
 )
 from drivers.plates.text_detector import BGR, DetectorSettings, TextDetector
-from edge.plate_formats import latin_writing, match_formats, match_visitor_formats
+from edge.plate_formats import (
+    bottom_line_formats,
+    latin_writing,
+    match_formats,
+    match_visitor_formats,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -38,8 +42,6 @@ FOUND = 0.5  # a corridor plate read this probably: one PP-OCR read is a second 
 MEANT = 0.2  # a read this probable says what kind of plate a region holds
 HAZARD_PANEL = 0.1  # no plate of the corridor or its visitors is two lines of digits only
 STRETCHED = 2  # the likeliest regions read again stretched, when no plate is sure yet
-# a Chinese two-line plate's bottom line: a serial of five, or four and 挂 (a trailer)
-_CN_BOTTOM_LINE = re.compile(r"[A-HJ-NP-Z0-9]{5}|[A-HJ-NP-Z0-9]{4}挂")
 
 
 @dataclass(frozen=True)
@@ -120,8 +122,9 @@ class PlateRecognizer:
         if self.own is not None and not _found(best):
             at = time.perf_counter()
             first = len(regions)
-            lines += self._read_lines_above(frame, regions, reads)
-            above = list(range(first, len(regions)))
+            tops, chinese = self._read_lines_above(frame, regions, reads)
+            lines += tops
+            above = [first + k for k in chinese]
             lines += self._read_stretched(frame, regions, reads)
             _add(timings, "own", at)
             best = rank((read for _, read in reads), 1)
@@ -146,16 +149,21 @@ class PlateRecognizer:
 
     def _read_lines_above(
         self, frame: BGR, regions: list[PlateRegion], reads: list[tuple[int, Read]]
-    ) -> list[BGR]:
-        """Where a line reads as the bottom line of a Chinese two-line plate, the line with
-        the place of its top line is read too (appended to `regions` and `reads`)."""
-        bottoms = {
-            i for i, read in reads
-            if read.reader == "own" and read.probability >= MEANT and len(regions[i].lines) == 1
-            and _CN_BOTTOM_LINE.fullmatch(plate_key(read.text))
-        }  # fmt: skip
-        added = [with_line_above(regions[i]) for i in sorted(bottoms)]
-        return self._read_more(frame, added, regions, reads)
+    ) -> tuple[list[BGR], list[int]]:
+        """Where a line reads as the bottom line of a square plate, the line with the place of
+        its top line is read too (appended to `regions` and `reads`): the detector can miss a
+        top line, or box it with a sign above it. Their line images, and which of them (as
+        positions in that list) are Chinese."""
+        added: dict[tuple[int, bool], PlateRegion] = {}
+        for i, read in reads:
+            if read.reader != "own" or read.probability < MEANT or len(regions[i].lines) > 1:
+                continue
+            for fmt in bottom_line_formats(plate_key(read.text)):
+                as_tall = fmt.country != "CN"  # a Chinese top line is smaller
+                if (i, as_tall) not in added:
+                    added[i, as_tall] = with_line_above(regions[i], as_tall=as_tall)
+        lines = self._read_more(frame, list(added.values()), regions, reads)
+        return lines, [k for k, (_, as_tall) in enumerate(added) if not as_tall]
 
     def _read_stretched(
         self, frame: BGR, regions: list[PlateRegion], reads: list[tuple[int, Read]]

@@ -66,17 +66,20 @@ def plate_regions(boxes: list[TextBox], limit: int = 6) -> list[PlateRegion]:
     return regions[:limit]
 
 
-def with_line_above(region: PlateRegion) -> PlateRegion:
-    """A one-line region with the place of a smaller line above it: a Chinese two-line plate's
-    top line (province and city letter) is small and the detector can miss it."""
+def with_line_above(region: PlateRegion, *, as_tall: bool = False) -> PlateRegion:
+    """A one-line region with the place of a line above it, which the detector can miss: a
+    Chinese square plate's small top line (province and city letter), or with `as_tall` the
+    top line of the corridor's other square plates, as tall as the bottom one."""
     tl, tr, _, bl = region.lines[0]
     up = tl - bl  # the line's height, pointing up
-    # the detector's box stands off the text by about a fifth of its height, and the top line
-    # (0.6 of the bottom line's height) sits close above the text: from a fifth inside the box
-    # to a little over half its height above it
-    left, right = tl + (tr - tl) * 0.25, tl + (tr - tl) * 0.75
-    bottom_l, bottom_r = left - up * 0.2, right - up * 0.2
-    top_l, top_r = left + up * 0.55, right + up * 0.55
+    # The detector's box stands off the text by about a fifth of its height. A Chinese top
+    # line (0.6 of the bottom line's height) sits close above the text: from a fifth inside the
+    # box to a little over half its height above it, over the middle half. An even top line
+    # sits a third of its height above: from a tenth inside to 0.95 above, over most of it.
+    inside, above, span = (0.1, 0.95, 0.1) if as_tall else (0.2, 0.55, 0.25)
+    left, right = tl + (tr - tl) * span, tl + (tr - tl) * (1 - span)
+    bottom_l, bottom_r = left - up * inside, right - up * inside
+    top_l, top_r = left + up * above, right + up * above
     top = np.array([top_l, top_r, bottom_r, bottom_l], np.float32)
     return PlateRegion((top, region.lines[0]), region.score * 0.9)
 

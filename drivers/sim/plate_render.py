@@ -18,7 +18,7 @@ import numpy as np
 
 from drivers.sim.plate_emblems import Flag, draw_flag, draw_star_ring
 from drivers.sim.plate_glyphs import BGR, Box, Colour, Lettering, draw_text
-from edge.plate_formats import FORMATS, PlateFormat, latin_writing
+from edge.plate_formats import FORMATS, PlateFormat, latin_writing, square_cut
 
 # Every character a plate label can hold: the formats' alphabets and drawn values, with the
 # Cyrillic look-alikes in Latin (see `plate_label`).
@@ -132,11 +132,7 @@ def split_lines(text: str, fmt: PlateFormat) -> tuple[str, str]:
             out += separators[i - 1] + groups[i]
         return out
 
-    if fmt.country == "CN":
-        cut = 2
-    else:
-        sizes = [len(g) for g in groups]
-        cut = min(range(1, len(groups)), key=lambda k: abs(sum(sizes[:k]) - sum(sizes[k:])))
+    cut = square_cut([len(g) for g in groups], fmt.country)
     return join(0, cut), join(cut, len(groups))
 
 

@@ -22,6 +22,7 @@ from edge.plate_formats import (
     UA_REGIONS,
     VISITOR_FORMATS,
     PlateFormat,
+    bottom_line_formats,
     cyrillic_writing,
     formats_for,
     has_only_twin_letters,
@@ -366,3 +367,24 @@ def test_generated_visitor_plates_carry_real_codes_in_their_own_script(
     elif fmt.country == "UA":
         assert first in UA_REGIONS
         assert not any("A" <= ch <= "Z" for ch in plate)  # Cyrillic throughout
+
+
+@settings(max_examples=300, derandomize=True)
+@given(fmt=st.sampled_from(FORMATS), seed=st.integers(0, 2**32 - 1))
+def test_a_square_plates_bottom_line_is_known_as_one_of_its_format(
+    fmt: PlateFormat, seed: int
+) -> None:
+    from drivers.sim.plate_render import split_lines  # the generator draws square plates so
+
+    _, bottom = split_lines(fmt.random_plate(random.Random(seed)), fmt)
+    if len("".join(ch for ch in bottom if ch.isalnum())) >= 4:
+        assert fmt in bottom_line_formats(bottom), bottom
+        assert fmt in bottom_line_formats(latin_writing(bottom).replace(" ", ""))
+
+
+def test_bottom_lines_name_the_square_plates_they_can_end() -> None:
+    assert [f.name for f in bottom_line_formats("7372 74")] == ["RU trailer (GOST R 50577)"]
+    assert {f.country for f in bottom_line_formats("2438SY")} == {"KZ", "UZ"}
+    assert [f.name for f in bottom_line_formats("2713挂")] == ["CN trailer (GA 36)"]
+    assert bottom_line_formats("ХӨШ") == []  # too short to tell anything
+    assert bottom_line_formats("SILKWAY") == []

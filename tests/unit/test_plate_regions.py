@@ -88,6 +88,11 @@ def test_a_line_gets_the_place_of_a_smaller_top_line_above_it() -> None:
     assert float(top[:, 1].max()) < 512 + 54 / 2 < float(bottom[:, 1].max())  # above the middle
     assert float(top[:, 1].min()) < 512  # reaching above the box
     assert 487 < float(top[:, 0].min()) < float(top[:, 0].max()) < 487 + 140  # centred, narrower
+    # elsewhere a square plate's top line is as tall as its bottom line (UZ "40" over "2438 SY")
+    tall_top, _ = with_line_above(line, as_tall=True).lines
+    assert float(tall_top[:, 1].min()) < 512 - 54 * 0.8  # a line's height above the box
+    assert float(tall_top[:, 1].max()) < 512 + 54 / 2
+    assert float(np.ptp(tall_top[:, 0])) > float(np.ptp(top[:, 0]))  # and wider
 
 
 def test_two_lines_of_digits_only_are_a_hazard_panel_not_a_plate() -> None:
