@@ -139,9 +139,10 @@ def interpretations(key: str) -> tuple[Interpretation, ...]:
     corridor = 0.0
     for part, trim_weight, cut in _trims(key):
         # A visitor's grammar is loose enough (DE) to fit most reads cut short; only an emblem
-        # misread as a character of another script (an EU star ring as a Han one) or a TIR sign
-        # beside the plate is cut.
-        emblem_only = not cut or cut == TIR or (not cut.isascii() and part.isascii())
+        # at the plate's left misread as a character of another script (an EU star ring as a
+        # Han one) or a TIR sign beside the plate is cut.
+        emblem = not cut.isascii() and part.isascii() and key.startswith(cut)
+        emblem_only = not cut or cut == TIR or emblem
         for fmt, prior in _KNOWN_FORMATS:
             if fmt not in _CORRIDOR and not emblem_only:
                 continue

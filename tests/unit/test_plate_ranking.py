@@ -164,3 +164,7 @@ def test_a_visiting_trucks_plate_is_read_in_its_own_format_and_country() -> None
     assert rank([Read("甘HBFS63", 0.9, "own")])[0].key == "HBFS63"  # no Chinese serial
     assert rank([Read("6XIU641", 0.9, "ppocr")])[0].key == "6XIU641"  # I among letters
     assert rank([Read("4PCI264", 0.9, "ppocr")])[0].key == "4PC1264"  # I beside a digit
+    # the emblem is at the plate's left: a Han character at its right end is a Chinese
+    # trailer's 挂, so a TIR sign read with a trailer plate's bottom line is no German plate
+    (guess, *_) = rank([Read("TIR2713挂", 0.9, "own")])
+    assert guess.country != "DE"
