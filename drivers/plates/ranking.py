@@ -274,7 +274,8 @@ def is_date_or_time(text: str) -> bool:
 def _unknown_format_weight(key: str) -> float:
     """How much a key looks like a plate of a format we do not know: 4 to 9 letters and digits,
     best with both (a plate); letters only, much less (a personalised plate, but far more
-    often a word: a make, a model, a sign). Foreign plates are Latin letters and digits: a key
+    often a word: a make, a model, a sign), and a long word even less, also when a reader
+    took its O for 0 (a company name on the cab, which two readers can agree on). Foreign plates are Latin letters and digits: a key
     with a Han character or a Cyrillic letter of no Latin twin is part of a corridor plate."""
     if not 4 <= len(key) <= 9 or not (key.isascii() and key.isalnum()):
         return IMPLAUSIBLE
@@ -283,6 +284,8 @@ def _unknown_format_weight(key: str) -> float:
     digits = sum(ch.isdigit() for ch in key)
     if digits == len(key):  # some plates are all digits; so are fleet numbers
         return UNKNOWN_FORMAT / 2 if 5 <= len(key) <= 8 else IMPLAUSIBLE
+    if digits <= 1 and len(key) - digits >= 7:
+        return UNKNOWN_FORMAT / 10  # a long word, its O perhaps read as 0 (ASIACARG0)
     return UNKNOWN_FORMAT if digits else UNKNOWN_FORMAT / 5
 
 

@@ -90,6 +90,12 @@ def test_captions_dates_and_phone_numbers_lose_to_a_plate() -> None:
         Read("6HP995", 0.8, "ppocr"),
     ]
     assert rank(reads)[0].key == "6HP995"
+    # a company name on the cab, its O read as 0 as well: still a word, not a plate
+    caption = [
+        Read("ASIACARGO", 0.85, "own"), Read("ASIACARG0", 0.1, "own"),
+        Read("ASIACARGO", 0.98, "ppocr"),
+    ]  # fmt: skip
+    assert rank([*caption, Read("6U506FU", 0.5, "own")])[0].key == "6U506FU"
 
 
 def test_readers_that_agree_are_surer_than_either_alone() -> None:
