@@ -28,6 +28,7 @@ import cv2
 import numpy as np
 import numpy.typing as npt
 import torch
+from plate_frame_crops import frame_crops
 from rapidfuzz.distance import Levenshtein
 from torch import nn
 
@@ -43,6 +44,7 @@ from drivers.plates.plate_reader import (
     batch_input,
     line_input,
 )
+from drivers.plates.text_detector import DetectorSettings, TextDetector
 from drivers.sim.plates import PLATE_CHARSET, training_crop
 from edge.plate_formats import CN_PROVINCES, FORMATS, VISITOR_FORMATS, Group, PlateFormat
 
@@ -52,6 +54,10 @@ POLICY = InputPolicy()
 CHANNELS = (16, 32, 64, 64, 128)
 HIDDEN = 80
 NEGATIVES = 0.02
+# Scenes a format whose crops are cut by the real detector and region builder
+# (plate_frame_crops): what the pipeline does to a plate, which rendered crops only imitate.
+FRAMES_PER_FORMAT = 150
+FRAME_REPEATS = 3  # they are few and closest to the road: each is in a pass this many times
 # More distinct crops where the alphabet is large: 31 provinces (the generator draws Xinjiang for
 # 70% of Chinese plates, the other 30 share the rest), Mongolian letters seen on no other plate.
 # The visiting trucks' formats (TR, DE...) fewer: their letters and digits are the corridor's,
@@ -151,6 +157,49 @@ def _render(job: tuple[int, int, int, int, bool]) -> list[Sample]:
     return samples
 
 
+_detector: TextDetector | None = None  # one a worker process, made after the fork
+
+
+def _render_frames(job: tuple[int, int, int, int]) -> list[Sample]:
+    """The pipeline's crops of `count` rendered scenes of one format (`plate_frame_crops`)."""
+    global _detector
+    seed, chunk, format_index, count = job
+    if _detector is None:
+        _detector = TextDetector(DetectorSettings())
+    rng = random.Random(f"frames:{seed}:{chunk}")
+    fmt = READ_FORMATS[format_index]
+    side = DetectorSettings().max_side
+    return [
+        Sample(found.crop, found.label, fmt.name)
+        for _ in range(count)
+        for found in frame_crops(_detector, fmt, rng, side)
+    ]
+
+
+def render_frames(
+    seed: int, per_format: int, workers: int, weights: dict[str, float] | None = None
+) -> list[Sample]:
+    """The pipeline's crops of `per_format` scenes of every format (times its country's
+    weight), rendered and detected in parallel."""
+    jobs = _jobs(seed, per_format, weights, chunk=25)
+    with multiprocessing.get_context("fork").Pool(workers) as pool:
+        return [sample for part in pool.imap(_render_frames, jobs) for sample in part]
+
+
+def _jobs(
+    seed: int, per_format: int, weights: dict[str, float] | None, chunk: int
+) -> list[tuple[int, int, int, int]]:
+    """(seed, chunk number, format index, count): `per_format` of every format, times its
+    country's weight, in chunks of at most `chunk`; a chunk's number seeds it."""
+    jobs = []
+    for format_index, fmt in enumerate(READ_FORMATS):
+        total = round(per_format * (weights or {}).get(fmt.country, 1.0))
+        for start in range(0, total, chunk):
+            count = min(chunk, total - start)
+            jobs.append((seed, format_index * 10_000 + start // chunk, format_index, count))
+    return jobs
+
+
 def _even_provinces(fmt: PlateFormat) -> PlateFormat:
     return dataclasses.replace(fmt, groups=(Group(CN_PROVINCES, 1), *fmt.groups[1:]))
 
@@ -163,14 +212,7 @@ def render(
     balance: bool = False,
 ) -> list[Sample]:
     """`per_format` crops of every format (times its country's weight), rendered in parallel."""
-    chunk = 250
-    jobs = []
-    for format_index, fmt in enumerate(READ_FORMATS):
-        total = round(per_format * (weights or {}).get(fmt.country, 1.0))
-        for start in range(0, total, chunk):
-            count = min(chunk, total - start)
-            job = (seed, format_index * 10_000 + start // chunk, format_index, count, balance)
-            jobs.append(job)
+    jobs = [(*job, balance) for job in _jobs(seed, per_format, weights, chunk=250)]
     with multiprocessing.get_context("fork").Pool(workers) as pool:
         return [sample for part in pool.imap(_render, jobs) for sample in part]
 
@@ -416,6 +458,10 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--minutes", type=float, default=27.0, help="training time budget")
     parser.add_argument("--per-format", type=int, default=6_000, help="training crops a format")
+    parser.add_argument(
+        "--frames-per-format", type=int, default=FRAMES_PER_FORMAT,
+        help="rendered scenes a format whose pipeline crops join the training crops",
+    )  # fmt: skip
     parser.add_argument("--validation-per-format", type=int, default=134)
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--learning-rate", type=float, default=2e-3)
@@ -428,18 +474,25 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--seed", type=int, default=TRAIN_SEED, help="of the training crops")
     parser.add_argument(
         "--weights", default=",".join(f"{c}={w}" for c, w in COUNTRY_WEIGHTS.items()),
-        help="more crops of some countries' formats, e.g. CN=3,MN=3,UZ=2",
+        help="more crops of some countries' formats, e.g. UZ=2 (the others keep their weight)",
     )  # fmt: skip
     args = parser.parse_args(argv)
-    weights = {c: float(w) for c, w in (item.split("=") for item in args.weights.split(","))}
+    given = {c: float(w) for c, w in (item.split("=") for item in args.weights.split(","))}
+    weights = {**COUNTRY_WEIGHTS, **given}
 
     started = time.monotonic()
     torch.set_num_threads(2)
     torch.manual_seed(args.seed)
     samples = render(args.seed, args.per_format, args.workers, weights, balance=True)
+    from_frames = render_frames(args.seed, args.frames_per_format, args.workers, weights)
+    samples += from_frames * FRAME_REPEATS
     held_out = render(VALIDATION_SEED, args.validation_per_format, args.workers)
     generation_s = time.monotonic() - started
-    print(f"rendered {len(samples)} + {len(held_out)} crops in {generation_s:.0f} s", flush=True)
+    print(
+        f"rendered {len(samples)} crops ({len(from_frames)} through the pipeline) and "
+        f"{len(held_out)} held out in {generation_s:.0f} s",
+        flush=True,
+    )
 
     channels = tuple(int(c) for c in args.channels.split(","))
     model = PlateCRNN(len(PLATE_CHARSET) + 1, channels, args.hidden)
@@ -468,7 +521,11 @@ def main(argv: Sequence[str] | None = None) -> None:
             generation_s=round(generation_s, 1),
             training_s=round(training_s, 1),
             wall_time_s=0.0,
-            renderer="drivers.sim.plates.training_crop, strength drawn per crop",
+            renderer=(
+                "drivers.sim.plates.training_crop, strength drawn per crop; and "
+                f"{len(from_frames)} crops of {args.frames_per_format} rendered scenes a format "
+                f"cut by the real detector and regions (plate_frame_crops, x{FRAME_REPEATS})"
+            ),
             augmentation=AUGMENTATION,
             torch=torch.__version__,
             initialised_from=initialised_from,
