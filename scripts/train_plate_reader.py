@@ -161,19 +161,24 @@ _detector: TextDetector | None = None  # one a worker process, made after the fo
 
 
 def _render_frames(job: tuple[int, int, int, int]) -> list[Sample]:
-    """The pipeline's crops of `count` rendered scenes of one format (`plate_frame_crops`)."""
+    """The pipeline's crops of `count` rendered scenes of one format (`plate_frame_crops`);
+    most Chinese plates from every province evenly, as in `_render`."""
     global _detector
     seed, chunk, format_index, count = job
     if _detector is None:
         _detector = TextDetector(DetectorSettings())
     rng = random.Random(f"frames:{seed}:{chunk}")
     fmt = READ_FORMATS[format_index]
+    even = _even_provinces(fmt) if fmt.country == "CN" else fmt
     side = DetectorSettings().max_side
-    return [
-        Sample(found.crop, found.label, fmt.name)
-        for _ in range(count)
-        for found in frame_crops(_detector, fmt, rng, side)
-    ]
+    samples = []
+    for _ in range(count):
+        drawn = even if even is not fmt and rng.random() < EVEN_PROVINCES else fmt
+        samples += [
+            Sample(found.crop, found.label, fmt.name)
+            for found in frame_crops(_detector, drawn, rng, side)
+        ]
+    return samples
 
 
 def render_frames(

@@ -108,5 +108,10 @@ def test_model_card_matches_the_model() -> None:
     assert len(set(info.charset)) == len(info.charset)
     # floors under the shipped model's own figures, so a worse model is not shipped unnoticed
     assert info.validation.sequence_accuracy >= 0.98
-    assert min(info.validation.per_format.values()) >= 0.94
+    # The rendered Chinese trailer crops (a top line cut across the plate's whole width, which
+    # the pipeline never hands over) read 0.925 since run 9 learnt the pipeline's own crops
+    # (0.955 before); the pipeline reads Chinese plates better for it (0.94 -> 1.00)
+    floors = {"CN trailer (GA 36)": 0.92}
+    for name, accuracy in info.validation.per_format.items():
+        assert accuracy >= floors.get(name, 0.94), name
     assert set(info.validation.per_format) == {f.name for f in READ_FORMATS}
