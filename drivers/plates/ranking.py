@@ -275,8 +275,9 @@ def _unknown_format_weight(key: str) -> float:
     """How much a key looks like a plate of a format we do not know: 4 to 9 letters and digits,
     best with both (a plate); letters only, much less (a personalised plate, but far more
     often a word: a make, a model, a sign), and a long word even less, also when a reader
-    took its O for 0 (a company name on the cab, which two readers can agree on). Foreign plates are Latin letters and digits: a key
-    with a Han character or a Cyrillic letter of no Latin twin is part of a corridor plate."""
+    took its O for 0 (a company name on the cab, which two readers can agree on). Foreign
+    plates are Latin letters and digits: a key with a Han character or a Cyrillic letter of
+    no Latin twin is part of a corridor plate."""
     if not 4 <= len(key) <= 9 or not (key.isascii() and key.isalnum()):
         return IMPLAUSIBLE
     if key.endswith(RUS):  # a Russian plate's region box (its code over RUS) read alone
