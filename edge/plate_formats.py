@@ -138,11 +138,7 @@ class PlateFormat:
 
     def fits(self, text: str) -> bool:
         """Whether `text` is a plate of this format, in either writing, separators optional."""
-        plate = unicodedata.normalize("NFC", text).strip().upper()
-        return any(
-            self.grammar.fullmatch(writing)
-            for writing in (plate, latin_writing(plate), cyrillic_writing(plate))
-        )
+        return any(self.grammar.fullmatch(writing) for writing in _writings(text))
 
     def random_plate(self, rng: random.Random) -> str:
         """A plate of this format as written on it, with its usual separators."""
@@ -151,6 +147,13 @@ class PlateFormat:
         for separator, part in zip(self.separators, parts[1:], strict=True):
             out += separator + part
         return out
+
+
+def _writings(text: str) -> tuple[str, str, str]:
+    """The text as given (NFC, upper case), in Latin and in Cyrillic look-alikes: a grammar
+    fits a plate when it fits one of them."""
+    plate = unicodedata.normalize("NFC", text).strip().upper()
+    return plate, latin_writing(plate), cyrillic_writing(plate)
 
 
 def _digits(n: int, values: tuple[str, ...] = ()) -> Group:
@@ -289,10 +292,9 @@ def bottom_line_formats(text: str, shortest: int = 4) -> list[PlateFormat]:
     """The corridor formats whose square plates have `text` as their bottom line, if it is at
     least `shortest` characters (a shorter one, a Mongolian plate's three letters, fits too
     much to say anything)."""
-    plate = unicodedata.normalize("NFC", text).strip().upper()
-    if len(_SEPARATORS.sub("", plate)) < shortest:
+    writings = _writings(text)
+    if len(_SEPARATORS.sub("", writings[0])) < shortest:
         return []
-    writings = (plate, latin_writing(plate), cyrillic_writing(plate))
     return [
         fmt
         for fmt, grammars in _BOTTOM_LINES
