@@ -19,14 +19,13 @@ import numpy.typing as npt
 
 from drivers.plates.regions import PlateRegion, line_image, plate_regions, stretched
 from drivers.plates.text_detector import Quad, TextDetector
-from drivers.sim.plates import plate_label, render_scene
+from drivers.sim.plates import DATASET_JPEG_QUALITY, plate_label, render_scene
 from edge.plate_formats import PlateFormat
 
 Grey = npt.NDArray[np.uint8]
 
 HOLDS = 0.85  # a region holds the plate when it covers this share of the plate's area
 WITHIN = 0.45  # ... and the plate is at least this share of the region (not a plate and a sign)
-JPEG_QUALITY = 92  # as the benchmark's frames, and about what a lane camera sends
 
 
 @dataclass(frozen=True)
@@ -36,12 +35,12 @@ class FrameCrop:
 
 
 def frame_crops(
-    detector: TextDetector, fmt: PlateFormat, rng: random.Random, max_side: int
+    detector: TextDetector, fmt: PlateFormat, text: str, rng: random.Random, max_side: int
 ) -> list[FrameCrop]:
-    """The crops the recogniser would read of one rendered scene's plate, labelled."""
-    text = fmt.random_plate(rng)
+    """The crops the recogniser would read of a rendered scene of plate `text`, labelled; the
+    frame is stored and read back as the benchmark's labelled sets are."""
     frame, quad = render_scene(text, fmt, rng, strength=rng.uniform(0.0, 0.9))
-    ok, jpeg = cv2.imencode(".jpg", frame, [cv2.IMWRITE_JPEG_QUALITY, JPEG_QUALITY])
+    ok, jpeg = cv2.imencode(".jpg", frame, [cv2.IMWRITE_JPEG_QUALITY, DATASET_JPEG_QUALITY])
     decoded = cv2.imdecode(jpeg, cv2.IMREAD_COLOR) if ok else None
     if decoded is not None:
         frame = np.asarray(decoded, np.uint8)

@@ -151,7 +151,7 @@ def _render(job: tuple[int, int, int, int, bool]) -> list[Sample]:
     even = _even_provinces(fmt) if balance and fmt.country == "CN" else fmt
     samples = []
     for _ in range(count):
-        drawn = even if even is not fmt and rng.random() < EVEN_PROVINCES else fmt
+        drawn = _drawn(fmt, even, rng)
         crop, label = training_crop(rng, height=POLICY.height, formats=(drawn,))
         samples.append(Sample(crop, label, fmt.name))
     return samples
@@ -173,10 +173,11 @@ def _render_frames(job: tuple[int, int, int, int]) -> list[Sample]:
     side = DetectorSettings().max_side
     samples = []
     for _ in range(count):
-        drawn = even if even is not fmt and rng.random() < EVEN_PROVINCES else fmt
+        drawn = _drawn(fmt, even, rng)
+        text = drawn.random_plate(rng)
         samples += [
             Sample(found.crop, found.label, fmt.name)
-            for found in frame_crops(_detector, drawn, rng, side)
+            for found in frame_crops(_detector, drawn, text, rng, side)
         ]
     return samples
 
@@ -203,6 +204,12 @@ def _jobs(
             count = min(chunk, total - start)
             jobs.append((seed, format_index * 10_000 + start // chunk, format_index, count))
     return jobs
+
+
+def _drawn(fmt: PlateFormat, even: PlateFormat, rng: random.Random) -> PlateFormat:
+    """The format to draw a plate of: `even` (every Chinese province alike) in EVEN_PROVINCES of
+    draws when it differs from `fmt`."""
+    return even if even is not fmt and rng.random() < EVEN_PROVINCES else fmt
 
 
 def _even_provinces(fmt: PlateFormat) -> PlateFormat:

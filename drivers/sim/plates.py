@@ -46,6 +46,7 @@ from edge.plate_formats import (
 )
 
 __all__ = [
+    "DATASET_JPEG_QUALITY",
     "PLATE_CHARSET",
     "Annotation",
     "degrade",
@@ -58,6 +59,8 @@ __all__ = [
 ]
 
 Grey: TypeAlias = npt.NDArray[np.uint8]
+
+DATASET_JPEG_QUALITY = 92  # the labelled sets' frames, about what a lane camera sends
 
 
 # -- crops for the recogniser ------------------------------------------------------------------
@@ -302,7 +305,7 @@ def write_dataset(
         frame, quad = render_scene(text, fmt, rng, size, strength=rng.uniform(0.0, 0.8))
         name = f"{country.lower()}-{seed}-{index:05d}"
         image = out / f"{name}.jpg"
-        if not cv2.imwrite(str(image), frame, [cv2.IMWRITE_JPEG_QUALITY, 92]):
+        if not cv2.imwrite(str(image), frame, [cv2.IMWRITE_JPEG_QUALITY, DATASET_JPEG_QUALITY]):
             raise OSError(f"{image}: OpenCV could not write it")
         box = "\t".join(str(v) for v in bounding_box(quad, size))
         line = f"{image.name}\t{box}\t{plate_as_written(text)}\n"

@@ -24,8 +24,8 @@ def test_scenes_give_crops_of_the_whole_plate_labelled_with_it(detector: TextDet
     found = 0
     for index, fmt in enumerate(FORMATS):
         rng = random.Random(f"crops:{index}")
-        text = fmt.random_plate(random.Random(f"crops:{index}"))  # what frame_crops will draw
-        crops = frame_crops(detector, fmt, rng, DetectorSettings().max_side)
+        text = fmt.random_plate(rng)
+        crops = frame_crops(detector, fmt, text, rng, DetectorSettings().max_side)
         found += bool(crops)
         for crop in crops:
             assert crop.label == plate_label(text)
