@@ -28,6 +28,7 @@ from edge.manifest_cache import ManifestCache
 from edge.matching import Candidate, Matcher, MatchResult
 from edge.store import open_database
 from edge.synthetic import Arrival, Scenario, arrivals, generate_day
+from edge.timeutil import utcnow
 
 
 @dataclass(frozen=True)
@@ -175,7 +176,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.trucks < 1:
         parser.error("--trucks must be at least 1")
-    day = args.date or dt.datetime.now(dt.UTC).date()
+    day = args.date or utcnow().date()
     show = None if args.verbose else 30
     if args.data_dir:
         return run(args.data_dir, args.trucks, args.seed, day, show)

@@ -20,7 +20,7 @@ from pydantic import (
 from pydantic_core import ErrorDetails
 
 from edge.codes import COUNTRIES_ALPHA2, NATIONALITIES_ALPHA3, container_number_error, is_hs_code
-from edge.timeutil import parse_utc
+from edge.timeutil import parse_utc, today
 
 
 def _country(code: str) -> str:
@@ -130,7 +130,7 @@ class Driver(_Part):
     @field_validator("birth_date")
     @classmethod
     def _born_in_the_past(cls, value: dt.date | None) -> dt.date | None:
-        if value is not None and value >= dt.date.today():
+        if value is not None and value >= today():
             raise ValueError(f"{value} is not in the past")
         return value
 

@@ -36,6 +36,7 @@ from edge.plate_formats import match_formats
 from edge.plates import canonical_key
 from edge.store import open_database
 from edge.synthetic import Scenario, arrivals, generate_day
+from edge.timeutil import utcnow
 from provisioning.identity.fleet import Fleet, make_fleet
 from provisioning.identity.trust import TrustStore
 from sync.apply import acknowledger, appliers
@@ -184,7 +185,7 @@ class Crossing:
         return PeerLink(settings, CIS, self.cis_outbox, inbox.receive)
 
     def _play(self, fleet: Fleet, cis: PeerLink, exit_post: Post, entry_post: Post) -> None:
-        day = dt.datetime.now(dt.UTC).date()
+        day = utcnow().date()
         records = generate_day(self.rng, day, self.trucks)
         start = time.perf_counter()
         send: list[tuple[Message, str, str | None]] = [
@@ -205,7 +206,7 @@ class Crossing:
         leaving = self._leaving(outcomes)
         start = time.perf_counter()
         confirmations: list[tuple[Message, str, str | None]] = [
-            (ExitConfirmationMessage(record=record, exited_at=dt.datetime.now(dt.UTC),
+            (ExitConfirmationMessage(record=record, exited_at=utcnow(),
                                      seals=record.seals, exit_node=EXIT), ENTRY, None)
             for record in leaving
         ]  # fmt: skip

@@ -26,7 +26,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 from cryptography.x509.oid import ExtendedKeyUsageOID
 
 from edge.codes import COUNTRIES_ALPHA2
-from edge.timeutil import utcnow
+from edge.timeutil import system_utcnow
 from provisioning.identity.certificates import load_certificate, load_csr, save_certificate
 from provisioning.identity.csr import NODE_CERT
 from provisioning.identity.errors import (
@@ -90,7 +90,7 @@ class FleetCA:
         if servers:
             usages.append(ExtendedKeyUsageOID.SERVER_AUTH)
             alt_names += [server_alt_name(server) for server in servers]
-        start = not_before if not_before is not None else utcnow() - CLOCK_SKEW
+        start = not_before if not_before is not None else system_utcnow() - CLOCK_SKEW
         end = start + _days(days)
         self._check_within_validity(start, end, days)
         certificate = (
@@ -117,7 +117,7 @@ class FleetCA:
     def _check_within_validity(self, start: dt.datetime, end: dt.datetime, days: int) -> None:
         ca_start = self.certificate.not_valid_before_utc
         ca_end = self.certificate.not_valid_after_utc
-        if utcnow() > ca_end and end > ca_end:
+        if system_utcnow() > ca_end and end > ca_end:
             raise IssueError(f"the CA expired on {ca_end:%Y-%m-%d}; create a new one")
         if end > ca_end:
             raise IssueError(
@@ -161,7 +161,7 @@ def create_ca(
         raise IdentityError(f"{country!r} is not an ISO 3166-1 alpha-2 country such as KZ")
     key = generate_key()
     public_key = key.public_key()
-    start = not_before if not_before is not None else utcnow() - CLOCK_SKEW
+    start = not_before if not_before is not None else system_utcnow() - CLOCK_SKEW
     name = ca_subject(country)
     certificate = (
         x509.CertificateBuilder()

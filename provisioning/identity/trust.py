@@ -35,7 +35,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from edge.codes import COUNTRIES_ALPHA2
-from edge.timeutil import utcnow
+from edge.timeutil import system_utcnow
 from provisioning.identity.certificates import CertificateData, parse_certificate
 from provisioning.identity.errors import (
     IdentityError,
@@ -118,7 +118,7 @@ class TrustStore:
                 f"{authority.name!r} vouches for {', '.join(sorted(authority.countries))}, "
                 f"not for {node_id}",
             )
-        moment = at if at is not None else utcnow()
+        moment = at if at is not None else system_utcnow()
         _check_validity(authority.certificate, f"CA {authority.name!r}", moment)
         _check_validity(cert, f"certificate of {node_id}", moment)
         for checked in (authority.certificate, cert):

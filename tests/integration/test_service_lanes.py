@@ -15,6 +15,7 @@ from edge.manifest import parse_manifest
 from edge.manifest_cache import ManifestCache
 from edge.store import open_database
 from edge.store.database import DATABASE_NAME
+from edge.timeutil import format_utc, utcnow
 from tests.fixtures.records import record
 from tests.integration.service_process import ServiceProcess
 
@@ -31,7 +32,11 @@ def test_readings_at_a_lane_become_one_matched_arrival(tmp_path: Path) -> None:
         [
             parse_manifest(
                 record(
-                    ref="T1", driver={"name": "ERIKSSON ANNA MARIA", "document_number": "L898902C3"}
+                    ref="T1",
+                    driver={"name": "ERIKSSON ANNA MARIA", "document_number": "L898902C3"},
+                    # Due now on the box's clock (the service reads the same one), so the
+                    # arrival window holds whatever the date or CAREC_EDGE_CLOCK_OFFSET.
+                    expected_arrival=format_utc(utcnow()),
                 )
             )
         ]
