@@ -9,7 +9,14 @@ import tomllib
 from pathlib import Path
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from edge.manifest import field_path
 
@@ -115,6 +122,59 @@ class PlatesConfig(_Section):
     vehicle_gap_s: Annotated[float, Field(gt=0, le=600)] = 4.0
 
 
+# Customs record-keeping in the corridor: the Customs Code of the Customs Union (2009, the
+# EAEU's predecessor, art. 98(5)) has customs authorities keep the documents of customs control
+# for five years; the box keeps decisions and the arrivals they rest on at least that long.
+# 1827 days: five years with their leap day.
+EVIDENCE_LEGAL_MINIMUM_DAYS = 1827
+
+
+class RetentionConfig(_Section):
+    """How long each table keeps its rows, and the bounds of the crop store, disk and queues."""
+
+    # Evidence: decisions and the arrivals (with their readings) they were taken on, counted
+    # from the latest decision. Never below the legal minimum.
+    evidence_days: Annotated[int, Field(le=36_500)] = EVIDENCE_LEGAL_MINIMUM_DAYS
+    # Arrivals nobody decided on (timed out, superseded) and their readings, from their closing.
+    undecided_arrival_days: Annotated[int, Field(ge=1, le=3650)] = 90
+    # Plate crops (files under <data_dir>/crops): at most this old, and within the quota,
+    # oldest first out. They show the officer the plate; the reading's text is the evidence.
+    crop_days: Annotated[int, Field(ge=1, le=3650)] = 30
+    crop_quota_mb: Annotated[int, Field(ge=1, le=1_000_000)] = 2048
+    # Sync: the inbox's applied-once ids, quarantined messages, events from other nodes, and
+    # what the outbox delivered (its evidence kept as long as evidence is).
+    dedupe_days: Annotated[int, Field(ge=7, le=3650)] = 30
+    quarantine_days: Annotated[int, Field(ge=1, le=3650)] = 90
+    peer_events_days: Annotated[int, Field(ge=1, le=3650)] = 90
+    # Free space on the data directory's disk: below the first the box's health is degraded,
+    # below the second it sheds telemetry, then crops (oldest first), never evidence.
+    disk_degraded_below_mb: Annotated[int, Field(ge=1, le=10_000_000)] = 4096
+    disk_shed_below_mb: Annotated[int, Field(ge=1, le=10_000_000)] = 2048
+    disk_check_interval_s: Annotated[float, Field(ge=1, le=86_400)] = 60.0
+    # Readings waiting for the store thread; beyond this a reading is refused and counted.
+    readings_queue: Annotated[int, Field(ge=100, le=1_000_000)] = 10_000
+
+    @field_validator("evidence_days")
+    @classmethod
+    def _at_least_the_legal_minimum(cls, days: int) -> int:
+        if days < EVIDENCE_LEGAL_MINIMUM_DAYS:
+            raise ValueError(
+                f"customs evidence is kept at least {EVIDENCE_LEGAL_MINIMUM_DAYS} days (five"
+                " years, the corridor's record-keeping minimum); a shorter retention is refused"
+            )
+        return days
+
+    @model_validator(mode="after")
+    def _shed_below_degraded(self) -> RetentionConfig:
+        if self.disk_shed_below_mb > self.disk_degraded_below_mb:
+            raise ValueError(
+                f"disk_shed_below_mb ({self.disk_shed_below_mb}) must not exceed"
+                f" disk_degraded_below_mb ({self.disk_degraded_below_mb}): the box turns"
+                " degraded before it sheds"
+            )
+        return self
+
+
 class Config(_Section):
     node: NodeConfig = NodeConfig()
     store: StoreConfig = StoreConfig()
@@ -125,6 +185,7 @@ class Config(_Section):
     sync: SyncConfig = SyncConfig()
     kiosk: KioskConfig = KioskConfig()
     plates: PlatesConfig = PlatesConfig()
+    retention: RetentionConfig = RetentionConfig()
     # [[devices]] tables. Each is checked against its kind's model by the drivers' registry
     # when the service or `config check` loads the file (the core cannot know driver models).
     devices: list[dict[str, Any]] = Field(default_factory=list)
