@@ -1,6 +1,7 @@
-"""A TCP proxy on a loopback port that can cut, stall, slow and delay the link behind it.
+"""A TCP proxy on a loopback port that can cut, stall, slow and delay the link behind it (a
+test-only tool: it lives under tests/, outside the shipped packages).
 
-Tests and the demo put it between the nodes and the broker to show what a border post's link
+Tests put it between the nodes and the broker to show what a border post's link
 does: drops for hours (`cut`), hangs without a word (`stall`), or crawls (`bandwidth`, `latency`).
 It forwards bytes and knows nothing of MQTT or TLS, so the certificates still name the broker.
 

@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 
 from provisioning.identity.fleet import make_fleet
-from sync.tcp_proxy import TcpProxy
 from tests.chaos.harness import SCALE, Node, burst, make_node, tally
 from tests.sync.crossing import ENTRY, EXIT, start_broker, wait_until
+from tests.tcp_proxy import TcpProxy
 
 pytestmark = pytest.mark.chaos
 BURST = 400 * SCALE

@@ -31,9 +31,9 @@ from sync.broker_config import (
     TopicAccess,
 )
 from sync.broker_process import MOSQUITTO, BrokerError, MosquittoBroker
-from sync.tcp_proxy import TcpProxy
 from sync.topics import node_prefix, subscribe_patterns
 from tests.fixtures.pki import CertAuthority, IssuedCert, KeyType, issue, make_ca
+from tests.tcp_proxy import TcpProxy
 
 pytestmark = pytest.mark.skipif(not MOSQUITTO.exists(), reason="Debian mosquitto not installed")
 
