@@ -3,7 +3,9 @@ desk readers: each line ended by CR or CR LF, a blank line or STX/ETX around eac
 
 Lines gather until they make a whole MRZ (3 x 30, 2 x 36 or 2 x 44 characters); the document
 is then parsed and reported, invalid ones included, with their failing checks. Anything that is
-not an MRZ line ends the document being gathered and is rejected with its reason."""
+not an MRZ line ends the document being gathered and is rejected with its reason; a reason says
+how long a line was, never what it held (a cut MRZ line still carries a name or a number, and
+rejects are logged)."""
 
 from __future__ import annotations
 
@@ -48,13 +50,12 @@ class MrzReaderProtocol(Protocol):
                 continue
             tail = _MRZ_TAIL.search(line)
             if tail and len(tail.group()) in _LINES_FOR_LENGTH and len(line) > len(tail.group()):
-                out.rejects.append(
-                    f"line noise before an MRZ line dropped: {line[: tail.start()]!r}"
-                )
+                # Reasons reach WARNING logs: they say how much, never what (an MRZ is personal).
+                out.rejects.append(f"line noise before an MRZ line dropped ({tail.start()} bytes)")
                 line = tail.group()
             if not _MRZ_LINE.match(line) or len(line) not in _LINES_FOR_LENGTH:
                 self._abandon(out, "a line that is not MRZ")
-                out.rejects.append(f"not an MRZ line ({len(line)} characters): {line[:50]!r}")
+                out.rejects.append(f"not an MRZ line ({len(line)} characters)")
                 continue
             if self._document and len(self._document[0]) != len(line):
                 self._abandon(out, f"a line of {len(line)} characters")

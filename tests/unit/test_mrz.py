@@ -608,3 +608,21 @@ def test_carec_edge_mrz_check_reads_stdin() -> None:
     )  # fmt: skip
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout)["document_number"] == "L898902C3"
+
+
+def test_reader_rejects_say_how_long_a_line_was_never_what_it_held() -> None:
+    """A cut or noisy MRZ line still carries a name and a number; the reasons are logged at
+    WARNING (device.reject), so they give lengths only."""
+    from drivers.mrz_reader import MrzReaderConfig, MrzReaderProtocol
+
+    protocol = MrzReaderProtocol(MrzReaderConfig(id="passport-1", port="/dev/null"))
+    cut = TD3_SPECIMEN[0][:40]  # the reader lost the end of the name line
+    noisy = "#~" + TD3_SPECIMEN[1]  # line noise glued before the number line
+    fed = f"{TD3_SPECIMEN[0]}\r{cut}\r\r{noisy}\r\r".encode()
+    rejects = protocol.feed(fed).rejects
+    assert any(r.startswith("not an MRZ line (40 characters)") for r in rejects), rejects
+    assert any(r.startswith("line noise before an MRZ line dropped") for r in rejects), rejects
+    assert any(r.startswith("incomplete MRZ") for r in rejects), rejects
+    fragments = ("ERIKSSON", "ANNA", "L898902C3", "7408122", "#~")
+    leaked = [r for r in rejects for f in fragments if f in r]
+    assert leaked == [], leaked
