@@ -378,7 +378,9 @@ class Decisions:
         return arrival
 
     def _tell(self, decision: Decision) -> None:
-        log_event(logger, logging.INFO, "decision.stored", **decision.to_dict())
+        fields = decision.to_dict()
+        fields["note"] = bool(fields["note"])  # whether there is one: its text stays out of logs
+        log_event(logger, logging.INFO, "decision.stored", **fields)
         for listener in self.listeners:
             try:
                 listener(decision)
