@@ -6,6 +6,11 @@ Log an event with its fields, and both outputs keep them apart from the message:
 
 On the journal that is MESSAGE=manifest.rejected with FILE=, LINE= and REASON= fields; on
 stderr it is `2026-11-28T08:30:00.123Z WARNING edge.x manifest.rejected file=in.jsonl line=3 ...`.
+
+No name, document number, MRZ, PIN or free-text note belongs in a log line: the code never
+logs them, and `PersonalDataFilter` (on every handler `setup_logging` installs) withholds the
+value of a field whose name says it holds one, and any text shaped like an MRZ line, in case a
+line slips through.
 """
 
 from __future__ import annotations
@@ -14,6 +19,7 @@ import datetime as dt
 import json
 import logging
 import os
+import re
 import sys
 from collections.abc import Mapping
 from typing import Any
@@ -46,6 +52,37 @@ def log_event(
 
     Field names must not be LogRecord attributes (`name`, `filename`, `lineno`, ...)."""
     logger.log(level, event, extra=fields, exc_info=exc_info)
+
+
+# Field names whose values are personal data or secrets: withheld from every log line.
+PERSONAL_FIELDS = frozenset(
+    {
+        "pin", "new_pin", "password", "note", "login", "typed",
+        "holder", "driver", "surname", "given_names", "full_name", "names",
+        "document_number", "document", "personal_number", "birth_date", "mrz", "mrz_lines",
+    }
+)  # fmt: skip
+WITHHELD = "[withheld]"
+# An MRZ line's shape: 30 or more of A-Z, 0-9 and '<', with a '<<' filler somewhere.
+_MRZ_LIKE = re.compile(r"[A-Z0-9<]*<<[A-Z0-9<]*")
+
+
+def _mrz_shaped(text: str) -> bool:
+    return any(len(m.group()) >= 30 for m in _MRZ_LIKE.finditer(text)) if "<<" in text else False
+
+
+class PersonalDataFilter(logging.Filter):
+    """Defence in depth: a field named for personal data (`PERSONAL_FIELDS`) and any text
+    shaped like an MRZ line leave the record as `[withheld]`; the record itself is kept."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        for key, value in record_fields(record).items():
+            if key.lower() in PERSONAL_FIELDS or (isinstance(value, str) and _mrz_shaped(value)):
+                setattr(record, key, WITHHELD)
+        message = record.getMessage()
+        if _mrz_shaped(message):
+            record.msg, record.args = _MRZ_LIKE.sub(WITHHELD, message), ()
+        return True
 
 
 def _format_value(value: object) -> str:
@@ -128,6 +165,7 @@ def setup_logging(level: str, environ: Mapping[str, str] | None = None) -> None:
     stderr otherwise. Calling it again replaces the handlers it set before."""
     env = os.environ if environ is None else environ
     handler = journal_handler() if journal_wanted(env) else stderr_handler()
+    handler.addFilter(PersonalDataFilter())
     root = logging.getLogger()
     for old in root.handlers[:]:
         root.removeHandler(old)

@@ -163,3 +163,27 @@ def test_stderr_handler_writes_to_the_current_stderr(capsys: pytest.CaptureFixtu
     with logger_writing_to(stderr_handler(), "carec.test.stderr") as logger:
         log_event(logger, logging.INFO, "service.ready", manifests=0)
     assert capsys.readouterr().err.endswith(" INFO carec.test.stderr service.ready manifests=0\n")
+
+
+def test_personal_data_is_withheld_from_every_line_setup_logging_writes(
+    root_logger: logging.Logger, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Defence in depth: a field named for personal data, or text shaped like an MRZ line in a
+    field or the message, never reaches the output; the line itself does."""
+    setup_logging("INFO", environ={})
+    log = logging.getLogger("carec.test.personal")
+    mrz = "P<UTOERIKSSON<<ANNA<MARIA<<<<<<<<<<<<<<<<<<<"
+    log_event(log, logging.WARNING, "kiosk.login_failed", login="2468", failures=1)
+    log_event(log, logging.INFO, "decision.stored", note="driver Anna was nervous", kind="refuse")
+    log_event(log, logging.WARNING, "device.reject", device="p-1", reason=f"bad line {mrz}")
+    log.warning("swiped %s", mrz)
+    log_event(log, logging.INFO, "x", document_number="L898902C3", pin="1234", surname="ERIKSSON")
+    err = capsys.readouterr().err
+    lines = err.splitlines()
+    assert len(lines) == 5, err
+    for secret in ("2468", "Anna", "ERIKSSON", "L898902C3", "1234", "<<"):
+        assert secret not in err, (secret, err)
+    assert "failures=1" in lines[0]
+    assert "kind=refuse" in lines[1]
+    assert "device=p-1 reason=[withheld]" in lines[2]
+    assert lines[3].endswith("swiped [withheld]")
