@@ -2,7 +2,12 @@
 
 An officer logs in with an id or a badge code (a badge scanner types it) and a PIN. The PIN is
 kept only as an Argon2 hash; a wrong PIN, an unknown login and a disabled officer all look the
-same to the caller, and take the same time.
+same to the caller, and take the same time. An officer is never deleted (their decisions name
+them); one who leaves is deactivated, and can no longer log in.
+
+The demo officers have PINs printed in the README, so they go only into a data directory the
+demo made: `carec-edge demo` leaves a marker file (`DEMO_MARKER`) in each it creates, and
+`carec-edge kiosk --demo-officers` refuses any other.
 """
 
 from __future__ import annotations
@@ -10,6 +15,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from enum import StrEnum
+from pathlib import Path
 from typing import Any
 
 from argon2 import PasswordHasher
@@ -67,6 +73,37 @@ DEMO_OFFICERS = (
 )
 
 
+DEMO_MARKER = "CAREC-EDGE-DEMO"
+_MARKER_TEXT = (
+    "This data directory was made by `carec-edge demo`: its officers have known PINs.\n"
+    "Never use it, or copy it, on a real box.\n"
+)
+
+
+class NotADemoDirectoryError(OfficerError):
+    """Demo officers asked for in a data directory the demo did not make."""
+
+
+def mark_demo_data_dir(data_dir: Path) -> None:
+    """Mark `data_dir` (made if missing) as the demo's: demo officers may go into it."""
+    data_dir.mkdir(parents=True, exist_ok=True)
+    (data_dir / DEMO_MARKER).write_text(_MARKER_TEXT, encoding="utf-8")
+
+
+def is_demo_data_dir(data_dir: Path) -> bool:
+    return (data_dir / DEMO_MARKER).is_file()
+
+
+def require_demo_data_dir(data_dir: Path) -> None:
+    """Raise NotADemoDirectoryError, saying what to do instead, unless the demo made it."""
+    if not is_demo_data_dir(data_dir):
+        raise NotADemoDirectoryError(
+            f"{data_dir} was not made by `carec-edge demo` (it has no {DEMO_MARKER} file): the "
+            "demo officers' PINs are public, so they never go into a real box's store; add "
+            "officers with `carec-edge kiosk officer add ID --name NAME --role ROLE`"
+        )
+
+
 def _check(officer_id: str, name: str, badge: str | None, language: str) -> None:
     if not OFFICER_ID.match(officer_id):
         raise OfficerError(f"id: {officer_id!r} must be 1 to 32 letters, digits, '_', '.' or '-'")
@@ -119,6 +156,12 @@ class OfficerStore:
         with self.engine.connect() as conn:
             row = conn.execute(select(officers).where(officers.c.id == officer_id)).one_or_none()
         return None if row is None else _officer(row)
+
+    def all(self) -> list[Officer]:
+        """Every officer, active or not, by id."""
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(officers).order_by(officers.c.id)).all()
+        return [_officer(row) for row in rows]
 
     def by_badge(self, badge: str) -> Officer | None:
         with self.engine.connect() as conn:

@@ -2,7 +2,14 @@
 
     carec-edge kiosk [--host 127.0.0.1] [--port 8080] [--demo-officers]
     carec-edge kiosk officer add ID --name NAME --role officer|supervisor|technician
-        [--badge CODE] [--language ru]          (reads the PIN from stdin)
+        [--badge CODE] [--language ru]          (reads the PIN from a prompt or stdin)
+    carec-edge kiosk officer list
+    carec-edge kiosk officer deactivate ID      (they can no longer log in)
+    carec-edge kiosk officer reset-pin ID       (reads the new PIN from a prompt or stdin)
+
+A PIN is never taken from the command line (other users see it in `ps`, shells keep it in their
+history) and never printed or logged. `--demo-officers` works only in a data directory made by
+`carec-edge demo`.
 
 Alone, the kiosk has no devices and no sync: trucks come from whatever else writes to the store
 (or are opened by hand); `carec-edge run` serves the same app with everything wired in.
@@ -22,7 +29,13 @@ from edge.cli.context import CliContext
 from edge.logs import setup_logging
 from edge.manifest_cache import ManifestCache
 from edge.matching import Matcher
-from edge.officers import OfficerError, OfficerStore, Role, seed_demo_officers
+from edge.officers import (
+    OfficerError,
+    OfficerStore,
+    Role,
+    require_demo_data_dir,
+    seed_demo_officers,
+)
 
 
 def register(subparsers: Any) -> None:
@@ -40,7 +53,8 @@ def register(subparsers: Any) -> None:
     parser.add_argument(
         "--demo-officers",
         action="store_true",
-        help="add the demo officers (demo/1234, demo-supervisor/5678, demo-technician/9012)",
+        help="add the demo officers (demo/1234, demo-supervisor/5678, demo-technician/9012); "
+        "only in a data directory made by `carec-edge demo`",
     )
     parser.set_defaults(handler=serve)
     actions = parser.add_subparsers(dest="kiosk_action", metavar="ACTION")
@@ -53,6 +67,18 @@ def register(subparsers: Any) -> None:
     add.add_argument("--badge")
     add.add_argument("--language", default="en")
     add.set_defaults(handler=add_officer)
+    listing = officer_actions.add_parser("list", help="every officer: id, role, badge, active")
+    listing.set_defaults(handler=list_officers)
+    deactivate = officer_actions.add_parser(
+        "deactivate", help="an officer who may no longer log in (their decisions stay theirs)"
+    )
+    deactivate.add_argument("id")
+    deactivate.set_defaults(handler=deactivate_officer)
+    reset = officer_actions.add_parser(
+        "reset-pin", help="give an officer a new PIN, read from a prompt or stdin"
+    )
+    reset.add_argument("id")
+    reset.set_defaults(handler=reset_pin)
 
 
 def serve(args: argparse.Namespace, context: CliContext) -> int:
@@ -67,6 +93,11 @@ def serve(args: argparse.Namespace, context: CliContext) -> int:
     engine = context.engine()
     officers = OfficerStore(engine)
     if args.demo_officers:
+        try:
+            require_demo_data_dir(context.data_dir)
+        except OfficerError as error:
+            print(f"carec-edge kiosk --demo-officers: {error}", file=sys.stderr)
+            return 2
         for officer in seed_demo_officers(officers):
             print(f"added demo officer {officer.id} ({officer.role.value})", file=sys.stderr)
     lanes = Lanes(
@@ -93,8 +124,13 @@ def serve(args: argparse.Namespace, context: CliContext) -> int:
     return 0
 
 
+def read_pin(prompt: str = "PIN: ") -> str:
+    """A PIN from the terminal (not echoed) or, piped, the first line of stdin."""
+    return getpass.getpass(prompt) if sys.stdin.isatty() else sys.stdin.readline().strip()
+
+
 def add_officer(args: argparse.Namespace, context: CliContext) -> int:
-    pin = getpass.getpass("PIN: ") if sys.stdin.isatty() else sys.stdin.readline().strip()
+    pin = read_pin()
     try:
         officer = OfficerStore(context.engine()).create(
             args.id, args.name, pin, Role(args.role), args.badge, args.language
@@ -103,4 +139,39 @@ def add_officer(args: argparse.Namespace, context: CliContext) -> int:
         print(f"carec-edge kiosk officer add: {error}", file=sys.stderr)
         return 1
     print(f"added {officer.role.value} {officer.id}")
+    return 0
+
+
+def list_officers(_args: argparse.Namespace, context: CliContext) -> int:
+    print(f"{'id':<20} {'role':<11} {'badge':<16} {'lang':<6} state")
+    for officer in OfficerStore(context.engine()).all():
+        state = "active" if officer.active else "deactivated"
+        print(
+            f"{officer.id:<20} {officer.role.value:<11} {officer.badge or '-':<16} "
+            f"{officer.language:<6} {state}"
+        )
+    return 0
+
+
+def deactivate_officer(args: argparse.Namespace, context: CliContext) -> int:
+    try:
+        OfficerStore(context.engine()).set_active(args.id, False)
+    except OfficerError as error:
+        print(f"carec-edge kiosk officer deactivate: {error}", file=sys.stderr)
+        return 1
+    print(f"deactivated {args.id}: they can no longer log in")
+    return 0
+
+
+def reset_pin(args: argparse.Namespace, context: CliContext) -> int:
+    store = OfficerStore(context.engine())
+    if store.get(args.id) is None:  # before asking for a PIN that would go nowhere
+        print(f"carec-edge kiosk officer reset-pin: id: no officer {args.id!r}", file=sys.stderr)
+        return 1
+    try:
+        store.set_pin(args.id, read_pin("new PIN: "))
+    except OfficerError as error:
+        print(f"carec-edge kiosk officer reset-pin: {error}", file=sys.stderr)
+        return 1
+    print(f"new PIN set for {args.id}")
     return 0

@@ -7,6 +7,7 @@ import signal
 from pathlib import Path
 from typing import Self
 
+from edge.officers import mark_demo_data_dir
 from sync.broker_process import free_port
 from tests.integration.service_process import CarecProcess
 
@@ -21,6 +22,8 @@ class KioskProcess(CarecProcess):
     def __init__(self, data_dir: Path, *, demo_officers: bool = True) -> None:
         self.port = free_port()
         extra = ["--demo-officers"] if demo_officers else []
+        if demo_officers:
+            mark_demo_data_dir(data_dir)  # the demo officers go only where the demo's marker is
         super().__init__(data_dir, "kiosk", "--port", str(self.port), *extra)
         self.url = f"http://127.0.0.1:{self.port}"
 
