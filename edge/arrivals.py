@@ -5,17 +5,27 @@ when a device reads something at a lane with none open (nothing read is ever dro
 reading attaches to the lane's open arrival, and the arrival is matched again against the
 pre-arrival records. It closes with the officer's decision, by hand, or after it has been idle
 for the configured time.
+
+A plate reading's crop is stored as a file (`edge.crops`); its row keeps the reference
+(`"crop"`), and reading an arrival back puts the image where the reading had it (`crop_jpeg`,
+base64) as long as the file is kept.
 """
 
 from __future__ import annotations
 
+import base64
+import dataclasses
 import datetime as dt
 import json
 from collections.abc import Iterable
 from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
 
 from sqlalchemy import Engine, func, insert, select, update
 
+from edge.config import RetentionConfig
+from edge.crops import CROPS_DIR, CropStore
 from edge.matching import Matcher, MatchResult, Observation, PlatePosition, PlateRead
 from edge.readings import (
     BarcodeRead,
@@ -90,11 +100,41 @@ def observation_of(readings: Iterable[Reading], at: dt.datetime) -> Observation:
     )
 
 
+def default_crop_store(engine: Engine) -> CropStore | None:
+    """Crops beside the database file, with the default retention; None for a database in
+    memory (its crops stay in the rows)."""
+    database = engine.url.database
+    if not database or database == ":memory:":
+        return None
+    defaults = RetentionConfig()
+    return CropStore(
+        Path(database).parent / CROPS_DIR,
+        defaults.crop_quota_mb * 1024 * 1024,
+        dt.timedelta(days=defaults.crop_days),
+    )
+
+
 class ArrivalStore:
     """Arrivals and their readings in SQLite; every write is one durable transaction."""
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, crops: CropStore | None = None) -> None:
         self.engine = engine
+        self.crops = crops if crops is not None else default_crop_store(engine)
+
+    def _stored_form(self, reading: Reading) -> dict[str, Any]:
+        data = reading.to_dict()
+        if isinstance(reading, PlateReading) and reading.crop_jpeg and self.crops is not None:
+            del data["crop_jpeg"]
+            data["crop"] = self.crops.save(reading.crop_jpeg, reading.at)
+        return data
+
+    def _read_form(self, data: dict[str, Any]) -> dict[str, Any]:
+        ref = data.get("crop")
+        if isinstance(ref, str) and self.crops is not None:
+            jpeg = self.crops.load(ref)
+            if jpeg is not None:
+                data["crop_jpeg"] = base64.b64encode(jpeg).decode("ascii")
+        return data
 
     def open(self, lane: str, opened_by: str, at: dt.datetime) -> int:
         with self.engine.begin() as conn:
@@ -113,6 +153,7 @@ class ArrivalStore:
             ).scalar()
 
     def add_reading(self, arrival_id: int, reading: Reading) -> int:
+        data = self._stored_form(reading)  # the crop's file first: a row never names none
         with self.engine.begin() as conn:
             seq = (
                 conn.execute(
@@ -129,7 +170,7 @@ class ArrivalStore:
                     kind=reading.kind,
                     device=reading.device,
                     at=reading.at,
-                    reading=json.dumps(reading.to_dict(), ensure_ascii=False),
+                    reading=json.dumps(data, ensure_ascii=False),
                 )
             )
             conn.execute(
@@ -193,7 +234,7 @@ class ArrivalStore:
             best_score=row.best_score,
             match=json.loads(row.match) if row.match else None,
             readings=tuple(
-                StoredReading(r.seq, r.kind, r.device, r.at, json.loads(r.reading))
+                StoredReading(r.seq, r.kind, r.device, r.at, self._read_form(json.loads(r.reading)))
                 for r in readings
             ),
         )
@@ -241,7 +282,7 @@ class Lanes:
             arrival_id = self._open_new(lane, reading.kind, reading.at)
         self.store.add_reading(arrival_id, reading)
         if arrival_id in self._open:
-            self._open[arrival_id].append(reading)
+            self._open[arrival_id].append(_without_crop(reading))
         self.rematch(arrival_id)  # reads the arrival back when this process did not open it
         return arrival_id
 
@@ -251,7 +292,7 @@ class Lanes:
             raise KeyError(f"no arrival {arrival_id}")
         readings = self._open.get(arrival_id)
         if readings is None:  # opened before this process started: read back from the store
-            readings = [reading_from_dict(r.data) for r in arrival.readings]
+            readings = [_without_crop(reading_from_dict(r.data)) for r in arrival.readings]
             if arrival.is_open:
                 self._open[arrival_id] = readings
         result = self.matcher.match(observation_of(readings, arrival.opened_at))
@@ -274,3 +315,11 @@ class Lanes:
         arrival_id = self.store.open(lane, opened_by, at)
         self._open[arrival_id] = []
         return arrival_id
+
+
+def _without_crop(reading: Reading) -> Reading:
+    """The reading as matching needs it: a crop kept in memory for every open truck would
+    only weigh on the service."""
+    if isinstance(reading, PlateReading) and reading.crop_jpeg:
+        return dataclasses.replace(reading, crop_jpeg=None)
+    return reading
