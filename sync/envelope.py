@@ -40,11 +40,13 @@ from pydantic import (
 from edge.manifest import describe_validation_error
 from edge.timeutil import format_utc, utcnow
 from sync.messages import (
+    MAX_STORED_INT,
     MESSAGE_TYPES,
     Message,
     MessageId,
     PartyId,
     PayloadError,
+    PositiveInt,
     Priority,
     UtcTime,
     new_message_id,
@@ -109,9 +111,9 @@ class _Fields(BaseModel):
     origin: PartyId
     destination: PartyId
     created: UtcTime
-    schema_version: Annotated[int, Field(alias="schema", ge=1, strict=True)]
+    schema_version: Annotated[PositiveInt, Field(alias="schema")]
     stream: Stream
-    seq: Annotated[int, Field(ge=1, strict=True)]
+    seq: PositiveInt
 
 
 class _Wire(_Fields):
@@ -171,7 +173,7 @@ class Envelope(_Fields):
             not isinstance(payload, Message)
             or MESSAGE_TYPES.get(payload.TYPE) is not type(payload)
             or type(seq) is not int
-            or seq < 1
+            or not 1 <= seq <= MAX_STORED_INT
             or created.utcoffset() != _ZERO
         ):  # the unusual: validated in full, with the reasons
             return cls.model_validate(
@@ -278,7 +280,7 @@ def seal_new(
     if (
         MESSAGE_TYPES.get(payload.TYPE) is not type(payload)
         or type(seq) is not int
-        or seq < 1
+        or not 1 <= seq <= MAX_STORED_INT
         or created.utcoffset() != _ZERO
     ):  # the unusual: Envelope says what is wrong, or makes it right (a time not in UTC)
         envelope = Envelope.new(

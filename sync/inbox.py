@@ -38,7 +38,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import SQLAlchemyError
 
 from edge.logs import log_event
-from edge.store.schema import inbox_parked, quarantine
+from edge.store.schema import inbox_applied, inbox_parked, quarantine
 from edge.timeutil import utcnow
 from sync.envelope import Envelope, EnvelopeRejected, KeyLookup, Reason, open_envelope
 from sync.frame import is_frame, unpack
@@ -168,6 +168,27 @@ class Inbox:
             self._count(result)
         return results
 
+    def quarantine_input(self, item: Incoming, reason: str, detail: str) -> Result:
+        """Keep for review what never became an envelope (a bundle's line that is not one),
+        with its reason, in a transaction of its own; counted as any quarantined message."""
+        with self.engine.begin() as conn:
+            result = self._quarantine(conn, item, utcnow(), reason, detail)
+        self._count(result)
+        return result
+
+    def applied_among(self, ids: Sequence[str]) -> set[str]:
+        """Which of these message ids have been applied (a parked one, once its gap filled)."""
+        found: set[str] = set()
+        with self.engine.connect() as conn:
+            for start in range(0, len(ids), 500):
+                chunk = list(ids[start : start + 500])
+                found.update(
+                    conn.execute(select(inbox_applied.c.id).where(inbox_applied.c.id.in_(chunk)))
+                    .scalars()
+                    .all()
+                )
+        return found
+
     def _verify(self, item: Incoming, now: dt.datetime) -> list[_Verified]:
         """Each envelope of the message (one, or a frame's) with its verified envelope or why
         it is refused."""
@@ -259,8 +280,9 @@ class Inbox:
             run.apply_deferred()
             try:
                 applier(run.conn, envelope)
-            except (ValueError, SQLAlchemyError) as error:
-                # The effect could not be applied (a record its cache refuses, a constraint).
+            except (ValueError, OverflowError, SQLAlchemyError) as error:
+                # The effect could not be applied (a record its cache refuses, a constraint, a
+                # number beyond what SQLite stores).
                 raise ApplyFailed(envelope, str(error)) from error
         run.applied(item, envelope)
 

@@ -152,7 +152,8 @@ class Batch:
         envelopes, self._deferred = self._deferred, []
         try:
             self._effects.apply_many(self.conn, envelopes)
-        except (ValueError, SQLAlchemyError) as error:
+        except (ValueError, OverflowError, SQLAlchemyError) as error:
+            # OverflowError: a number beyond what SQLite stores (a record's version of 2^63).
             # Which one failed is found when the batch is handled again a message at a time.
             raise ApplyFailed(envelopes[0], str(error)) from error
 

@@ -108,6 +108,10 @@ Code = Annotated[str, StringConstraints(strict=True, pattern=r"^[A-Z][A-Z0-9_]{0
 Lane = Annotated[str, StringConstraints(strict=True, pattern=r"^[A-Za-z0-9_.-]{1,32}$")]
 ShortText = Annotated[str, StringConstraints(strict=True, min_length=1, max_length=64)]
 Score = Annotated[float, Field(ge=0.0, le=1.0, allow_inf_nan=False)]
+# A positive integer that fits where it is stored (SQLite's INTEGER, a signed 64-bit): a larger
+# one would pass the model and then fail at the store, ending the batch it came in.
+MAX_STORED_INT = 2**63 - 1
+PositiveInt = Annotated[int, Field(ge=1, le=MAX_STORED_INT, strict=True)]
 
 
 def new_message_id() -> str:
@@ -176,7 +180,7 @@ class ArrivalMessage(Message):
 
     node: PartyId
     lane: Lane
-    arrival_id: Annotated[int, Field(ge=1, strict=True)]
+    arrival_id: PositiveInt
     opened_at: UtcTime
     plate_reads: Annotated[tuple[PlateReadout, ...], Field(max_length=32)] = ()
     best_ref: Annotated[str, StringConstraints(min_length=1, max_length=35)] | None = None
@@ -196,13 +200,13 @@ class DecisionKind(StrEnum):
 
 class ArrivalRef(_Part):
     node: PartyId
-    arrival_id: Annotated[int, Field(ge=1, strict=True)]
+    arrival_id: PositiveInt
 
 
 class ManifestRef(_Part):
     ref: Annotated[str, StringConstraints(min_length=1, max_length=35)]
     issuer: PartyId
-    version: Annotated[int, Field(ge=1, strict=True)] = 1
+    version: PositiveInt = 1
 
 
 class DecisionMessage(Message):

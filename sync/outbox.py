@@ -13,6 +13,12 @@ telemetry and acks therefore waits for the receiver's own `ack` message (`delive
 the broker acknowledged but the receiver has not within `redeliver_after` is sent again, and
 the receiver's inbox drops what it already applied. Evidence is never dropped; telemetry
 expires, and beyond a cap the oldest is dropped, every drop counted.
+
+A message the broker refuses (a failing PUBACK reason code) is not parked for ever: it is
+`refused` with the broker's reason and goes again after a backoff, soon for a code that says
+the broker could not take it now (0x80 unspecified, 0x97 quota exceeded), slowly for one that
+says it will not until its configuration changes (0x87 not authorised). Until the broker takes
+it, it is "stuck": `stuck()` lists it with its reason, for `sync status` and the kiosk.
 """
 
 from __future__ import annotations
@@ -23,12 +29,21 @@ import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-from sqlalchemy import ColumnElement, Connection, Engine, and_, func, literal_column, select, update
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    Engine,
+    and_,
+    func,
+    literal_column,
+    select,
+    update,
+)
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from edge.store.schema import outbox, outbox_envelopes, sync_counters
@@ -79,6 +94,59 @@ _SAVE_SEQ = (
     " ON CONFLICT (stream) DO UPDATE SET last_seq = excluded.last_seq"
 )
 _LATEST_OF_STREAMS = f"SELECT peer, stream, max(seq) FROM outbox WHERE {_IDS} GROUP BY peer, stream"
+# Not yet acknowledged by the receiver: what a file bundle carries, in queue order.
+UNCONFIRMED = ("pending", "inflight", "acked", "refused")
+_RELEASE_REFUSED = (
+    "UPDATE outbox SET state = 'pending' WHERE peer = ? AND state = 'refused'"
+    " AND (retry_at IS NULL OR retry_at <= ?)"
+)
+
+# PUBACK reason codes (MQTT 5, 3.4.2.1) that say the broker could not take the message now:
+# it may well take it on the next try. Any other failing code waits for the broker's
+# configuration to change (0x87 not authorised, 0x90 topic name invalid, 0x99 payload format).
+TRANSIENT_REFUSALS = frozenset({0x80, 0x83, 0x91, 0x97})
+
+
+@dataclass(frozen=True)
+class RefusalBackoff:
+    """How long a refused message waits before it goes again: doubling from `first`, at most
+    `cap`; a transient refusal and a lasting one each with their own."""
+
+    transient_first: dt.timedelta = dt.timedelta(seconds=2)
+    transient_cap: dt.timedelta = dt.timedelta(minutes=5)
+    lasting_first: dt.timedelta = dt.timedelta(minutes=1)
+    lasting_cap: dt.timedelta = dt.timedelta(hours=1)
+
+    def delay(self, code: int, refusals: int) -> dt.timedelta:
+        """The wait after the `refusals`-th refusal (1 for the first)."""
+        transient = code in TRANSIENT_REFUSALS
+        first = self.transient_first if transient else self.lasting_first
+        cap = self.transient_cap if transient else self.lasting_cap
+        doubled: dt.timedelta = first * 2 ** min(max(refusals - 1, 0), 30)
+        return min(cap, doubled)
+
+
+@dataclass(frozen=True)
+class StuckMessage:
+    """A message the broker refused and has not yet taken: why, how often, when it goes again."""
+
+    id: str
+    peer: str
+    type: str
+    destination: str
+    created_at: dt.datetime
+    state: str  # refused (waiting for retry_at), or pending / inflight again
+    refusals: int
+    reason: str
+    retry_at: dt.datetime | None
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "id": self.id, "peer": self.peer, "type": self.type,
+            "destination": self.destination, "created": format_utc(self.created_at),
+            "state": self.state, "refusals": self.refusals, "reason": self.reason,
+            "retry_at": format_utc(self.retry_at) if self.retry_at else None,
+        }  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -135,6 +203,7 @@ class QueueStatus:
     last_ack: dt.datetime | None
     dropped: int
     expired: int
+    refused: int = 0  # refused by the broker, waiting to go again
 
     def to_dict(self) -> dict[str, object]:
         return {
@@ -146,6 +215,7 @@ class QueueStatus:
             "last_ack": self.last_ack.isoformat().replace("+00:00", "Z") if self.last_ack else None,
             "dropped": self.dropped,
             "expired": self.expired,
+            "refused": self.refused,
         }
 
 
@@ -160,6 +230,7 @@ class Outbox:
         telemetry_cap: int = 10_000,
         redeliver_after: dt.timedelta = dt.timedelta(seconds=60),
         max_unconfirmed: int = 2000,
+        refusal_backoff: RefusalBackoff = RefusalBackoff(),
     ) -> None:
         self.engine = engine
         self.signer = signer
@@ -171,6 +242,7 @@ class Outbox:
         # acknowledged. The rest waits here, where evidence can still overtake it, rather than
         # in the broker's queue, where it cannot.
         self.max_unconfirmed = max_unconfirmed
+        self.refusal_backoff = refusal_backoff
 
     @property
     def peers(self) -> list[str]:
@@ -332,11 +404,75 @@ class Outbox:
             _count(conn, peer, "redelivered", count)
         return int(count)
 
-    def refused(self, ids: Sequence[str], peer: str) -> None:
-        """The broker refused them (not authorised): kept, out of the queue, counted."""
+    def refused(self, ids: Sequence[str], peer: str, code: int = 0x80, reason: str = "") -> None:
+        """The broker refused them (a failing PUBACK, `code` and its name): kept with the
+        reason, out of the queue until their backoff has passed, counted."""
+        if not ids:
+            return
+        now = utcnow()
+        text = f"0x{code:02X} {reason}".strip()[:120]
         with self.engine.begin() as conn:
-            conn.execute(update(outbox).where(outbox.c.id.in_(list(ids))).values(state="refused"))
-            _count(conn, peer, "refused", len(ids))
+            rows = conn.execute(
+                select(outbox.c.id, outbox.c.refusals).where(
+                    outbox.c.id.in_(list(ids)), outbox.c.state == "inflight"
+                )
+            ).all()
+            for message_id, refusals in rows:
+                retry_at = now + self.refusal_backoff.delay(code, refusals + 1)
+                conn.execute(
+                    update(outbox)
+                    .where(outbox.c.id == message_id)
+                    .values(state="refused", refusals=refusals + 1, refusal=text, retry_at=retry_at)
+                )
+            _count(conn, peer, "refused", len(rows))
+
+    def release_refused(self, peer: str) -> int:
+        """Back to pending what the broker refused and whose backoff has passed; how many."""
+        with self.engine.begin() as conn:
+            count = conn.exec_driver_sql(_RELEASE_REFUSED, (peer, format_utc(utcnow()))).rowcount
+            _count(conn, peer, "retried.refused", count)
+        return int(count)
+
+    def stuck(self, limit: int = 100) -> list[StuckMessage]:
+        """What the broker refused and has not taken since, by peer, oldest first (at most
+        `limit`). Per peer, so that (peer, state) is the queue index's, not a table scan."""
+        rows: list[Any] = []
+        with self.engine.connect() as conn:
+            for peer in self.peers:
+                rows += conn.execute(
+                    select(
+                        outbox.c.id,
+                        outbox.c.peer,
+                        outbox.c.type,
+                        outbox.c.destination,
+                        outbox.c.created_at,
+                        outbox.c.state,
+                        outbox.c.refusals,
+                        outbox.c.refusal,
+                        outbox.c.retry_at,
+                    )
+                    .where(
+                        outbox.c.peer == peer,
+                        outbox.c.state.in_(("refused", "pending", "inflight")),
+                        outbox.c.refusals > 0,
+                    )
+                    .order_by(outbox.c.rank, _ROWID)
+                    .limit(limit - len(rows))
+                ).all()
+        return [
+            StuckMessage(
+                row.id,
+                row.peer,
+                row.type,
+                row.destination,
+                row.created_at,
+                row.state,
+                int(row.refusals),
+                row.refusal or "",
+                row.retry_at,
+            )
+            for row in rows
+        ]
 
     def requeue_inflight(self, peer: str | None = None) -> int:
         """Back to pending whatever was in flight (a lost link, a restart); how many."""
@@ -357,14 +493,15 @@ class Outbox:
                 .values(state="pending")
             )
 
-    def waiting(self, peer: str) -> list[tuple[str, bytes]]:
-        """(topic, envelope) of every message not yet acknowledged for `peer`, in queue order
-        (for file bundles)."""
+    def unconfirmed(self, peer: str) -> list[tuple[str, bytes]]:
+        """(topic, envelope) of every message for `peer` its receiver has not acknowledged, in
+        queue order (for file bundles): waiting, in flight, refused by the broker, and taken by
+        the broker but not yet confirmed (a broker that crashes may lose those)."""
         with self.engine.connect() as conn:
             rows = conn.execute(
                 select(outbox.c.topic, outbox_envelopes.c.envelope)
                 .join(outbox_envelopes, outbox_envelopes.c.id == outbox.c.id)
-                .where(outbox.c.peer == peer, outbox.c.state.in_(("pending", "inflight")))
+                .where(outbox.c.peer == peer, outbox.c.state.in_(UNCONFIRMED))
                 .order_by(outbox.c.rank, _ROWID)
             ).all()
         return [(topic, bytes(envelope)) for topic, envelope in rows]
@@ -393,6 +530,13 @@ class Outbox:
                             _waiting(peer, priority)
                         )
                     ).one()
+                    refused = conn.execute(
+                        select(func.count()).where(
+                            outbox.c.peer == peer,
+                            outbox.c.state == "refused",
+                            outbox.c.rank == rank,
+                        )
+                    ).scalar_one()
                     awaiting = conn.execute(
                         select(func.count()).where(
                             outbox.c.peer == peer,
@@ -416,6 +560,7 @@ class Outbox:
                             last_ack=_parse_time(last_ack),
                             dropped=counters.get((peer, f"dropped.{priority.value}"), 0),
                             expired=counters.get((peer, f"expired.{priority.value}"), 0),
+                            refused=int(refused),
                         )
                     )
         return out

@@ -228,7 +228,7 @@ class PeerLink:
     def _on_publish(
         self, _client: mqtt.Client, _ud: Any, mid: int, reason: ReasonCode, _props: Any
     ) -> None:
-        self._events.put(("puback", mid, reason.is_failure, str(reason)))
+        self._events.put(("puback", mid, reason.is_failure, reason.value, str(reason)))
 
     def _on_message(self, _client: mqtt.Client, _ud: Any, message: mqtt.MQTTMessage) -> None:
         self._events.put(("message", message.mid, message.qos, message.topic, message.payload))
@@ -254,7 +254,7 @@ class PeerLink:
 
     def _handle(self, first: tuple[Any, ...]) -> None:
         acked: list[str] = []
-        refused: list[str] = []
+        refused: list[tuple[list[str], int, str]] = []  # ids, reason code, its name
         received: list[tuple[int, int, Incoming]] = []
         envelopes = 0
         applied = False
@@ -262,10 +262,13 @@ class PeerLink:
         while event is not None:
             kind = event[0]
             if kind == "puback":
-                _, mid, failed, reason = event
+                _, mid, failed, code, reason = event
                 message_ids = self._inflight.pop(mid, None)
                 if message_ids is not None:
-                    (refused if failed else acked).extend(message_ids)
+                    if failed:
+                        refused.append((message_ids, code, reason))
+                    else:
+                        acked.extend(message_ids)
                     if failed:
                         log_event(
                             log, logging.ERROR, "sync.refused", peer=self.settings.name,
@@ -302,9 +305,9 @@ class PeerLink:
             if acked:
                 self.outbox.acknowledged(acked)
                 self.stats.acked += len(acked)
-            if refused:
-                self.outbox.refused(refused, self.settings.name)
-                self.stats.refused += len(refused)
+            for message_ids, code, reason in refused:
+                self.outbox.refused(message_ids, self.settings.name, code, reason)
+                self.stats.refused += len(message_ids)
         if received:
             self._receive(received)
         elif applied and self._applying is not None and self._applying[0].done():
@@ -355,6 +358,7 @@ class PeerLink:
         if now >= self._next_redelivery:  # what the receiver never acknowledged goes again
             self._next_redelivery = now + REDELIVERY_CHECK_S
             self.outbox.redeliver_overdue(self.settings.name)
+            self.outbox.release_refused(self.settings.name)  # their backoff has passed
         room = self.settings.window - len(self._inflight)
         if room <= 0:
             return

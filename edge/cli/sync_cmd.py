@@ -11,12 +11,11 @@ from typing import Any
 
 from edge.cli.context import CliContext
 from edge.manifest_cache import ManifestCache
+from edge.timeutil import format_utc
 from provisioning.identity.errors import IdentityError
-from sync.bundle import BundleError, export_bundle, read_bundle
-from sync.inbox import Outcome
+from sync.bundle import BundleError, export_bundle
+from sync.bundle_import import import_bundle
 from sync.setup import SyncParts, build_sync
-
-IMPORT_BATCH = 500
 
 
 def register(subparsers: Any) -> None:
@@ -52,17 +51,27 @@ def status_command(args: argparse.Namespace, context: CliContext) -> int:
     if parts is None:
         return 2
     rows = [s.to_dict() for s in parts.outbox.status()]
+    stuck = parts.outbox.stuck()
     if args.json:
-        print(json.dumps({"node": parts.signer.node_id, "queues": rows}))
+        queues = {"node": parts.signer.node_id, "queues": rows}
+        print(json.dumps(queues | {"stuck": [m.to_dict() for m in stuck]}))
         return 0
-    head = ("peer", "class", "depth", "oldest", "dropped", "expired")
-    print("{:<12} {:<12} {:>7} {:>9} {:>8} {:>8}  last ack".format(*head))
+    head = ("peer", "class", "depth", "oldest", "refused", "dropped", "expired")
+    print("{:<12} {:<12} {:>7} {:>9} {:>8} {:>8} {:>8}  last ack".format(*head))
     for row in rows:
         oldest = "-" if row["oldest_s"] is None else f"{row['oldest_s']:.0f}s"
         print(
             f"{row['peer']:<12} {row['class']:<12} {row['depth']:>7} {oldest:>9} "
-            f"{row['dropped']:>8} {row['expired']:>8}  {row['last_ack'] or '-'}"
+            f"{row['refused']:>8} {row['dropped']:>8} {row['expired']:>8}  {row['last_ack'] or '-'}"
         )
+    if stuck:
+        print(f"\nrefused by the broker, not yet taken ({len(stuck)} shown):")
+        for m in stuck:
+            retry = format_utc(m.retry_at) if m.retry_at else "now"
+            print(
+                f"  {m.id} {m.peer} {m.type} to {m.destination}: {m.reason}"
+                f" ({m.refusals}x, next try {retry if m.state == 'refused' else m.state})"
+            )
     return 0
 
 
@@ -83,28 +92,13 @@ def import_command(args: argparse.Namespace, context: CliContext) -> int:
     parts = _parts(context)
     if parts is None:
         return 2
-    counts = dict.fromkeys(Outcome, 0)
-    reasons: dict[str, int] = {}
-    batch = []
     try:
-        for item in read_bundle(args.file):
-            batch.append(item)
-            if len(batch) >= IMPORT_BATCH:
-                _apply(parts, batch, counts, reasons)
-                batch = []
-        _apply(parts, batch, counts, reasons)
+        report = import_bundle(parts.inbox, args.file)
     except (BundleError, OSError) as error:
         print(f"carec-edge: {error}", file=sys.stderr)
         return 2
-    summary = ", ".join(f"{n} {o.value}" for o, n in counts.items())
-    print(f"{args.file}: {summary}" + (f" ({json.dumps(reasons)})" if reasons else ""))
-    return 1 if counts[Outcome.QUARANTINED] else 0
-
-
-def _apply(
-    parts: SyncParts, batch: list[Any], counts: dict[Outcome, int], reasons: dict[str, int]
-) -> None:
-    for result in parts.inbox.receive(batch) if batch else []:
-        counts[result.outcome] += 1
-        if result.reason:
-            reasons[result.reason] = reasons.get(result.reason, 0) + 1
+    reasons = f" ({json.dumps(report.reasons)})" if report.reasons else ""
+    print(f"{args.file}: {report.summary()}{reasons}")
+    for problem in report.problems():
+        print(f"carec-edge: {problem}", file=sys.stderr)
+    return 0 if report.complete else 1

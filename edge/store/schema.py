@@ -133,11 +133,16 @@ outbox = Table(
     Column("created_at", UtcTime, nullable=False),
     Column("expires_at", UtcTime, nullable=True),  # telemetry only
     # pending, inflight, acked (by the broker), delivered (acknowledged by the receiver),
-    # dropped, expired, refused
+    # dropped, expired, refused (by the broker; tried again at retry_at)
     Column("state", String(16), nullable=False),
     Column("attempts", Integer, nullable=False, default=0),
     Column("sent_at", UtcTime, nullable=True),
     Column("acked_at", UtcTime, nullable=True),
+    # The broker's refusals: how many, the last reason ("0x97 Quota exceeded"), and when the
+    # message (state refused) goes again.
+    Column("refusals", Integer, nullable=False, server_default="0"),
+    Column("refusal", String(120), nullable=True),
+    Column("retry_at", UtcTime, nullable=True),
     # The queue's order is (rank, rowid): SQLite keeps the rowid in every index entry.
     Index("ix_outbox_queue", "peer", "state", "rank"),
 )

@@ -110,7 +110,7 @@ def test_an_outbox_of_the_previous_schema_drains_after_the_upgrade(tmp_path: Pat
         assert box.delivered(conn, ids[1:]) == 4
         states = {row.id: row.state for row in conn.execute(outbox.select())}
     assert set(states.values()) == {"delivered"}
-    assert box.waiting("hub") == []
+    assert box.unconfirmed("hub") == []
 
 
 def test_the_upgrade_keeps_each_envelope_byte_for_byte(tmp_path: Path) -> None:
