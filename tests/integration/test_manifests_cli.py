@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 from edge.store.database import DATABASE_NAME
+from edge.timeutil import utcnow
 from tests.fixtures.records import record, write_jsonl
 
 
@@ -76,7 +77,7 @@ def test_higher_version_replaces_and_lower_version_is_ignored(tmp_path: Path) ->
 
 def test_purge_removes_records_past_retention(tmp_path: Path) -> None:
     data = tmp_path / "data"
-    now = dt.datetime.now(dt.UTC)
+    now = utcnow()
     old = (now - dt.timedelta(days=40)).strftime("%Y-%m-%dT%H:%M:%SZ")
     fresh = (now - dt.timedelta(days=1)).strftime("%Y-%m-%dT%H:%M:%SZ")
     file = write_jsonl(

@@ -21,6 +21,7 @@ import pytest
 from edge.manifest import parse_manifest
 from edge.manifest_cache import ManifestCache
 from edge.store import open_database
+from edge.timeutil import utcnow
 from tests.fixtures.records import CONTRACT_EXAMPLE
 
 REPO = Path(__file__).resolve().parents[2]
@@ -197,7 +198,7 @@ def test_service_purges_manifests_older_than_the_retention_at_start(
     tmp_path: Path, notify_socket: NotifySocket, processes: list[subprocess.Popen[str]]
 ) -> None:
     data_dir = tmp_path / "data"
-    now = dt.datetime.now(dt.UTC)
+    now = utcnow()
     engine = open_database(data_dir)
     ManifestCache(engine).upsert(
         [

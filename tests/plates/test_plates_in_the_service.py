@@ -20,6 +20,7 @@ from edge.plate_formats import formats_for
 from edge.plates import canonical_key
 from edge.store import open_database
 from edge.store.database import DATABASE_NAME
+from edge.timeutil import format_utc, utcnow
 from tests.fixtures.records import record
 from tests.integration.service_process import ServiceProcess
 
@@ -50,7 +51,9 @@ def _run_lane(
 ) -> tuple[dict[str, object], str | None, dict[str, object]]:
     """The plate reading the lane stored, and the arrival's best record and match."""
     data = tmp_path / "data"
-    ManifestCache(open_database(data)).upsert([parse_manifest(record(ref="T1"))])
+    ManifestCache(open_database(data)).upsert(
+        [parse_manifest(record(ref="T1", expected_arrival=format_utc(utcnow())))]
+    )
     with ServiceProcess(_camera_config(tmp_path, video), data) as service:
         service.wait_log("arrival.reading", "device=cam-1", "kind=plate", "lane=2", timeout=120)
         assert service.stop() == 0

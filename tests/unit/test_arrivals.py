@@ -22,6 +22,7 @@ from edge.readings import (
     SealState,
     reading_from_dict,
 )
+from edge.timeutil import utcnow
 from tests.fixtures.records import record
 
 T0 = dt.datetime(2026, 11, 28, 8, 30, tzinfo=dt.UTC)
@@ -117,8 +118,8 @@ def test_lanes_are_independent(lanes: Lanes) -> None:
 
 def test_idle_arrivals_time_out(lanes: Lanes) -> None:
     arrival_id = lanes.on_reading("1", plate("777ABC02", 0))
-    assert lanes.expire_idle(dt.datetime.now(dt.UTC)) == []
-    assert lanes.expire_idle(dt.datetime.now(dt.UTC) + dt.timedelta(minutes=31)) == [arrival_id]
+    assert lanes.expire_idle(utcnow()) == []
+    assert lanes.expire_idle(utcnow() + dt.timedelta(minutes=31)) == [arrival_id]
     arrival = lanes.store.get(arrival_id)  # type: ignore[arg-type]
     assert arrival is not None
     assert arrival.close_reason == "timeout"

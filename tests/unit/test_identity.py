@@ -18,7 +18,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from edge.codes import COUNTRIES_ALPHA2
-from edge.timeutil import utcnow
+from edge.timeutil import system_utcnow
 from provisioning.identity.ca import (
     FleetCA,
     create_ca,
@@ -92,12 +92,12 @@ def untrusted(
 
 @pytest.fixture(scope="module")
 def kz_ca() -> FleetCA:
-    return create_ca("KZ", not_before=utcnow() - dt.timedelta(days=30))
+    return create_ca("KZ", not_before=system_utcnow() - dt.timedelta(days=30))
 
 
 @pytest.fixture(scope="module")
 def kg_ca() -> FleetCA:
-    return create_ca("KG", not_before=utcnow() - dt.timedelta(days=30))
+    return create_ca("KG", not_before=system_utcnow() - dt.timedelta(days=30))
 
 
 # --- node ids ---------------------------------------------------------------------------------
@@ -344,7 +344,7 @@ def test_ca_refuses_a_csr_that_names_no_node(kz_ca: FleetCA) -> None:
         (0, None, "validity of 0 days; give at least 1"),
         (-5, None, "validity of -5 days"),
         (3650, None, "would outlive the CA"),
-        (1, utcnow() - dt.timedelta(days=31), "cannot start before its CA"),
+        (1, system_utcnow() - dt.timedelta(days=31), "cannot start before its CA"),
     ],
 )
 def test_ca_refuses_validity_it_cannot_give(
@@ -355,7 +355,7 @@ def test_ca_refuses_validity_it_cannot_give(
 
 
 def test_an_expired_ca_issues_nothing_new() -> None:
-    old_ca = create_ca("KZ", not_before=utcnow() - dt.timedelta(days=30), days=10)
+    old_ca = create_ca("KZ", not_before=system_utcnow() - dt.timedelta(days=30), days=10)
     with pytest.raises(IssueError, match="the CA expired on"):
         node_certificate(old_ca)
 
@@ -432,23 +432,23 @@ def test_a_ca_vouches_only_for_the_countries_it_is_trusted_for(
 
 
 def test_an_expired_certificate_is_refused(kz_ca: FleetCA) -> None:
-    cert = node_certificate(kz_ca, not_before=utcnow() - dt.timedelta(days=3), days=1)
+    cert = node_certificate(kz_ca, not_before=system_utcnow() - dt.timedelta(days=3), days=1)
     error = untrusted(store_of((kz_ca, {"KZ"})), cert)
     assert error.reason is Reason.EXPIRED
     assert "certificate of KZ-NURZHOLY-1 expired at" in str(error)
     assert store_of((kz_ca, {"KZ"})).verify_certificate(
-        cert, at=utcnow() - dt.timedelta(days=2, hours=12)
+        cert, at=system_utcnow() - dt.timedelta(days=2, hours=12)
     )
 
 
 def test_a_certificate_not_yet_valid_is_refused(kz_ca: FleetCA) -> None:
-    cert = node_certificate(kz_ca, not_before=utcnow() + dt.timedelta(days=1), days=1)
+    cert = node_certificate(kz_ca, not_before=system_utcnow() + dt.timedelta(days=1), days=1)
     assert untrusted(store_of((kz_ca, {"KZ"})), cert).reason is Reason.NOT_YET_VALID
 
 
 def test_an_expired_ca_vouches_for_nobody() -> None:
-    old_ca = create_ca("KZ", not_before=utcnow() - dt.timedelta(days=30), days=10)
-    cert = node_certificate(old_ca, not_before=utcnow() - dt.timedelta(days=25), days=3)
+    old_ca = create_ca("KZ", not_before=system_utcnow() - dt.timedelta(days=30), days=10)
+    cert = node_certificate(old_ca, not_before=system_utcnow() - dt.timedelta(days=25), days=3)
     error = untrusted(store_of((old_ca, {"KZ"})), cert)
     assert (error.reason, "CA" in error.detail) == (Reason.EXPIRED, True)
 
@@ -505,7 +505,7 @@ def test_garbage_and_ca_certificates_are_malformed_node_certificates(kz_ca: Flee
 
 def test_a_certificate_whose_cn_and_uri_disagree_is_malformed(kz_ca: FleetCA) -> None:
     key = generate_key().public_key()
-    now = utcnow()
+    now = system_utcnow()
     cert = (
         x509.CertificateBuilder()
         .subject_name(node_subject(NURZHOLY))

@@ -16,6 +16,7 @@ from edge.manifest import parse_manifest
 from edge.manifest_cache import ManifestCache
 from edge.store import open_database
 from edge.store.schema import inbox_applied, outbox, quarantine
+from edge.timeutil import utcnow
 from sync.apply import acknowledger, appliers
 from sync.envelope import Envelope, seal
 from sync.inbox import Inbox, Incoming, Outcome
@@ -252,8 +253,8 @@ def test_a_gap_that_never_fills_is_given_up_after_the_timeout(tmp_path: Path) ->
     _, two, three = stream_of(tmp_path, 3)
     inbox.receive([three, two])
     assert cache.count() == 0
-    assert inbox.release_gaps(dt.datetime.now(dt.UTC)) == 0
-    assert inbox.release_gaps(dt.datetime.now(dt.UTC) + dt.timedelta(minutes=11)) == 1
+    assert inbox.release_gaps(utcnow()) == 0
+    assert inbox.release_gaps(utcnow() + dt.timedelta(minutes=11)) == 1
     assert cache.count() == 2
 
 
