@@ -74,7 +74,8 @@ def register(subparsers: Any) -> None:
     parser.add_argument(
         "--seals-checked",
         action="store_true",
-        help="all seals were checked: a record's seal not given by --seal is missing",
+        help="the seals were checked though none was read (each of a record's seals is then "
+        "SEAL_MISSING); any --seal already means they were checked",
     )
     parser.add_argument("--document", metavar="NUMBER", help="the driver's document number")
     parser.add_argument(
