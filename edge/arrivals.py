@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, func, insert, select, update
+from sqlalchemy import Connection, Engine, func, insert, select, update
 
 from edge.config import RetentionConfig
 from edge.crops import CROPS_DIR, CropStore
@@ -192,15 +192,20 @@ class ArrivalStore:
                 )
             )
 
-    def close(self, arrival_id: int, reason: str, at: dt.datetime) -> bool:
-        """Close an open arrival; False when it was not open."""
-        with self.engine.begin() as conn:
-            result = conn.execute(
-                update(arrivals)
-                .where(arrivals.c.id == arrival_id, arrivals.c.closed_at.is_(None))
-                .values(closed_at=at, close_reason=reason, updated_at=at)
-            )
-            return result.rowcount == 1
+    def close(
+        self, arrival_id: int, reason: str, at: dt.datetime, conn: Connection | None = None
+    ) -> bool:
+        """Close an open arrival (in the caller's transaction, if given); False when it was
+        not open."""
+        if conn is None:
+            with self.engine.begin() as own:
+                return self.close(arrival_id, reason, at, own)
+        result = conn.execute(
+            update(arrivals)
+            .where(arrivals.c.id == arrival_id, arrivals.c.closed_at.is_(None))
+            .values(closed_at=at, close_reason=reason, updated_at=at)
+        )
+        return result.rowcount == 1
 
     def idle_since(self, before: dt.datetime) -> list[int]:
         with self.engine.connect() as conn:
@@ -299,9 +304,15 @@ class Lanes:
         self.store.set_match(arrival_id, result)
         return result
 
-    def close(self, arrival_id: int, reason: str, at: dt.datetime | None = None) -> bool:
-        self._open.pop(arrival_id, None)
-        return self.store.close(arrival_id, reason, at or utcnow())
+    def close(
+        self,
+        arrival_id: int,
+        reason: str,
+        at: dt.datetime | None = None,
+        conn: Connection | None = None,
+    ) -> bool:
+        self._open.pop(arrival_id, None)  # read back from the store if the caller rolls back
+        return self.store.close(arrival_id, reason, at or utcnow(), conn)
 
     def expire_idle(self, now: dt.datetime | None = None) -> list[int]:
         """Close the arrivals nothing has happened to for the idle timeout."""

@@ -3,8 +3,11 @@
 A decision releases a truck, sends it to a documentary check or a physical inspection, or
 refuses it, with a reason code from a fixed list and an optional note. It is stored durably
 with the officer's id, the record decided on and the risk lane shown, then the arrival is
-closed (`Lanes.close(arrival_id, "decision")`) and the listeners are told (the wiring puts the
-decision in the outbox).
+closed (`Lanes.close(arrival_id, "decision")`) and the wiring's hooks run (they put the
+decision's messages in the outbox), all in one transaction: a decision is never stored without
+its messages, unless a hook fails, and then the decision is kept (it is the officer's act) and
+left without its `decisions_queued` row, for the wiring to send at the service's next start
+(`DecisionStore.unqueued`). The listeners are told after the commit.
 
 Decisions are evidence: rows are only added, never changed. A supervisor reopens a decided (or
 otherwise closed) truck with a row of kind `reopen`; the truck then awaits a decision again.
@@ -23,13 +26,14 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import Engine, func, insert, select
+from sqlalchemy import Connection, Engine, func, insert, select
 
+from edge import faults
 from edge.arrivals import Arrival, Lanes
 from edge.logs import log_event
 from edge.officers import Officer, Role
 from edge.risk import RiskLane
-from edge.store.schema import decisions, manual_matches
+from edge.store.schema import decisions, decisions_queued, manual_matches
 from edge.timeutil import format_utc, utcnow
 
 logger = logging.getLogger(__name__)
@@ -189,23 +193,30 @@ class DecisionStore:
         risk_lane: RiskLane | None,
         override: bool,
         at: dt.datetime,
+        conn: Connection | None = None,
     ) -> Decision:
-        with self.engine.begin() as conn:
-            result = conn.execute(
-                insert(decisions).values(
-                    arrival_id=arrival_id,
-                    officer_id=officer_id,
-                    kind=kind.value,
-                    reason=reason.value,
-                    note=note,
-                    manifest_issuer=record.issuer if record else None,
-                    manifest_ref=record.ref if record else None,
-                    risk_lane=risk_lane.value if risk_lane else None,
-                    override=int(override),
-                    decided_at=at,
-                )
+        """Add a row (in the caller's transaction, if given)."""
+        if conn is None:
+            with self.engine.begin() as own:
+                return self.add(
+                    arrival_id, officer_id, kind, reason, note, record, risk_lane, override,
+                    at, own,
+                )  # fmt: skip
+        result = conn.execute(
+            insert(decisions).values(
+                arrival_id=arrival_id,
+                officer_id=officer_id,
+                kind=kind.value,
+                reason=reason.value,
+                note=note,
+                manifest_issuer=record.issuer if record else None,
+                manifest_ref=record.ref if record else None,
+                risk_lane=risk_lane.value if risk_lane else None,
+                override=int(override),
+                decided_at=at,
             )
-            decision_id = int(result.inserted_primary_key[0])  # type: ignore[index]
+        )
+        decision_id = int(result.inserted_primary_key[0])  # type: ignore[index]
         return Decision(
             decision_id, arrival_id, officer_id, kind, reason, note, record, risk_lane,
             override, at,
@@ -245,6 +256,31 @@ class DecisionStore:
                 .order_by(decisions.c.arrival_id)
             )
             return list(rows.scalars())
+
+    def mark_queued(self, conn: Connection, decision_id: int, messages: int) -> None:
+        """Record, in the caller's transaction, that a decision's messages are in the outbox."""
+        conn.execute(
+            insert(decisions_queued).values(
+                decision_id=decision_id, messages=messages, queued_at=utcnow()
+            )
+        )
+
+    def unqueued(self, after: int = 0, limit: int = 500) -> list[Decision]:
+        """Final decisions after id `after` whose messages never reached the outbox, oldest
+        first."""
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                select(decisions)
+                .outerjoin(decisions_queued, decisions_queued.c.decision_id == decisions.c.id)
+                .where(
+                    decisions.c.id > after,
+                    decisions_queued.c.decision_id.is_(None),
+                    decisions.c.kind != DecisionKind.REOPEN.value,
+                )
+                .order_by(decisions.c.id)
+                .limit(limit)
+            ).all()
+        return [_decision(row) for row in rows]
 
     def between(self, since: dt.datetime, until: dt.datetime) -> list[Decision]:
         with self.engine.connect() as conn:
@@ -294,10 +330,14 @@ class ManualMatchStore:
 
 
 DecisionListener = Callable[[Decision], None]
+# Runs inside the decision's transaction, on its connection (the wiring: the outbox's rows and
+# `DecisionStore.mark_queued`). One that raises is rolled back alone; the decision stays.
+DecisionHook = Callable[[Connection, Decision], None]
 
 
 class Decisions:
-    """Checks and records decisions; closes the arrival; tells the listeners.
+    """Checks and records decisions; closes the arrival; runs the hooks in the same
+    transaction; tells the listeners once it is committed.
 
     Call it where `Lanes` is called (the service's store thread): closing goes through Lanes.
     """
@@ -306,6 +346,8 @@ class Decisions:
         self.store = store
         self.lanes = lanes
         self.listeners: list[DecisionListener] = []
+        self.hooks: list[DecisionHook] = []
+        self.hook_failures = 0  # decisions kept without their hooks' rows (sent at next start)
 
     def decide(
         self,
@@ -331,12 +373,17 @@ class Decisions:
                 " unless a supervisor overrides"
             )
         arrival = self._awaiting(arrival_id)
-        decision = self.store.add(
-            arrival_id, officer.id, kind, _reason(kind, reason), _note(note), record, lane,
-            override, at or utcnow(),
-        )  # fmt: skip
-        if arrival.is_open:
-            self.lanes.close(arrival_id, "decision", decision.decided_at)
+        reason, note = _reason(kind, reason), _note(note)
+        with self.store.engine.begin() as conn:
+            decision = self.store.add(
+                arrival_id, officer.id, kind, reason, note, record, lane, override,
+                at or utcnow(), conn,
+            )  # fmt: skip
+            if arrival.is_open:
+                self.lanes.close(arrival_id, "decision", decision.decided_at, conn)
+            self._run_hooks(conn, decision)
+            faults.reached("decision.before_commit")
+        faults.reached("decision.committed")
         self._tell(decision)
         return decision
 
@@ -361,11 +408,14 @@ class Decisions:
                 f"arrival {arrival_id} awaits a decision; nothing to reopen"
             )
         last = history[-1] if history else None
-        decision = self.store.add(
-            arrival_id, officer.id, DecisionKind.REOPEN, _reason(DecisionKind.REOPEN, reason),
-            _note(note), last.record if last else None, last.risk_lane if last else None, False,
-            at or utcnow(),
-        )  # fmt: skip
+        with self.store.engine.begin() as conn:
+            decision = self.store.add(
+                arrival_id, officer.id, DecisionKind.REOPEN,
+                _reason(DecisionKind.REOPEN, reason), _note(note),
+                last.record if last else None, last.risk_lane if last else None, False,
+                at or utcnow(), conn,
+            )  # fmt: skip
+            self._run_hooks(conn, decision)
         self._tell(decision)
         return decision
 
@@ -377,6 +427,22 @@ class Decisions:
             raise DecisionConflictError(f"arrival {arrival_id} does not await a decision")
         return arrival
 
+    def _run_hooks(self, conn: Connection, decision: Decision) -> None:
+        for hook in self.hooks:
+            try:
+                with conn.begin_nested():  # a savepoint: a failing hook takes back its own rows
+                    hook(conn, decision)
+            except Exception as error:
+                # The decision is the officer's act and stays; without its `decisions_queued`
+                # row the wiring sends it at the next start.
+                self.hook_failures += 1
+                # Its type only: the message of a model's error may quote the note.
+                log_event(
+                    logger, logging.ERROR, "decision.hook_failed", decision=decision.id,
+                    hook=getattr(hook, "__name__", "hook"), error=type(error).__name__,
+                    failures=self.hook_failures,
+                )  # fmt: skip
+
     def _tell(self, decision: Decision) -> None:
         fields = decision.to_dict()
         fields["note"] = bool(fields["note"])  # whether there is one: its text stays out of logs
@@ -384,7 +450,7 @@ class Decisions:
         for listener in self.listeners:
             try:
                 listener(decision)
-            except Exception:  # the decision is stored; a listener's failure is only logged
+            except Exception:  # committed with its messages; a listener only refreshes views
                 log_event(
                     logger, logging.ERROR, "decision.listener_failed", exc_info=True,
                     decision=decision.id,

@@ -32,6 +32,7 @@ from pydantic import (
 from pydantic_core import ErrorDetails, PydanticCustomError
 
 from edge.codes import COUNTRIES_ALPHA2
+from edge.decisions import FINAL_KINDS, DecisionKind
 from edge.discrepancies import DiscrepancyCode
 from edge.manifest import (
     ContractError,
@@ -191,11 +192,18 @@ class ArrivalMessage(Message):
         return self.node
 
 
-class DecisionKind(StrEnum):
-    RELEASE = "release"
-    DOCUMENTARY_CHECK = "documentary_check"
-    PHYSICAL_INSPECTION = "physical_inspection"
-    REFUSE = "refuse"
+_SENT_KINDS = frozenset(k.value for k in FINAL_KINDS)
+_EXPECTED_KINDS = " or ".join(", ".join(f"'{k.value}'" for k in FINAL_KINDS).rsplit(", ", 1))
+
+
+def _sent_kind(value: Any) -> Any:
+    if isinstance(value, str) and value in _SENT_KINDS:
+        return value
+    raise PydanticCustomError("enum", "Input should be {expected}", {"expected": _EXPECTED_KINDS})
+
+
+# The core's kinds (edge.decisions), the final ones only: a reopening stays on the box.
+SentDecisionKind = Annotated[DecisionKind, BeforeValidator(_sent_kind)]
 
 
 class ArrivalRef(_Part):
@@ -217,7 +225,7 @@ class DecisionMessage(Message):
 
     arrival: ArrivalRef
     manifest: ManifestRef | None = None  # None: no pre-arrival record fitted the truck
-    decision: DecisionKind
+    decision: SentDecisionKind
     reason: Code
     note: Annotated[str, StringConstraints(strict=True, max_length=2000)] | None = None
     officer: ShortText

@@ -37,6 +37,7 @@ from edge.logs import log_event
 from edge.manifest_cache import ManifestCache
 from edge.matching import Matcher
 from edge.readings import Health, PresenceChange, Reading
+from edge.service.dispatch import DecisionDispatch
 from edge.store import open_database
 from edge.timeutil import format_utc, utcnow
 from sync.inbox import Checked, Result
@@ -81,6 +82,7 @@ class EdgeService:
             d.id: DeviceStatus(d.kind, d.lane or config.lanes.default_lane) for d in devices
         }
         self._lanes: Lanes | None = None
+        self.dispatch: DecisionDispatch | None = None  # decisions to the outbox; with sync only
         self._sync: SyncParts | None = None
         self.links: dict[str, PeerLink] = {}
         self.kiosk: StoreBackend | None = None
@@ -176,10 +178,21 @@ class EdgeService:
             self._sync = await self.in_store(
                 build_sync, self.config.sync, self.config.node.id, self._engine, self._cache
             )
+            await self._send_unqueued_decisions()
         index = await self.in_store(self._cache.plate_index)
         log_event(logger, logging.INFO, "cache.warmed", plate_keys=len(index.keys))
         await self.purge_expired()
         return await self.in_store(self._cache.count)
+
+    async def _send_unqueued_decisions(self) -> None:
+        """Before the kiosk takes decisions: send those stored without their messages."""
+        assert self._sync is not None
+        self.dispatch = DecisionDispatch(
+            self.engine, self.cache, self.config.node.id, self.config.sync, self._sync.outbox
+        )
+        done = await self.in_store(self.dispatch.send_unqueued)
+        level = logging.ERROR if done.failed else logging.INFO
+        log_event(logger, level, "decisions.reconciled", queued=done.queued, failed=done.failed)
 
     def _handle_signals(self) -> None:
         loop = asyncio.get_running_loop()

@@ -19,7 +19,6 @@ from edge.decisions import Decision
 from edge.logs import log_event
 from edge.officers import OfficerStore
 from edge.readings import Reading
-from edge.service.outgoing import messages_for
 from edge.service.scans import classify_scan
 from ui_kiosk import KioskSettings, create_app
 from ui_kiosk.models import DeviceHealthView, PeerStatusView
@@ -82,22 +81,20 @@ def make_backend(service: EdgeService) -> StoreBackend:
         devices=devices,
         peers=peers,
     )
-    backend.add_decision_listener(lambda decision: _send_decision(service, decision))
+    if service.dispatch is not None:
+        # A decision's messages are written in its own transaction (edge.service.dispatch).
+        backend.decisions.hooks.append(service.dispatch.hook)
+        backend.add_decision_listener(lambda decision: _wake_links(service, decision))
     return backend
 
 
-def _send_decision(service: EdgeService, decision: Decision) -> None:
-    """On the store thread, right after the decision's commit."""
-    outbox = service.outbox
-    if outbox is None:
-        return
-    items = messages_for(decision, service.config.node.id, service.config.sync, service.cache)
-    if items:
-        ids = outbox.send_many(items)
+def _wake_links(service: EdgeService, decision: Decision) -> None:
+    """After a decision's commit: its messages are in the outbox, the links may take them."""
+    if decision.kind.is_final:
         for link in service.links.values():
             link.notify()
-        log_event(log, logging.INFO, "decision.sent", arrival=decision.arrival_id,
-                  messages=len(ids))  # fmt: skip
+        log_event(log, logging.INFO, "decision.queued", decision=decision.id,
+                  arrival=decision.arrival_id)  # fmt: skip
 
 
 def _listen(host: str, port: int) -> socket.socket:

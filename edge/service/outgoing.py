@@ -13,21 +13,12 @@ from edge.manifest_cache import ManifestCache
 from edge.store.schema import manifests
 from sync.messages import DecisionMessage, ExitConfirmationMessage, Message
 
-# The kinds the sync contract carries: a reopening stays on the box (its later decision goes).
-SENT_KINDS = {
-    DecisionKind.RELEASE: "release",
-    DecisionKind.DOCUMENTARY_CHECK: "documentary_check",
-    DecisionKind.PHYSICAL_INSPECTION: "physical_inspection",
-    DecisionKind.REFUSE: "refuse",
-}
-
 
 def messages_for(
     decision: Decision, node_id: str, config: SyncConfig, cache: ManifestCache
 ) -> list[tuple[Message, str, str | None]]:
-    kind = SENT_KINDS.get(decision.kind)
-    if kind is None:
-        return []
+    if not decision.kind.is_final:
+        return []  # a reopening stays on the box; its later decision goes
     record = _record(cache, decision)
     out: list[tuple[Message, str, str | None]] = []
     message = DecisionMessage.model_validate(
@@ -38,7 +29,7 @@ def messages_for(
                 if record
                 else None
             ),
-            "decision": kind,
+            "decision": decision.kind,
             "reason": decision.reason.value,
             "note": decision.note,
             "officer": decision.officer_id,

@@ -270,6 +270,35 @@ decisions = Table(
     Index("ix_decisions_decided_at", "decided_at"),
 )
 
+# A decision whose messages went to the outbox, in the decision's own transaction; a final
+# decision without a row here is sent by the service at its start (edge.service.dispatch).
+decisions_queued = Table(
+    "decisions_queued",
+    metadata,
+    Column(
+        "decision_id",
+        Integer,
+        ForeignKey("decisions.id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    Column("messages", Integer, nullable=False),  # how many went (0: no destination)
+    Column("queued_at", UtcTime, nullable=False),
+)
+
+# A reading the service could not take (it raised): kept with the reason for review, not fatal.
+# Bounded: the oldest rows beyond edge.reading_quarantine.MAX_ROWS go, counted.
+reading_quarantine = Table(
+    "reading_quarantine",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("received_at", UtcTime, nullable=False),
+    Column("device", String(64), nullable=False),
+    Column("kind", String(16), nullable=False),
+    Column("reason", Text, nullable=False),
+    Column("reading", Text, nullable=False),  # the reading as JSON
+    Index("ix_reading_quarantine_received_at", "received_at"),
+)
+
 # A record an officer attached to a truck by hand; the latest row of an arrival holds.
 manual_matches = Table(
     "manual_matches",
