@@ -38,6 +38,7 @@ from edge.manifest_cache import ManifestCache
 from edge.matching import Matcher
 from edge.readings import Health, PresenceChange, Reading
 from edge.service.dispatch import DecisionDispatch
+from edge.service.upkeep import DISK, ReadingsQueue, crop_store, disk_job, retention_job
 from edge.store import open_database
 from edge.timeutil import format_utc, utcnow
 from sync.inbox import Checked, Result
@@ -86,7 +87,13 @@ class EdgeService:
         self._sync: SyncParts | None = None
         self.links: dict[str, PeerLink] = {}
         self.kiosk: StoreBackend | None = None
-        self._readings: asyncio.Queue[Reading] = asyncio.Queue()
+        # Bounded: a reading beyond `retention.readings_queue` is refused and counted.
+        self.readings = ReadingsQueue(config.retention.readings_queue)
+        self._readings = self.readings.queue
+        self.crops = crop_store(data_dir, config.retention)
+        self.devices[DISK] = DeviceStatus(
+            "disk", config.lanes.default_lane, Health.CONNECTED, "not checked yet"
+        )
         self._plates: CameraPlates | None = None
         self._event_loop: asyncio.AbstractEventLoop | None = None
         self._store_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="store")
@@ -108,7 +115,15 @@ class EdgeService:
             "idle-arrivals": self._expire_idle_arrivals(),
             "sync": self._run_sync(),
             "kiosk": self._run_kiosk(),
-        }
+            "retention": retention_job(
+                self.in_store, lambda: self.engine, self.crops, self.config.retention,
+                self.config.service.purge_interval_minutes * 60,
+            ),
+            "disk": disk_job(
+                self.in_store, lambda: self.engine, self.crops, self.data_dir,
+                self.config.retention, lambda health, why: self._note_health(DISK, health, why),
+            ),
+        }  # fmt: skip
 
     @property
     def engine(self) -> Engine:
@@ -173,7 +188,7 @@ class EdgeService:
         self._cache = ManifestCache(self._engine)
         matcher = Matcher(self._cache, self.config.matching)
         idle = dt.timedelta(minutes=self.config.lanes.idle_timeout_minutes)
-        self._lanes = Lanes(ArrivalStore(self._engine), matcher, idle)
+        self._lanes = Lanes(ArrivalStore(self._engine, self.crops), matcher, idle)
         if self.config.sync.peers:
             self._sync = await self.in_store(
                 build_sync, self.config.sync, self.config.node.id, self._engine, self._cache
@@ -272,7 +287,7 @@ class EdgeService:
         running: list[RunningDevice] = []
 
         def on_reading(reading: Reading) -> None:  # device thread
-            loop.call_soon_threadsafe(self._readings.put_nowait, reading)
+            loop.call_soon_threadsafe(self._queue_reading, reading)
 
         def on_health(device_id: str, health: Health, why: str) -> None:  # device thread
             loop.call_soon_threadsafe(self._note_health, device_id, health, why)
@@ -380,7 +395,11 @@ class EdgeService:
     def submit(self, reading: Reading) -> None:
         """Hand a reading to the service from any thread (a device's, plate recognition's):
         it attaches to its device's lane on the store thread, in order."""
-        self._loop().call_soon_threadsafe(self._readings.put_nowait, reading)
+        self._loop().call_soon_threadsafe(self._queue_reading, reading)
+
+    def _queue_reading(self, reading: Reading) -> None:
+        if not self.readings.put(reading) and reading.device in self.devices:
+            self.devices[reading.device].rejects += 1  # the technician sees the overflow
 
     def _loop(self) -> asyncio.AbstractEventLoop:
         if self._event_loop is None:

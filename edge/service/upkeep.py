@@ -1,0 +1,168 @@
+"""The box's upkeep, run by the service: retention purges every purge interval, the disk check,
+and the bound of the readings queue. The rules live in the core (`edge.retention`,
+`edge.crops`, `edge.disk_space`); this module runs them on the store thread and reports.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import importlib
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import Engine
+from sqlalchemy.exc import SQLAlchemyError
+
+from edge.config import RetentionConfig
+from edge.crops import CROPS_DIR, CropStore
+from edge.disk_space import DiskCheck, DiskState, check_disk, shed_for_space
+from edge.logs import log_event
+from edge.readings import Health, Reading
+from edge.retention import purge_arrivals
+from edge.timeutil import utcnow
+
+if TYPE_CHECKING:
+    from collections.abc import Awaitable
+
+logger = logging.getLogger(__name__)
+
+InStore = Callable[..., "Awaitable[Any]"]
+
+DISK = "disk"  # the data directory's disk, shown beside the devices
+
+
+def crop_store(data_dir: Path, retention: RetentionConfig) -> CropStore:
+    return CropStore(
+        data_dir / CROPS_DIR,
+        retention.crop_quota_mb * 1024 * 1024,
+        dt.timedelta(days=retention.crop_days),
+    )
+
+
+def purge_retention(
+    engine: Engine, crops: CropStore, retention: RetentionConfig, now: dt.datetime
+) -> dict[str, int]:
+    """One pass of every retention rule of the core and of sync; rows (and crops) removed."""
+    counts = purge_arrivals(
+        engine,
+        now=now,
+        evidence_days=retention.evidence_days,
+        undecided_days=retention.undecided_arrival_days,
+    )
+    counts["crops"] = crops.purge(now)
+    counts.update(_purge_sync(engine, retention, now))
+    return counts
+
+
+def _purge_sync(engine: Engine, retention: RetentionConfig, now: dt.datetime) -> dict[str, int]:
+    # The sync room's own rules (sync.retention), looked up by name while that module is being
+    # written beside this one: a direct import once it has landed.
+    try:
+        module = importlib.import_module("sync.retention")
+    except ModuleNotFoundError:
+        return {}
+    purge_sync_tables: Callable[..., dict[str, int]] = module.purge_sync_tables
+    return purge_sync_tables(
+        engine,
+        now=now,
+        evidence_days=retention.evidence_days,
+        dedupe_days=retention.dedupe_days,
+        quarantine_days=retention.quarantine_days,
+        events_days=retention.peer_events_days,
+    )
+
+
+@dataclass
+class ReadingsQueue:
+    """The readings waiting for the store thread, bounded: beyond `limit` a reading is
+    refused, counted (`overflow`, and per device) and logged, and the service goes on."""
+
+    limit: int
+    queue: asyncio.Queue[Reading] = field(init=False)
+    overflow: int = 0
+    overflow_by_device: dict[str, int] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.queue = asyncio.Queue(maxsize=self.limit)
+
+    def put(self, reading: Reading) -> bool:
+        """On the loop's thread: queue a reading; False when the queue was full."""
+        try:
+            self.queue.put_nowait(reading)
+        except asyncio.QueueFull:
+            self.overflow += 1
+            self.overflow_by_device[reading.device] = (
+                self.overflow_by_device.get(reading.device, 0) + 1
+            )
+            log_event(
+                logger,
+                logging.WARNING,
+                "reading.overflow",
+                device=reading.device,
+                kind=reading.kind,
+                limit=self.limit,
+                overflow=self.overflow,
+            )
+            return False
+        return True
+
+
+async def retention_job(
+    in_store: InStore,
+    engine: Callable[[], Engine],
+    crops: CropStore,
+    retention: RetentionConfig,
+    interval_s: float,
+) -> None:
+    """Purge past retention now and every `interval_s`, until cancelled."""
+    while True:
+        try:
+            counts = await in_store(purge_retention, engine(), crops, retention, utcnow())
+            log_event(logger, logging.INFO, "retention.purged", **counts)
+        except (SQLAlchemyError, OSError) as error:
+            log_event(logger, logging.ERROR, "retention.failed", error=str(error))
+        await asyncio.sleep(interval_s)
+
+
+async def disk_job(
+    in_store: InStore,
+    engine: Callable[[], Engine],
+    crops: CropStore,
+    data_dir: Path,
+    retention: RetentionConfig,
+    on_health: Callable[[Health, str], None],
+) -> None:
+    """Check the free space now and every `disk_check_interval_s`; report health changes and
+    shed when short, until cancelled."""
+    last: DiskState | None = None
+    while True:
+        try:
+            check: DiskCheck = await asyncio.to_thread(
+                check_disk,
+                data_dir,
+                retention.disk_degraded_below_mb,
+                retention.disk_shed_below_mb,
+            )
+            if check.state is DiskState.SHORT:
+                shed = await in_store(
+                    shed_for_space, engine(), crops, check, retention.disk_degraded_below_mb
+                )
+                log_event(
+                    logger,
+                    logging.WARNING,
+                    "disk.shed",
+                    free_mb=check.free_bytes // (1024 * 1024),
+                    telemetry_rows=shed.telemetry_rows,
+                    crop_bytes=shed.crop_bytes,
+                )
+            if check.state is not last:
+                health = Health.CONNECTED if check.state is DiskState.OK else Health.DEGRADED
+                on_health(health, check.why)
+                last = check.state
+        except (SQLAlchemyError, OSError) as error:
+            log_event(logger, logging.ERROR, "disk.check_failed", error=str(error))
+        await asyncio.sleep(retention.disk_check_interval_s)
