@@ -19,7 +19,7 @@ CHROMIUM_ARGS = [
     "--disable-background-networking", "--disable-component-update", "--disable-sync",
 ]  # fmt: skip
 ARTIFACTS = Path(__file__).parent / "artifacts"
-TIMEOUT_MS = 10_000
+TIMEOUT_MS = 30_000  # generous: the box may be busy; a wait ends at its event, not here
 
 
 @dataclass(frozen=True)

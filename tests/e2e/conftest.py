@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, BrowserContext, Page, sync_playwright
+from playwright.sync_api import Browser, BrowserContext, Page, expect, sync_playwright
 
 from edge.arrivals import ArrivalStore, Lanes
 from edge.config import MatchingConfig
@@ -25,6 +25,10 @@ from tests.e2e.processes import STOPPED, KioskProcess
 
 # An officer of our own, whose language the tests may change without touching the demo's.
 ALIYA = Officer("aliya", "BADGE-0100", "2468")
+
+
+# Every wait in a page, `expect` too (its own default is 5 s), ends at its event or this deadline.
+expect.set_options(timeout=TIMEOUT_MS)
 
 
 # Per module, not per session: while Playwright's sync API is on, the main thread counts as

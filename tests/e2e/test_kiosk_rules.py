@@ -25,6 +25,7 @@ pytestmark = pytest.mark.e2e
 MATCHING_PLATE = "777ABC02"  # the record's tractor, read well: a green truck
 UNKNOWN_PLATE = "999ZZZ99"  # no record: a red truck
 RELEASE = {"kind": "release", "reason": "DOCUMENTS_IN_ORDER"}
+NOTE = "driver asked to wait at bay 2"
 
 # fetch() from inside the page: same origin, so the session cookie goes with it.
 POST_JSON = """async ([path, body, headers]) => {
@@ -118,7 +119,8 @@ def test_a_decision_without_the_sessions_csrf_token_is_refused(
     page = session.page
     arrival_id = kiosk.arrivals.arrive(MATCHING_PLATE, lane="12")
     log_in(page, kiosk.url, DEMO.id, DEMO.pin)
-    page.goto(f"{kiosk.url}/arrivals/{arrival_id}")
+    with following_changes(page):
+        page.goto(f"{kiosk.url}/arrivals/{arrival_id}")
     token = csrf_token(page)
     path = f"/api/arrivals/{arrival_id}/decision"
 
@@ -204,7 +206,7 @@ def test_an_officer_logs_in_opens_a_truck_and_decides_with_the_keyboard_alone(
     page, keyboard = session.page, session.page.keyboard
     arrival_id = kiosk.arrivals.arrive(MATCHING_PLATE, lane="14")
     page.goto(f"{kiosk.url}/login")
-    assert page.evaluate("document.activeElement.id") == "login-id"
+    expect(page.locator("#login-id")).to_be_focused()  # autofocus: once the page is drawn
     keyboard.type(DEMO.badge)
     keyboard.press("Tab")
     keyboard.type(DEMO.pin)
@@ -213,10 +215,10 @@ def test_an_officer_logs_in_opens_a_truck_and_decides_with_the_keyboard_alone(
 
     key = page.locator(f"#queue-open-{arrival_id}").get_attribute("data-key")
     assert key is not None, "the truck has no Alt shortcut on the queue"
-    with page.expect_navigation(url=f"**/arrivals/{arrival_id}"):
+    with following_changes(page), page.expect_navigation(url=f"**/arrivals/{arrival_id}"):
         keyboard.press(f"Alt+Digit{key}")
     expect(page.locator("#risk")).to_have_attribute("data-lane", "green")
-    assert page.evaluate("document.activeElement.id") == "scan-input"
+    expect(page.locator("#scan-input")).to_be_focused()
     keyboard.press("Alt+Digit1")  # release
     expect(page.locator("#kind-release")).to_be_checked()
     keyboard.press("Alt+Digit5")  # the reason list; the first reason of a release
@@ -235,9 +237,14 @@ def test_the_decision_choices_follow_the_lane_as_the_truck_is_checked(
     page = session.page
     arrival_id = kiosk.arrivals.lanes.open("15")  # opened by hand: no record yet, red
     log_in(page, kiosk.url, DEMO.id, DEMO.pin)
-    page.goto(f"{kiosk.url}/arrivals/{arrival_id}")
+    with following_changes(page):
+        page.goto(f"{kiosk.url}/arrivals/{arrival_id}")
     expect(page.locator("#kind-documentary_check")).to_be_disabled()
     expect(page.locator("#kind-release")).to_be_disabled()
+    # The officer picks what the red lane allows and starts a note before the passport is read.
+    page.check("#kind-physical_inspection")
+    page.fill("#decision-note", NOTE)
+    page.focus("#scan-input")
     for line in PASSPORT:  # a passport reader in keyboard mode: each line, then Enter
         page.keyboard.type(line)
         page.keyboard.press("Enter")
@@ -246,5 +253,38 @@ def test_the_decision_choices_follow_the_lane_as_the_truck_is_checked(
     # The passport alone fits the record (no plate read yet does not count against it): green,
     # and the choices the red lane barred are open now, without a reload.
     expect(page.locator("#risk")).to_have_attribute("data-lane", "green")
-    expect(page.locator("#kind-documentary_check")).to_be_enabled(timeout=2_000)
-    expect(page.locator("#kind-release")).to_be_enabled(timeout=2_000)
+    expect(page.locator("#kind-documentary_check")).to_be_enabled()
+    expect(page.locator("#kind-release")).to_be_enabled()
+    # New choices, and the one the officer had made is still made.
+    expect(page.locator("#kind-physical_inspection")).to_be_checked()
+    expect(page.locator("#decision-note")).to_have_value(NOTE)
+
+
+def test_the_officers_choice_survives_every_live_refresh_of_the_truck(
+    kiosk: Kiosk, session: BrowserSession
+) -> None:
+    page = session.page
+    arrival_id = kiosk.arrivals.arrive(MATCHING_PLATE, lane="16")
+    log_in(page, kiosk.url, DEMO.id, DEMO.pin)
+    with following_changes(page):
+        page.goto(f"{kiosk.url}/arrivals/{arrival_id}")
+    expect(page.locator("#risk")).to_have_attribute("data-lane", "green")
+    page.check("#kind-documentary_check")
+    page.select_option("#decision-reason", "DISCREPANCY_TO_CLARIFY")
+    page.fill("#decision-note", NOTE)
+    page.focus("#kind-documentary_check")
+    readings = page.locator("#readings-list [data-testid=reading]")
+    seen = readings.count()
+    refreshed = f"/arrivals/{arrival_id}/live"
+    for vote in range(1, 4):  # the camera votes again, and again: each a live refresh
+        with page.expect_response(lambda response: response.url.endswith(refreshed)):
+            assert kiosk.arrivals.arrive(MATCHING_PLATE, lane="16") == arrival_id
+        expect(readings).to_have_count(seen + vote)
+        expect(page.locator("#kind-documentary_check")).to_be_checked()
+    expect(page.locator("#decision-reason")).to_have_value("DISCREPANCY_TO_CLARIFY")
+    expect(page.locator("#decision-note")).to_have_value(NOTE)
+    expect(page.locator("#kind-documentary_check")).to_be_focused()
+    # Decided with what was chosen before the refreshes.
+    with page.expect_navigation(url="**/queue?done=decided"):
+        page.click("#decision-submit")
+    assert decisions_of(kiosk, arrival_id) == [("demo", "documentary_check", 0)]

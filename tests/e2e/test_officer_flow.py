@@ -92,7 +92,7 @@ def test_a_truck_seen_at_the_lane_is_checked_through_the_devices_and_decided(
 
     lane.drive_in()
     row = page.locator("[data-testid=queue-row]")
-    expect(row).to_have_count(1, timeout=15_000)
+    expect(row).to_have_count(1, timeout=60_000)
     # plate recognition reads the camera's frames: the plate as read and the crop it came from
     expect(row.locator("[data-testid=queue-plate]")).to_have_text(PLATE, timeout=60_000)
     expect(row.locator("[data-testid=queue-plate-crop]")).to_be_visible()

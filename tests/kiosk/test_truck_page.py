@@ -4,12 +4,14 @@ scans that land in the right place, and a record found and attached by hand."""
 from __future__ import annotations
 
 import base64
+import re
 
 import cv2
 import numpy as np
 
 from edge.readings import DocumentRead, PlateCandidate, PlateReading
 from tests.kiosk.conftest import T0, Kiosk
+from ui_kiosk.routes.trucks import RULES_HEADER
 
 TD3 = "P<KAZIVANOV<<IVAN<<<<<<<<<<<<<<<<<<<<<<<<<<<\nN12345678<KAZ8004125M3012319<<<<<<<<<<<<<<02"
 
@@ -229,12 +231,50 @@ def test_a_scan_that_changes_the_lane_changes_what_the_officer_may_decide(kiosk:
     csrf = kiosk.login("ivan")
     page = kiosk.client.get(f"/arrivals/{arrival_id}").text
     assert 'data-testid="decision-kind-release" required data-key="1">' in page  # allowed
+    shown = _rules_of(page)
     response = kiosk.client.post(
         f"/arrivals/{arrival_id}/scan",
         data={"scan": "KZC9999999", "csrf_token": csrf},  # a seal not on the record: red
-        headers={"HX-Request": "true"},
+        headers={"HX-Request": "true", RULES_HEADER: shown},
     )
-    assert 'id="decision-kinds" data-testid="decision-kinds" hx-swap-oob="true"' in response.text
+    assert 'id="decision-kinds" data-testid="decision-kinds"' in response.text
+    assert 'hx-swap-oob="true"' in response.text
     assert 'data-testid="decision-kind-release" required data-key="1" disabled>' in response.text
     live = kiosk.client.get(f"/arrivals/{arrival_id}/live").text
     assert 'data-testid="decision-kind-release" required data-key="1" disabled>' in live
+
+
+def _rules_of(html: str) -> str:
+    found = re.search(r'id="decision-kinds" [^>]*data-rules="([^"]*)"', html)
+    assert found, "no decision choices on the page"
+    return found.group(1)
+
+
+def test_a_live_refresh_leaves_the_decision_choices_alone_while_they_stay_the_same(
+    kiosk: Kiosk,
+) -> None:
+    arrival_id = kiosk.arrive()
+    kiosk.login("ivan")
+    shown = _rules_of(kiosk.client.get(f"/arrivals/{arrival_id}").text)
+    assert shown == "release:open documentary_check:open physical_inspection:open refuse:open"
+    kiosk.arrive()  # the camera votes again: a new reading, the same lane
+    live = kiosk.client.get(f"/arrivals/{arrival_id}/live", headers={RULES_HEADER: shown})
+    assert live.status_code == 200
+    assert 'data-testid="readings"' in live.text
+    assert "decision-kinds" not in live.text, "the officer's radios would be drawn again"
+    # A page that shows other choices (or none: an old page) gets them, out of band.
+    stale = kiosk.client.get(f"/arrivals/{arrival_id}/live", headers={RULES_HEADER: "x"}).text
+    assert 'id="decision-kinds"' in stale
+    assert 'hx-swap-oob="true"' in stale
+
+
+def test_a_supervisor_sees_an_override_where_an_officer_sees_a_bar(kiosk: Kiosk) -> None:
+    arrival_id = kiosk.arrive(plate="999ZZZ99")  # no record: red
+    kiosk.login("ivan")
+    officer = _rules_of(kiosk.client.get(f"/arrivals/{arrival_id}").text)
+    kiosk.login("sara")
+    supervisor = _rules_of(kiosk.client.get(f"/arrivals/{arrival_id}").text)
+    assert "release:barred" in officer
+    assert "refuse:open" in officer
+    assert "release:override" in supervisor
+    assert "refuse:open" in supervisor

@@ -8,8 +8,16 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from edge.decisions import MAX_NOTE_CHARS, REASONS, DecisionKind, ReasonCode, needs_override
+from edge.decisions import (
+    FINAL_KINDS,
+    MAX_NOTE_CHARS,
+    REASONS,
+    DecisionKind,
+    ReasonCode,
+    needs_override,
+)
 from edge.officers import Role
+from edge.risk import RiskLane
 from ui_kiosk.backend import ErrorCode, KioskError
 from ui_kiosk.models import DecisionIn, ReopenIn
 from ui_kiosk.record_search import MAX_QUERY_CHARS
@@ -29,6 +37,9 @@ from ui_kiosk.web import (
 router = APIRouter(include_in_schema=False)
 Viewer = Annotated[Actor, Depends(require(*DECIDERS))]
 DONE = ("decided", "reopened", "attached", "opened", "language")
+# The page's decision rules (`kind_rules` below) as the page shows them now, sent by kiosk.js
+# with every live refresh and scan: the choices are sent again only when they changed.
+RULES_HEADER = "X-Decision-Rules"
 
 
 def _done(done: str | None) -> str | None:
@@ -60,16 +71,37 @@ async def queue_rows(request: Request, who: QuietWho) -> Response:
     return render(request, "_queue_rows.html", {"entries": entries}, who=who)
 
 
-async def _truck_context(request: Request, arrival_id: int) -> dict[str, object]:
+def kind_states(lane: RiskLane, role: Role) -> dict[DecisionKind, str]:
+    """Each final decision as this officer may take it on this lane: open, an override (a
+    supervisor going below the lane's minimum) or barred (the same, for an officer)."""
+    states = {}
+    for kind in FINAL_KINDS:
+        if not needs_override(kind, lane):
+            states[kind] = "open"
+        else:
+            states[kind] = "override" if role is Role.SUPERVISOR else "barred"
+    return states
+
+
+def kind_rules(states: dict[DecisionKind, str]) -> str:
+    return " ".join(f"{kind.value}:{state}" for kind, state in states.items())
+
+
+async def _truck_context(request: Request, arrival_id: int, who: Actor) -> dict[str, object]:
     detail = await kiosk_of(request).backend.arrival(arrival_id)
     if detail is None:
         raise KioskError(ErrorCode.NOT_FOUND, f"no arrival {arrival_id}")
-    kinds = [k for k in DecisionKind if k.is_final]
+    states = kind_states(detail.entry.risk.lane, who.officer.role)
+    rules = kind_rules(states)
     return {
         "d": detail,
         "reasons": REASONS,
-        "kinds": kinds,
-        "override_kinds": [k for k in kinds if needs_override(k, detail.entry.risk.lane)],
+        "kinds": list(states),
+        "kind_states": states,
+        "kind_rules": rules,
+        # Out of band only when the page's choices differ from these: a live refresh never
+        # redraws (and so never resets) the radios the officer is working with.
+        "send_kinds": detail.awaiting_decision and request.headers.get(RULES_HEADER) != rules,
     }
 
 
@@ -77,7 +109,7 @@ async def _truck_context(request: Request, arrival_id: int) -> dict[str, object]
 async def truck_page(
     request: Request, arrival_id: int, who: Viewer, done: str | None = None
 ) -> Response:
-    context = await _truck_context(request, arrival_id)
+    context = await _truck_context(request, arrival_id, who)
     context |= {"done": _done(done), "scanned": None, "oob": False}
     return render(request, "arrival.html", context, who=who)
 
@@ -86,7 +118,7 @@ async def truck_page(
 async def truck_live(request: Request, arrival_id: int, who: QuietWho) -> Response:
     if who.officer.role not in DECIDERS:
         raise KioskError(ErrorCode.NOT_ALLOWED, "technicians do not see trucks")
-    context = await _truck_context(request, arrival_id) | {"oob": True}
+    context = await _truck_context(request, arrival_id, who) | {"oob": True}
     return render(request, "_live_response.html", context, who=who)
 
 
@@ -108,7 +140,7 @@ async def scan(
     outcome = await kiosk_of(request).backend.scan(who.officer, arrival_id, scan)
     if not request.headers.get("HX-Request"):
         return RedirectResponse(f"/arrivals/{arrival_id}", status_code=303)
-    context = await _truck_context(request, arrival_id) | {"scanned": outcome, "oob": True}
+    context = await _truck_context(request, arrival_id, who) | {"scanned": outcome, "oob": True}
     return render(request, "_scan_response.html", context, who=who)
 
 

@@ -5,7 +5,10 @@
   "use strict";
 
   // Parts of the page marked data-live-src are fetched again when an arrival changes
-  // (data-live-arrival: only when that arrival changes).
+  // (data-live-arrival: only when that arrival changes). A part is swapped only when the
+  // server's answer differs from the last one it drew: an unchanged part keeps its focus.
+  var lastLive = new WeakMap();
+
   function followChanges() {
     var live = document.querySelectorAll("[data-live-src]");
     if (!live.length || !window.EventSource) {
@@ -26,6 +29,59 @@
     source.addEventListener("logout", function () {
       source.close();
       window.location.assign("/login");
+    });
+    document.body.addEventListener("htmx:beforeSwap", function (event) {
+      var target = event.detail.target;
+      var config = event.detail.requestConfig;
+      var refresh = config && config.verb === "get" && target &&
+        target.getAttribute("data-live-src") === config.path;
+      if (!refresh) {
+        lastLive.delete(target); // drawn by something else (a scan): the next refresh swaps
+        return;
+      }
+      if (lastLive.get(target) === event.detail.serverResponse) {
+        event.detail.shouldSwap = false;
+      }
+      lastLive.set(target, event.detail.serverResponse);
+    });
+  }
+
+  // The decision choices follow the lane. The page tells the server which choices it shows
+  // (X-Decision-Rules), so a scan or refresh sends them again only when they changed; when
+  // they do, the officer's pick and focus go over to the new radios (unless now barred).
+  function keepDecisionChoice() {
+    document.body.addEventListener("htmx:configRequest", function (event) {
+      var kinds = document.getElementById("decision-kinds");
+      if (kinds) {
+        event.detail.headers["X-Decision-Rules"] = kinds.getAttribute("data-rules") || "";
+      }
+    });
+    var focused = null;
+    document.body.addEventListener("htmx:oobBeforeSwap", function (event) {
+      var old = event.detail.target;
+      if (!old || old.id !== "decision-kinds") {
+        return;
+      }
+      var picked = old.querySelector("input[name=kind]:checked");
+      var active = document.activeElement;
+      focused = active && old.contains(active) ? active.id : null;
+      if (picked) {
+        var fresh = event.detail.fragment.querySelector(
+          'input[name=kind][value="' + picked.value + '"]'
+        );
+        if (fresh && !fresh.disabled) {
+          fresh.checked = true;
+        }
+      }
+    });
+    document.body.addEventListener("htmx:oobAfterSwap", function () {
+      if (focused) {
+        var again = document.getElementById(focused);
+        focused = null;
+        if (again && !again.disabled) {
+          again.focus();
+        }
+      }
     });
   }
 
@@ -98,6 +154,7 @@
 
   document.addEventListener("DOMContentLoaded", function () {
     shortcuts();
+    keepDecisionChoice();
     followChanges();
     scanField();
   });
