@@ -61,6 +61,9 @@ class KioskBackend(Protocol):
     async def login(self, login: str, pin: str) -> Officer | None:
         """The officer whose id or badge is `login`, if `pin` is theirs and they are active."""
 
+    async def officer_id_of(self, login: str) -> str | None:
+        """The id of the officer whose id or badge is `login` (active or not), else None."""
+
     async def officer(self, officer_id: str) -> Officer | None: ...
 
     async def set_language(self, officer_id: str, language: str) -> None: ...

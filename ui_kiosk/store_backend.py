@@ -124,6 +124,13 @@ class StoreBackend:
     async def login(self, login: str, pin: str) -> Officer | None:
         return await asyncio.to_thread(self.officers.verify, login, pin)
 
+    async def officer_id_of(self, login: str) -> str | None:
+        return await asyncio.to_thread(self._officer_id_of, login.strip())
+
+    def _officer_id_of(self, login: str) -> str | None:
+        officer = self.officers.get(login) or self.officers.by_badge(login)
+        return officer.id if officer is not None else None
+
     async def officer(self, officer_id: str) -> Officer | None:
         return await asyncio.to_thread(self.officers.get, officer_id)
 

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import logging
+import secrets
 from typing import Annotated
 from urllib.parse import urlsplit
 
@@ -12,6 +15,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from edge.logs import log_event
 from edge.officers import Officer, Role
 from ui_kiosk.i18n import LANGUAGES
+from ui_kiosk.login_guard import guard_key
 from ui_kiosk.sessions import COOKIE_NAME
 from ui_kiosk.web import Changing, kiosk_of, render
 
@@ -20,6 +24,19 @@ router = APIRouter()
 
 MAX_LOGIN_CHARS = 64
 MAX_PIN_CHARS = 12
+# Keys the digests of unknown logins in the log; new each start, so a digest cannot be undone
+# by hashing every short PIN.
+_LOG_KEY = secrets.token_bytes(32)
+
+
+def _log_attempt(event: str, named: str | None, login: str, **counts: int) -> None:
+    """Never what was typed (a PIN typed into the wrong field): the officer it named, or a
+    keyed digest that only tells repeated attempts apart."""
+    if named is not None:
+        logger.warning(event, extra={"officer": named, **counts})
+    else:
+        digest = hmac.new(_LOG_KEY, login.encode(), hashlib.sha256).hexdigest()[:16]
+        logger.warning(event, extra={"login_digest": digest, **counts})
 
 
 def home_of(officer: Officer) -> str:
@@ -70,16 +87,20 @@ async def login(
         log_event(logger, logging.WARNING, "kiosk.login_cross_origin",
                   origin=request.headers.get("origin"))  # fmt: skip
         return again("failed", 403)
-    if kiosk.guard.locked(login):
-        log_event(logger, logging.WARNING, "kiosk.login_locked", login=login)
+    # One count per officer, whether named by id or badge (and one per unknown login).
+    named = await kiosk.backend.officer_id_of(login) if login else None
+    key = guard_key(named, login)
+    if kiosk.guard.locked(key):
+        _log_attempt("kiosk.login_locked", named, login)
         return again("locked", 429)
     officer = await kiosk.backend.login(login, pin) if login and pin else None
     if officer is None:
-        failures = kiosk.guard.failed(login)
-        log_event(logger, logging.WARNING, "kiosk.login_failed", login=login,
-                  failures=failures, total=kiosk.guard.total_failures)  # fmt: skip
+        failures = kiosk.guard.failed(key)
+        _log_attempt(
+            "kiosk.login_failed", named, login, failures=failures, total=kiosk.guard.total_failures
+        )
         return again("failed", 401)
-    kiosk.guard.succeeded(login)
+    kiosk.guard.succeeded(key)
     session = kiosk.sessions.create(officer.id)
     log_event(logger, logging.INFO, "kiosk.login", officer=officer.id, role=officer.role.value)
     response = RedirectResponse(_local(next) or home_of(officer), status_code=303)
