@@ -128,9 +128,9 @@ class ArrivalStore:
             data["crop"] = self.crops.save(reading.crop_jpeg, reading.at)
         return data
 
-    def _read_form(self, data: dict[str, Any]) -> dict[str, Any]:
+    def _read_form(self, data: dict[str, Any], crops: bool = True) -> dict[str, Any]:
         ref = data.get("crop")
-        if isinstance(ref, str) and self.crops is not None:
+        if crops and isinstance(ref, str) and self.crops is not None:
             jpeg = self.crops.load(ref)
             if jpeg is not None:
                 data["crop_jpeg"] = base64.b64encode(jpeg).decode("ascii")
@@ -217,7 +217,9 @@ class ArrivalStore:
                 ).scalars()
             )
 
-    def get(self, arrival_id: int) -> Arrival | None:
+    def get(self, arrival_id: int, crops: bool = True) -> Arrival | None:
+        """The arrival with its readings; `crops=False` leaves the crop files unread (matching
+        needs none)."""
         with self.engine.connect() as conn:
             row = conn.execute(select(arrivals).where(arrivals.c.id == arrival_id)).one_or_none()
             if row is None:
@@ -239,7 +241,9 @@ class ArrivalStore:
             best_score=row.best_score,
             match=json.loads(row.match) if row.match else None,
             readings=tuple(
-                StoredReading(r.seq, r.kind, r.device, r.at, self._read_form(json.loads(r.reading)))
+                StoredReading(
+                    r.seq, r.kind, r.device, r.at, self._read_form(json.loads(r.reading), crops)
+                )
                 for r in readings
             ),
         )
@@ -292,7 +296,7 @@ class Lanes:
         return arrival_id
 
     def rematch(self, arrival_id: int) -> MatchResult:
-        arrival = self.store.get(arrival_id)
+        arrival = self.store.get(arrival_id, crops=False)
         if arrival is None:
             raise KeyError(f"no arrival {arrival_id}")
         readings = self._open.get(arrival_id)
