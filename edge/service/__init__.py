@@ -2,9 +2,9 @@
 
 Start: open the store, warm the manifest cache, purge expired records, tell systemd READY=1.
 Then the background tasks run (see `EdgeService.background_tasks`, the one place to add more)
-while a watchdog task pets systemd as long as the loop turns. SIGTERM or SIGINT stops it:
-STOPPING=1, every task cancelled, the store closed, exit status 0. A task that dies stops the
-service with status 1, so systemd restarts it.
+while a watchdog task pets systemd as long as the store thread answers (`edge.service.watchdog`).
+SIGTERM or SIGINT stops it: STOPPING=1, every task cancelled, the store closed, exit status 0.
+A task that dies stops the service with status 1, so systemd restarts it.
 
 Store work is blocking, so it runs in one dedicated thread (`EdgeService.in_store`): the loop
 stays free, and the store and the cache's in-memory index are only ever touched by that thread.
@@ -38,6 +38,7 @@ from edge.manifest_cache import ManifestCache
 from edge.matching import Matcher
 from edge.readings import Health, PresenceChange, Reading
 from edge.service.dispatch import DecisionDispatch
+from edge.service.watchdog import pet_while_the_store_answers
 from edge.service.upkeep import DISK, ReadingsQueue, crop_store, disk_job, retention_job
 from edge.store import open_database
 from edge.timeutil import format_utc, utcnow
@@ -101,6 +102,7 @@ class EdgeService:
         self._cache: ManifestCache | None = None
         self._tasks: dict[asyncio.Task[None], str] = {}
         self._stop = asyncio.Event()
+        self._ready = asyncio.Event()  # set once READY=1 is sent
         self._stop_reason = ""
 
     # -- what runs ---------------------------------------------------------------------------
@@ -171,6 +173,7 @@ class EdgeService:
             for name, task in self.background_tasks().items():
                 self._spawn(name, task)
             systemd_notify.ready(f"ready, {manifests} manifests cached")
+            self._ready.set()
             log_event(logger, logging.INFO, "service.ready", manifests=manifests)
             return await self._supervise()
         finally:
@@ -259,9 +262,7 @@ class EdgeService:
         if interval is None:
             await asyncio.Event().wait()  # no watchdog to pet: idle until cancelled
             return
-        while True:
-            systemd_notify.watchdog()
-            await asyncio.sleep(interval)
+        await pet_while_the_store_answers(self.in_store, interval, self._ready)
 
     async def purge_expired(self) -> int:
         """Delete the records expected more than `store.retention_days` ago; how many."""

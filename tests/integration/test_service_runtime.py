@@ -67,6 +67,17 @@ class NotifySocket:
                 continue
             self.received.extend(datagram.decode().splitlines())
 
+    def drain(self) -> list[str]:
+        """Everything still waiting in the socket (call it once the sender is gone)."""
+        self.sock.setblocking(False)
+        try:
+            while True:
+                self.received.extend(self.sock.recv(4096).decode().splitlines())
+        except BlockingIOError:
+            return self.received
+        finally:
+            self.sock.setblocking(True)
+
     def close(self) -> None:
         self.sock.close()
 
@@ -133,6 +144,7 @@ def start_service(
     config: Path,
     notify: NotifySocket | None = None,
     watchdog_usec: int | None = None,
+    faults: str | None = None,
 ) -> subprocess.Popen[str]:
     env = {
         key: value
@@ -145,6 +157,8 @@ def start_service(
         env["NOTIFY_SOCKET"] = str(notify.path)
     if watchdog_usec is not None:
         env["WATCHDOG_USEC"] = str(watchdog_usec)
+    if faults is not None:
+        env["CAREC_EDGE_FAULTS"] = faults  # test-only fault points (edge.faults)
     options = ["--config", str(config), "--data-dir", str(data_dir)]
     process = subprocess.Popen(
         [sys.executable, "-m", "edge.cli", *options, "run"],
@@ -192,6 +206,34 @@ def test_service_is_ready_pets_the_watchdog_and_stops_cleanly(
     assert status == 0, stderr
     assert f"service.stopping reason={sig.name}" in stderr
     assert "service.stopped" in stderr
+
+
+def test_a_stuck_store_thread_stops_the_watchdog_pets(
+    tmp_path: Path, notify_socket: NotifySocket, processes: list[subprocess.Popen[str]]
+) -> None:
+    """Once ready, the third round trip through the store thread never comes back (the fault
+    point blocks that thread for good): the service pets twice after READY=1, says why it
+    withholds the pet, and never pets again, so systemd would restart it."""
+    service = start_service(
+        processes, tmp_path / "data", write_config(tmp_path), notify_socket,
+        watchdog_usec=200_000, faults="service.store_probe=hang@3",
+    )  # fmt: skip
+
+    ready = notify_socket.wait_for("READY=1", START_TIMEOUT, sender=service)
+    withheld = notify_socket.wait_for(
+        "STATUS=watchdog withheld: the store thread has not answered for 0.1 s",
+        START_TIMEOUT,
+        after=ready,
+        sender=service,
+    )
+    service.kill()
+    _, stderr = service.communicate(timeout=STOP_TIMEOUT)
+    received = notify_socket.drain()
+
+    pets = [p for p, state in enumerate(received) if state == "WATCHDOG=1" and p > ready]
+    assert len(pets) == 2, received
+    assert max(pets) < withheld, received
+    assert "watchdog.withheld" in stderr
 
 
 def test_service_purges_manifests_older_than_the_retention_at_start(
