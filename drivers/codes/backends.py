@@ -24,6 +24,7 @@ _ZBAR_NAMES = {
     "CODABAR": "codabar", "DATABAR": "gs1-databar", "DATABAR_EXP": "gs1-databar-expanded",
 }  # fmt: skip
 _ZBAR_SYMBOLS = [pyzbar.ZBarSymbol[name] for name in _ZBAR_NAMES if name != "UPCA"]  # UPC-A: EAN-13
+ZBAR_FORMATS = frozenset(_ZBAR_NAMES.values())
 
 # zxing-cpp format (or symbology) name -> our name; what is not here is lower-cased.
 _ZXING_NAMES = {
@@ -66,13 +67,15 @@ def read_zbar(gray: Gray) -> list[RawCode]:
     ]
 
 
-def read_zxing(gray: Gray) -> list[RawCode]:
+def read_zxing(gray: Gray, *, invert: bool = True) -> list[RawCode]:
+    """`invert`: when nothing is found, try again for light codes on a dark ground (twice the
+    time of an image without codes)."""
     try:
         symbols = zxingcpp.read_barcodes(
             gray,
             try_rotate=True,
             try_downscale=True,
-            try_invert=True,
+            try_invert=invert,
             text_mode=zxingcpp.TextMode.Plain,  # raw content, as zbar gives it: no "(01)" or "<GS>"
         )
     except (RuntimeError, ValueError, TypeError) as error:
