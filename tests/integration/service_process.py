@@ -9,6 +9,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Mapping
 from pathlib import Path
 from types import TracebackType
 from typing import Self
@@ -19,14 +20,20 @@ REPO = Path(__file__).resolve().parents[2]
 class CarecProcess:
     """`python -m edge.cli --data-dir DATA [--config FILE] ARGS...`, its stderr read as it comes."""
 
-    def __init__(self, data_dir: Path, *args: str, config: Path | None = None) -> None:
-        env = os.environ | {"PYTHONPATH": str(REPO)}
+    def __init__(
+        self,
+        data_dir: Path,
+        *args: str,
+        config: Path | None = None,
+        env: Mapping[str, str] | None = None,
+    ) -> None:
+        environ = os.environ | {"PYTHONPATH": str(REPO)} | dict(env or {})
         for name in ("NOTIFY_SOCKET", "WATCHDOG_USEC", "JOURNAL_STREAM", "INVOCATION_ID"):
-            env.pop(name, None)
+            environ.pop(name, None)
         options = ["--config", str(config)] if config else []
         self.process = subprocess.Popen(
             [sys.executable, "-m", "edge.cli", *options, "--data-dir", str(data_dir), *args],
-            stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True, env=env,
+            stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True, env=environ,
         )  # fmt: skip
         self.lines: queue.Queue[str] = queue.Queue()
         self.log: list[str] = []
@@ -81,5 +88,5 @@ class CarecProcess:
 class ServiceProcess(CarecProcess):
     """`carec-edge --config FILE --data-dir DATA run`."""
 
-    def __init__(self, config: Path, data_dir: Path) -> None:
-        super().__init__(data_dir, "run", config=config)
+    def __init__(self, config: Path, data_dir: Path, env: Mapping[str, str] | None = None) -> None:
+        super().__init__(data_dir, "run", config=config, env=env)
