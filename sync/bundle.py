@@ -91,8 +91,8 @@ def export_bundle(outbox: Outbox, peer: str, path: Path) -> Exported:
 
 
 def read_header(stream: BinaryIO, path: Path) -> BundleHeader:
-    first, whole = _read_line(stream)
-    if not whole:
+    first = stream.readline(MAX_LINE_BYTES + 1)  # not read to its end: it may have none
+    if len(first) > MAX_LINE_BYTES and not first.endswith(b"\n"):
         raise BundleError(f"{path}: not a bundle (its first line is over {MAX_LINE_BYTES} bytes)")
     try:
         raw = parse_json_object(first, f"{path}: line 1")
