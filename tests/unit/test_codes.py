@@ -8,6 +8,7 @@ import os
 from collections.abc import Callable
 from pathlib import Path
 
+import cv2
 import numpy as np
 import pytest
 import zxingcpp
@@ -22,6 +23,8 @@ from drivers.codes import (
     mrn_error,
     parse_payload,
 )
+from drivers.codes.in_regions import read_regions
+from drivers.codes.regions import candidate_regions
 from edge.cli import codes_cmd
 from edge.codes import iso6346_check_digit
 from tests.fixtures.rendered_codes import (
@@ -29,6 +32,9 @@ from tests.fixtures.rendered_codes import (
     Gray,
     as_bgr,
     blur,
+    document_frame,
+    invert,
+    large_frame,
     png_bytes,
     python_barcode,
     render,
@@ -202,6 +208,127 @@ def test_a_corrupt_or_missing_file_is_an_image_error_naming_it(tmp_path: Path) -
         decode_image(tmp_path / "missing.png")
     with pytest.raises(ImageError, match="cannot read"):
         decode_image(tmp_path)
+
+
+# --- codes in a large frame (a camera's or a document scanner's 1080p) ---
+
+
+def centre(code: DecodedCode) -> tuple[float, float]:
+    x, y = np.mean(np.array(code.position, dtype=float), axis=0)
+    return float(x), float(y)
+
+
+def placed_centre(image: Gray, x: int, y: int) -> tuple[float, float]:
+    return x + image.shape[1] / 2, y + image.shape[0] / 2
+
+
+def assert_near(found: tuple[float, float], expected: tuple[float, float]) -> None:
+    assert abs(found[0] - expected[0]) < 20, (found, expected)
+    assert abs(found[1] - expected[1]) < 20, (found, expected)
+
+
+@pytest.mark.parametrize("format_name", SYMBOLS)
+def test_every_symbology_on_a_document_in_a_1080p_frame_is_read(format_name: str) -> None:
+    text, decoder = SYMBOLS[format_name]
+    rng = np.random.default_rng(1200 + list(SYMBOLS).index(format_name))
+    frame = document_frame(format_name, text, rng)
+
+    code = only_code(decode_image(frame))
+
+    assert (code.format, code.text, code.decoder) == (format_name, text, decoder)
+
+
+@pytest.mark.parametrize(
+    ("format_name", "scale"), [("qr", 2), ("datamatrix", 2), ("aztec", 2), ("code128", 1)]
+)
+def test_a_small_code_in_a_large_frame_is_found_in_its_region(format_name: str, scale: int) -> None:
+    text = SYMBOLS[format_name][0]
+    symbol = render(format_name, text, scale=scale)[
+        MARGIN - 20 : -(MARGIN - 20), MARGIN - 20 : -(MARGIN - 20)
+    ]
+    frame = large_frame([(symbol, 1400, 700)], seed=1300)
+
+    code = only_code(read_in_regions(frame))
+
+    assert (code.format, code.text) == (format_name, text)
+    assert_near(centre(code), placed_centre(symbol, 1400, 700))
+
+
+def test_codes_far_apart_in_a_large_frame_are_each_read_once_with_their_place() -> None:
+    qr, linear = render("qr", "SEAL:A1"), render("code128", VALID_MRN)
+    datamatrix = render("datamatrix", "SEAL:B2")
+    frame = large_frame([(qr, 40, 40), (linear, 900, 600), (datamatrix, 1500, 80)], seed=1301)
+
+    codes = {code.text: code for code in decode_image(frame)}
+
+    assert sorted(codes) == sorted(["SEAL:A1", VALID_MRN, "SEAL:B2"])
+    assert [codes[text].decoder for text in ("SEAL:A1", VALID_MRN, "SEAL:B2")] == [
+        "zbar",
+        "zbar",
+        "zxing-cpp",
+    ]
+    assert_near(centre(codes["SEAL:A1"]), placed_centre(qr, 40, 40))
+    assert_near(centre(codes[VALID_MRN]), placed_centre(linear, 900, 600))
+    assert_near(centre(codes["SEAL:B2"]), placed_centre(datamatrix, 1500, 80))
+
+
+def test_two_labels_with_the_same_seal_id_in_a_large_frame_are_two_reads() -> None:
+    label = render("qr", "SEAL:A1")
+
+    codes = decode_image(large_frame([(label, 100, 100), (label, 1200, 500)], seed=1302))
+
+    assert [code.text for code in codes] == ["SEAL:A1", "SEAL:A1"]
+
+
+def test_a_tilted_pdf417_in_a_large_frame_is_turned_upright_in_its_region() -> None:
+    symbol = tilt(render("pdf417", "MRN=99IT9876AB88901209"), -15)
+    frame = large_frame([(symbol, 700, 300)], seed=1303)
+    assert zxingcpp.read_barcodes(frame) == []  # beyond zxing-cpp alone
+
+    code = only_code(read_in_regions(frame))
+
+    assert (code.format, code.text) == ("pdf417", "MRN=99IT9876AB88901209")
+    assert_near(centre(code), placed_centre(symbol, 700, 300))
+
+
+def test_a_code128_turned_90_degrees_in_a_large_frame_is_zbars_read() -> None:
+    symbol = turn_90(render("code128", VALID_MRN))
+    frame = large_frame([(symbol, 300, 200)], seed=1304)
+
+    code = only_code(decode_image(frame))
+
+    assert (code.format, code.text, code.decoder) == ("code128", VALID_MRN, "zbar")
+    assert_near(centre(code), placed_centre(symbol, 300, 200))
+
+
+def test_a_light_on_dark_code_the_regions_miss_is_read_from_the_whole_frame() -> None:
+    symbol = invert(render("datamatrix", "SEAL:KZ-1234567"))
+    frame = large_frame([(symbol, 800, 400)], seed=1305)
+    assert read_in_regions(frame) == []  # the regions skip inverted codes, for speed
+
+    code = only_code(decode_image(frame))
+
+    assert (code.format, code.text) == ("datamatrix", "SEAL:KZ-1234567")
+    assert_near(centre(code), placed_centre(symbol, 800, 400))
+
+
+def test_a_page_outline_is_no_region_as_large_as_the_page() -> None:
+    frame = cv2.cvtColor(
+        document_frame("qr", "", np.random.default_rng(1306), blank=True), cv2.COLOR_BGR2GRAY
+    )
+
+    regions = candidate_regions(frame)
+
+    assert all((r.x1 - r.x0) * (r.y1 - r.y0) < frame.size / 10 for r in regions), regions
+    assert decode_image(frame) == []
+
+
+def read_in_regions(frame: Gray) -> list[DecodedCode]:
+    """What the fast path alone reads: the regions, without the whole-frame pass."""
+    return [
+        DecodedCode(code.format, code.text, code.decoder, code.polygon)
+        for code in read_regions(frame)
+    ]
 
 
 # --- what the text means ---
