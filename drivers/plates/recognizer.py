@@ -11,6 +11,7 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 
 import cv2
 import numpy as np
@@ -59,6 +60,8 @@ class RecognizerSettings:
     # larger scale for small, distant plates (0: never).
     settled_score: float = 0.2
     second_pass_side: int = 1024
+    # Where the project's reader's model is (None: the one shipped in drivers/plates/models).
+    reader_models: Path | None = None
 
 
 @dataclass(frozen=True)
@@ -79,7 +82,9 @@ class PlateRecognizer:
         self.settings = settings or RecognizerSettings()
         self.detector = TextDetector(self.settings.detector)
         self.ppocr = PpocrReader() if self.settings.use_ppocr else None
-        self.own = _own_reader() if self.settings.use_own_reader else None
+        self.own = (
+            _own_reader(self.settings.reader_models) if self.settings.use_own_reader else None
+        )
 
     def read(self, frame: BGR) -> FrameResult:
         if frame.ndim != 3 or frame.shape[2] != 3 or frame.dtype != np.uint8:
@@ -275,9 +280,9 @@ def _likeliest(count: int, reads: list[tuple[int, Read]]) -> list[int]:
     return sorted(range(count), key=lambda i: (-best[i], i))
 
 
-def _own_reader() -> PlateTextReader | None:
+def _own_reader(models: Path | None) -> PlateTextReader | None:
     try:
-        return PlateTextReader()
+        return PlateTextReader(models) if models is not None else PlateTextReader()
     except (FileNotFoundError, OSError) as error:
         logger.warning("own plate reader unavailable: %s", error)
         return None

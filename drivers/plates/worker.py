@@ -4,8 +4,11 @@ newer frames replace waiting ones (the trigger hands the newest view of the vehi
 keeps up with the camera instead of falling behind it.
 
 A frame the recogniser cannot take is answered with its error and counted. A worker that dies
-(a crash in native code, the OOM killer) is restarted; the frames it held are reported lost and
-its health reads degraded until it has read a frame again."""
+(a crash in native code, the OOM killer) or takes longer than the deadline on one frame (a hang
+in native code) is ended and restarted, counted and logged with the reason; the frame it held is
+answered as lost and its health reads degraded until it has read a frame again. A model file
+that is missing (the project's reader: PP-OCR alone reads on) leaves the health degraded, with
+the file named, never `connected`."""
 
 from __future__ import annotations
 
@@ -25,7 +28,9 @@ import numpy as np
 import numpy.typing as npt
 
 from drivers.backoff import Backoff
+from drivers.plates.onnx_models import OWN_MODELS
 from drivers.plates.recognizer import FrameResult, PlateRecognizer, RecognizerSettings
+from edge import faults
 from edge.readings import Health
 
 logger = logging.getLogger(__name__)
@@ -33,6 +38,8 @@ logger = logging.getLogger(__name__)
 Job = tuple[int, Any, npt.NDArray[np.uint8]]  # (job id, the caller's tag, BGR frame)
 ResultCallback = Callable[[Any, FrameResult | None, str | None], None]  # tag, result, error
 _READY = -1  # a "job id" the worker sends once its models are loaded
+# A frame takes well under a second on the box; ten times that is a hang, not a slow frame.
+FRAME_DEADLINE_S = 10.0
 
 
 @dataclass
@@ -41,7 +48,8 @@ class WorkerStats:
     read: int = 0
     replaced: int = 0  # frames superseded by a newer one while the worker was busy
     failed: int = 0  # frames the recogniser refused (corrupt, wrong shape)
-    lost: int = 0  # frames held by a worker that died
+    lost: int = 0  # frames held by a worker that died or hung
+    hung: int = 0  # frames the worker did not finish within the deadline (it was restarted)
     restarts: int = 0
     last_error: str = ""
     read_ms: list[float] = field(default_factory=list)  # the last 100 frames
@@ -56,8 +64,11 @@ class PlateWorker:
         on_result: ResultCallback,
         settings: RecognizerSettings | None = None,
         on_health: Callable[[Health, str], None] | None = None,
+        frame_deadline_s: float = FRAME_DEADLINE_S,
     ) -> None:
         self.on_result = on_result
+        self.frame_deadline_s = frame_deadline_s
+        self.models_missing = ""  # why the worker reads with fewer models than configured
         self.on_health = on_health
         self.settings = settings or RecognizerSettings()
         self.stats = WorkerStats()
@@ -138,7 +149,9 @@ class PlateWorker:
         if not self._await(results, process):
             return self.stats.last_error or f"the worker exited with {process.exitcode}"
         self.ready.set()
-        if self.health is not Health.DEGRADED:
+        if self.models_missing:
+            self._set_health(Health.DEGRADED, self.models_missing)
+        elif self.health is not Health.DEGRADED:
             self._set_health(Health.CONNECTED, "models loaded")
         while not self._stop.is_set():
             with self._wake:
@@ -152,16 +165,25 @@ class PlateWorker:
             job = self._busy
             assert job is not None
             jobs.put(job)
-            if not self._await(results, process):
+            deadline = time.monotonic() + self.frame_deadline_s
+            if not self._await(results, process, deadline):
                 with self._lock:
                     self._busy = None
                 self.stats.lost += 1
+                if self._stop.is_set():
+                    return "stopped"
+                if process.is_alive():  # past the deadline: a hang, ended by the restart
+                    self.stats.hung += 1
+                    why = f"a frame took longer than the {self.frame_deadline_s:g} s deadline"
+                    self.on_result(job[1], None, f"the recogniser hung on this frame ({why})")
+                    return why
                 self.on_result(job[1], None, "the recogniser crashed while reading this frame")
                 return f"the worker died reading a frame (exit {process.exitcode})"
         return "stopped"
 
-    def _await(self, results: Any, process: BaseProcess) -> bool:
-        """Wait for the worker's next message; False when it died first."""
+    def _await(self, results: Any, process: BaseProcess, deadline: float | None = None) -> bool:
+        """Wait for the worker's next message; False when it died, we stop, or `deadline`
+        (time.monotonic) passes first."""
         while True:
             try:
                 job_id, tag, result, error, elapsed_ms = results.get(timeout=0.5)
@@ -170,18 +192,23 @@ class PlateWorker:
                     return False
                 if self._stop.is_set():
                     return False
+                if deadline is not None and time.monotonic() > deadline:
+                    return False
                 continue
             if job_id == _READY:
                 if error:
                     self.stats.last_error = error
                     return False
+                self.models_missing = result or ""
+                if self.models_missing:
+                    logger.warning("plate worker degraded: %s", self.models_missing)
                 return True
             with self._lock:
                 self._busy = None
             if error is None:
                 self.stats.read += 1
                 self.stats.read_ms = [*self.stats.read_ms[-99:], elapsed_ms]
-                if self.health is Health.DEGRADED:
+                if self.health is Health.DEGRADED and not self.models_missing:
                     self._set_health(Health.CONNECTED, "reading again")
             else:
                 self.stats.failed += 1
@@ -214,15 +241,24 @@ def serve(jobs: Any, results: Any, settings: RecognizerSettings) -> None:
     except Exception as error:  # reported to the supervisor, which restarts us
         results.put((_READY, None, None, f"cannot load the recogniser: {error}", 0.0))
         return
-    results.put((_READY, None, None, None, 0.0))
+    results.put((_READY, None, _models_missing(recognizer, settings), None, 0.0))
     while True:
         job_id, tag, frame = jobs.get()
         started = time.perf_counter()
         result: FrameResult | None = None
         problem: str | None = None
         try:
+            faults.reached("plates.frame", nth=job_id)
             result = recognizer.read(frame)
         except Exception as failure:  # one bad frame must not end the worker
             problem = f"{type(failure).__name__}: {failure}"
             logger.debug("frame %s failed: %s", job_id, traceback.format_exc())
         results.put((job_id, tag, result, problem, (time.perf_counter() - started) * 1000))
+
+
+def _models_missing(recognizer: PlateRecognizer, settings: RecognizerSettings) -> str:
+    """Why the recogniser reads with less than it was configured with ("" when it has all)."""
+    if settings.use_own_reader and recognizer.own is None:
+        where = settings.reader_models or OWN_MODELS
+        return f"the plate reader model is missing from {where}; PP-OCR alone reads plates"
+    return ""

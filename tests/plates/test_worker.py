@@ -8,12 +8,13 @@ import queue
 import random
 import signal
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
 
-from drivers.plates.recognizer import FrameResult
+from drivers.plates.recognizer import FrameResult, RecognizerSettings
 from drivers.plates.worker import PlateWorker
 from drivers.sim.plates import render_scene
 from edge.plate_formats import formats_for
@@ -110,3 +111,65 @@ def test_a_killed_worker_is_restarted_reported_in_health_and_reads_again(
     assert result.candidates[0].guess.written == text
     seen.health_becomes(Health.CONNECTED)
     assert plate_worker.pid not in (None, pid)
+
+
+def test_a_frame_that_hangs_the_worker_ends_it_and_the_next_frame_is_read(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # The worker process blocks for good on the first frame it is given (a hang in native
+    # code, as far as the supervisor can tell); the deadline is generous for a real frame.
+    monkeypatch.setenv("CAREC_EDGE_FAULTS", "plates.frame=hang@1")
+    seen = Collected()
+    plate_worker = PlateWorker(
+        lambda tag, result, error: seen.results.put((tag, result, error)),
+        on_health=lambda health, why: seen.health.put((health, why)),
+        frame_deadline_s=20.0,
+    )
+    plate_worker.start()
+    try:
+        assert plate_worker.ready.wait(WAIT_S)
+        hung_pid = plate_worker.pid
+        frame, text = kz_frame()
+        plate_worker.submit(frame, "hangs")
+        tag, result, error = seen.result()
+        assert (tag, result) == ("hangs", None)
+        assert error is not None
+        assert "hung" in error
+        assert "deadline" in error
+        why = seen.health_becomes(Health.DEGRADED)
+        assert "restarted" in why
+        assert "deadline" in why
+        assert (plate_worker.stats.hung, plate_worker.stats.restarts) == (1, 1)
+
+        plate_worker.submit(frame, "next")
+        tag, result, error = seen.result()
+        assert (tag, error) == ("next", None)
+        assert result is not None
+        assert result.candidates[0].guess.written == text
+        seen.health_becomes(Health.CONNECTED)
+        assert plate_worker.pid not in (None, hung_pid)
+    finally:
+        plate_worker.stop()
+
+
+def test_a_missing_model_file_reads_degraded_not_connected(tmp_path: Path) -> None:
+    seen = Collected()
+    plate_worker = PlateWorker(
+        lambda tag, result, error: seen.results.put((tag, result, error)),
+        RecognizerSettings(reader_models=tmp_path / "no-models-here"),
+        on_health=lambda health, why: seen.health.put((health, why)),
+    )
+    plate_worker.start()
+    try:
+        why = seen.health_becomes(Health.DEGRADED)
+        assert "model is missing" in why
+        assert "no-models-here" in why
+        assert plate_worker.ready.is_set()
+        frame, _ = kz_frame()
+        plate_worker.submit(frame, "read by PP-OCR alone")
+        tag, _, error = seen.result()
+        assert (tag, error) == ("read by PP-OCR alone", None)
+        assert plate_worker.health is Health.DEGRADED  # a frame read does not hide the gap
+        assert plate_worker.stats.restarts == 0
+    finally:
+        plate_worker.stop()
