@@ -4,9 +4,16 @@ from __future__ import annotations
 
 import sys
 
-from tests.bench import bench_codes, bench_kiosk, bench_matching, bench_plates, bench_sync
+from tests.bench import (
+    bench_codes,
+    bench_kiosk,
+    bench_matching,
+    bench_plates,
+    bench_soak,
+    bench_sync,
+)
 
-BENCHMARKS = [bench_matching, bench_sync, bench_kiosk, bench_plates, bench_codes]
+BENCHMARKS = [bench_matching, bench_sync, bench_kiosk, bench_plates, bench_soak, bench_codes]
 
 
 def main() -> int:
