@@ -36,6 +36,7 @@ from paho.mqtt.reasoncodes import ReasonCode
 from edge.logs import log_event
 from sync.frame import MAX_FRAME_BYTES, MAX_FRAME_ENVELOPES, SEPARATOR, group, pack
 from sync.inbox import Checked, Incoming, Outcome, Result
+from sync.link_events import LinkEvents
 from sync.outbox import Outbox
 from sync.topics import subscribe_patterns
 
@@ -44,6 +45,10 @@ log = logging.getLogger(__name__)
 SESSION_EXPIRY_S = 7 * 24 * 3600  # the broker keeps our session and queue a week offline
 RECEIVE_BATCH = 500  # envelopes handled in one inbox transaction, about (frames are whole)
 REDELIVERY_CHECK_S = 1.0
+# MQTT 5 Receive Maximum: the broker sends at most this many messages we have not acknowledged
+# (we acknowledge after the inbox's commit), which bounds what waits in the worker's events.
+RECEIVE_MAXIMUM = 1000
+EVENT_HEADROOM = 256  # connects, disconnects, subscriptions, "applied", a wake
 # How often an idle link looks in the outbox for what another writer of the store put there
 # (the service's own `send` wakes it at once): an indexed query, a fraction of a millisecond.
 IDLE_LOOK_S = 0.05
@@ -92,6 +97,7 @@ class LinkStats:
     quarantined: int = 0
     connects: int = 0
     disconnects: int = 0
+    events_dropped: int = 0  # beyond the worker's event bound (see sync.link_events)
 
 
 @dataclass
@@ -136,7 +142,7 @@ class PeerLink:
         self.stats = LinkStats()
         self.connected = threading.Event()
         self.subscribed = threading.Event()  # the broker confirmed our subscriptions
-        self._events: queue.Queue[tuple[Any, ...]] = queue.Queue()
+        self._events = LinkEvents(RECEIVE_MAXIMUM + settings.window + EVENT_HEADROOM)
         self._inflight: dict[int, list[str]] = {}  # paho mid -> the message ids it carries
         self._applying: _Applying | None = None  # the batch the store has (with a Pipeline)
         self._stop = threading.Event()
@@ -152,6 +158,7 @@ class PeerLink:
             self.outbox.requeue_inflight(self.settings.name)  # what a previous run left in flight
         properties = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
         properties.SessionExpiryInterval = SESSION_EXPIRY_S
+        properties.ReceiveMaximum = RECEIVE_MAXIMUM
         self._client.connect_async(
             self.settings.host,
             self.settings.port,
@@ -308,6 +315,12 @@ class PeerLink:
             for message_ids, code, reason in refused:
                 self.outbox.refused(message_ids, self.settings.name, code, reason)
                 self.stats.refused += len(message_ids)
+        if self._events.dropped != self.stats.events_dropped:
+            log_event(
+                log, logging.ERROR, "sync.events_dropped", peer=self.settings.name,
+                dropped=self._events.dropped - self.stats.events_dropped,
+            )  # fmt: skip
+            self.stats.events_dropped = self._events.dropped
         if received:
             self._receive(received)
         elif applied and self._applying is not None and self._applying[0].done():

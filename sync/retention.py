@@ -1,0 +1,121 @@
+"""How long sync's tables keep their rows; the service's periodic purge calls
+`purge_sync_tables`.
+
+- outbox (and its signed envelopes): a message its receiver has not confirmed is never deleted,
+  whatever its age (pending, in flight, taken by the broker, refused). Delivered evidence and
+  operational messages stay `evidence_days`; delivered, expired or dropped telemetry and acks
+  (which prove nothing) `events_days`.
+- inbox dedupe rows (`inbox_applied`): `dedupe_days`, never fewer than `MIN_DEDUPE_DAYS`.
+- quarantine, with its raw bytes: `quarantine_days`.
+- events of other nodes (`peer_events`): `events_days`.
+
+Deletes go in chunks, each its own transaction, so a first purge of a year's rows does not hold
+the store's write lock for long.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+
+from sqlalchemy import Engine
+
+from edge.logs import log_event
+from edge.timeutil import format_utc
+from sync.envelope import CLOCK_SKEW
+from sync.inbox import DEFAULT_MAX_AGE
+from sync.messages import Priority
+from sync.transport import SESSION_EXPIRY_S
+
+log = logging.getLogger(__name__)
+
+# A dedupe row must outlive every copy of its message that can still arrive: the broker keeps
+# our session's queue up to SESSION_EXPIRY_S while we are offline, and the sender redelivers
+# until our ack reaches it; an operational message older than its max age (14 days) is refused
+# as expired whatever this table says. Past the longer of the two, no copy of those is applied
+# twice. (Evidence has no max age: a copy found on an old USB stick after its row went would be
+# applied again, so keep dedupe rows well beyond how long a bundle may travel.)
+MIN_DEDUPE_DAYS = (
+    max(DEFAULT_MAX_AGE[Priority.OPERATIONAL], dt.timedelta(seconds=SESSION_EXPIRY_S)) + CLOCK_SKEW
+).days + 1
+
+CHUNK = 5000
+_FINAL = ("delivered", "dropped", "expired")  # the receiver (or the broker, for acks) has it
+_SHORT_LIVED = "(rank = 2 OR type = 'ack')"  # telemetry and acks: proof of nothing
+
+
+def purge_sync_tables(
+    engine: Engine,
+    *,
+    now: dt.datetime,
+    evidence_days: int,
+    dedupe_days: int,
+    quarantine_days: int,
+    events_days: int,
+) -> dict[str, int]:
+    """Delete what sync's tables no longer need to keep at `now`; rows deleted, per table."""
+    if dedupe_days < MIN_DEDUPE_DAYS:
+        log_event(
+            log, logging.WARNING, "sync.retention.dedupe_raised", asked=dedupe_days,
+            kept=MIN_DEDUPE_DAYS,
+        )  # fmt: skip
+        dedupe_days = MIN_DEDUPE_DAYS
+
+    def before(days: int) -> str:
+        return format_utc(now - dt.timedelta(days=days))
+
+    final = ", ".join(f"'{state}'" for state in _FINAL)
+    kept_long = f"state IN ({final}) AND NOT {_SHORT_LIVED} AND created_at < :evidence"
+    kept_short = f"state IN ({final}) AND {_SHORT_LIVED} AND created_at < :events"
+    outbox_done = f"({kept_long}) OR ({kept_short})"
+    times = {"evidence": before(evidence_days), "events": before(events_days)}
+    deleted = {
+        "outbox_envelopes": 0,
+        "outbox": 0,
+        "inbox_applied": 0,
+        "quarantine": 0,
+        "peer_events": 0,
+    }
+    while True:  # the outbox and its envelopes together
+        with engine.begin() as conn:
+            ids = (
+                conn.exec_driver_sql(
+                    f"SELECT id FROM outbox WHERE {outbox_done} LIMIT {CHUNK}",
+                    times,
+                )
+                .scalars()
+                .all()
+            )
+            if not ids:
+                break
+            listed = ", ".join("?" * len(ids))
+            deleted["outbox_envelopes"] += conn.exec_driver_sql(
+                f"DELETE FROM outbox_envelopes WHERE id IN ({listed})", tuple(ids)
+            ).rowcount
+            deleted["outbox"] += conn.exec_driver_sql(
+                f"DELETE FROM outbox WHERE id IN ({listed})", tuple(ids)
+            ).rowcount
+    for table, column, days in (
+        ("inbox_applied", "applied_at", dedupe_days),
+        ("quarantine", "received_at", quarantine_days),
+        ("peer_events", "created_at", events_days),
+    ):
+        deleted[table] = _delete_older(engine, table, column, before(days))
+    if any(deleted.values()):
+        counts = " ".join(f"{table}={n}" for table, n in deleted.items())
+        log_event(log, logging.INFO, "sync.retention.purged", deleted=counts)
+    return deleted
+
+
+def _delete_older(engine: Engine, table: str, column: str, cutoff: str) -> int:
+    total = 0
+    while True:
+        with engine.begin() as conn:
+            count = conn.exec_driver_sql(
+                f"DELETE FROM {table} WHERE rowid IN"
+                f" (SELECT rowid FROM {table} WHERE {column} < ? LIMIT {CHUNK})",
+                (cutoff,),
+            ).rowcount
+        total += count
+        if count < CHUNK:
+            return total
