@@ -30,12 +30,13 @@ from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
 from drivers.registry import DeviceConfig, RunningDevice, make_device
-from edge import systemd_notify
+from edge import faults, systemd_notify
 from edge.arrivals import ArrivalStore, Lanes
 from edge.config import Config
 from edge.logs import log_event
 from edge.manifest_cache import ManifestCache
 from edge.matching import Matcher
+from edge.reading_quarantine import ReadingQuarantine
 from edge.readings import Health, PresenceChange, Reading
 from edge.service.dispatch import DecisionDispatch
 from edge.service.watchdog import pet_while_the_store_answers
@@ -103,6 +104,8 @@ class EdgeService:
         self._tasks: dict[asyncio.Task[None], str] = {}
         self._stop = asyncio.Event()
         self._ready = asyncio.Event()  # set once READY=1 is sent
+        self.readings_quarantined = 0  # readings whose attaching raised (edge.reading_quarantine)
+        self._reading_quarantine: ReadingQuarantine | None = None
         self._stop_reason = ""
 
     # -- what runs ---------------------------------------------------------------------------
@@ -371,7 +374,7 @@ class EdgeService:
             if status:
                 status.readings += 1
             try:
-                arrival_id = await self.in_store(self.lanes.on_reading, lane, reading)
+                arrival_id = await self.in_store(self._attach, lane, reading)
             except SQLAlchemyError as error:
                 # The reading is still in the device's log line; the service keeps going.
                 log_event(
@@ -381,6 +384,9 @@ class EdgeService:
                     device=reading.device,
                     error=str(error),
                 )
+                continue
+            except Exception as error:  # a reading that breaks the service is kept, not fatal
+                await self._quarantine(reading, error)
                 continue
             self._arrival_changed(arrival_id)
             log_event(
@@ -392,6 +398,32 @@ class EdgeService:
                 device=reading.device,
                 kind=reading.kind,
             )
+
+    def _attach(self, lane: str, reading: Reading) -> int | None:
+        """On the store thread: the reading to its lane's arrival."""
+        faults.reached("service.reading")
+        return self.lanes.on_reading(lane, reading)
+
+    async def _quarantine(self, reading: Reading, error: Exception) -> None:
+        # The log names the error's type only: its message may quote the reading (an MRZ).
+        reason = f"{type(error).__name__}: {error}"
+        if self._reading_quarantine is None:
+            self._reading_quarantine = ReadingQuarantine(self.engine)
+        quarantine = self._reading_quarantine
+        try:
+            row = await self.in_store(quarantine.keep, reading, reason)
+        except SQLAlchemyError as failure:
+            log_event(
+                logger, logging.ERROR, "reading.quarantine_failed", device=reading.device,
+                kind=reading.kind, error=type(error).__name__, store_error=str(failure),
+            )  # fmt: skip
+            return
+        self.readings_quarantined += 1
+        log_event(
+            logger, logging.ERROR, "reading.quarantined", device=reading.device,
+            kind=reading.kind, error=type(error).__name__, row=row,
+            quarantined=self.readings_quarantined, dropped=quarantine.dropped,
+        )  # fmt: skip
 
     def submit(self, reading: Reading) -> None:
         """Hand a reading to the service from any thread (a device's, plate recognition's):
