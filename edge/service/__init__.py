@@ -39,8 +39,8 @@ from edge.matching import Matcher
 from edge.reading_quarantine import ReadingQuarantine
 from edge.readings import Health, PresenceChange, Reading
 from edge.service.dispatch import DecisionDispatch
-from edge.service.watchdog import pet_while_the_store_answers
 from edge.service.upkeep import DISK, ReadingsQueue, crop_store, disk_job, retention_job
+from edge.service.watchdog import pet_while_the_store_answers
 from edge.store import open_database
 from edge.timeutil import format_utc, utcnow
 from sync.inbox import Checked, Result
