@@ -20,8 +20,8 @@ from ui_kiosk import texts
 from ui_kiosk.backend import KioskBackend, KioskError
 from ui_kiosk.i18n import Catalogs
 from ui_kiosk.login_guard import LoginGuard
-from ui_kiosk.routes import api, auth, desk, events, trucks
-from ui_kiosk.sessions import COOKIE_NAME, SessionStore
+from ui_kiosk.routes import api, auth, desk, events, sync_stuck, trucks
+from ui_kiosk.sessions import COOKIE_NAME, wall_clock
 from ui_kiosk.settings import KioskSettings
 from ui_kiosk.web import Actor, CsrfError, Kiosk, NotLoggedInError, make_templates, render
 
@@ -47,10 +47,14 @@ def create_app(
     backend: KioskBackend,
     settings: KioskSettings | None = None,
     *,
-    clock: Callable[[], float] = time.monotonic,
+    clock: Callable[[], float] | None = None,
 ) -> FastAPI:
-    """The kiosk app over `backend`. `clock` (seconds, monotonic) times sessions and lockouts."""
+    """The kiosk app over `backend`. `clock` (seconds) times sessions and lockouts; by default
+    sessions follow the box's clock (they outlive a restart) and lockouts a monotonic one."""
     settings = settings or KioskSettings()
+    sessions = backend.session_store(settings.idle_timeout_seconds, clock or wall_clock)
+    purged = sessions.purge_expired()
+    log_event(logger, logging.INFO, "kiosk.sessions_purged", expired=purged)
     app = FastAPI(
         title="carec-edge kiosk",
         summary="The border officer's screen: the queue, a truck, its decision.",
@@ -62,13 +66,16 @@ def create_app(
     app.state.kiosk = Kiosk(
         backend=backend,
         settings=settings,
-        sessions=SessionStore(settings.secret, settings.idle_timeout_seconds, clock),
-        guard=LoginGuard(settings.max_login_failures, settings.lockout_minutes * 60, clock),
+        sessions=sessions,
+        guard=LoginGuard(
+            settings.max_login_failures, settings.lockout_minutes * 60, clock or time.monotonic
+        ),
         catalogs=Catalogs(settings.default_language),
         templates=make_templates(),
     )
     for module in (auth, trucks, desk, events, api):
         app.include_router(module.router)
+    app.include_router(sync_stuck.router)
     app.include_router(api.openapi_router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     _handle_errors(app)
@@ -124,7 +131,7 @@ def _handle_errors(app: FastAPI) -> None:
 async def _error_page(request: Request, code: str, status: int, minimum: str = "") -> Response:
     """The error in the officer's language (the default one when nobody is logged in)."""
     kiosk: Kiosk = request.app.state.kiosk
-    session = kiosk.sessions.get(request.cookies.get(COOKIE_NAME), touch=False)
+    session = await kiosk.sessions.get(request.cookies.get(COOKIE_NAME), touch=False)
     officer = await kiosk.backend.officer(session.officer_id) if session else None
     who = Actor(officer, session) if officer is not None and session is not None else None
     truck = re.match(r"^/arrivals/([0-9]+)", request.url.path)

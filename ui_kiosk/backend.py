@@ -26,6 +26,7 @@ from ui_kiosk.models import (
     ShiftReport,
     SyncStatusView,
 )
+from ui_kiosk.sessions import Clock, SessionStore
 
 
 class ErrorCode(StrEnum):
@@ -65,6 +66,9 @@ class KioskBackend(Protocol):
         """The id of the officer whose id or badge is `login` (active or not), else None."""
 
     async def officer(self, officer_id: str) -> Officer | None: ...
+
+    def session_store(self, idle_timeout_seconds: float, clock: Clock) -> SessionStore:
+        """Where the officers' sessions live: the store, so that they outlive a restart."""
 
     async def set_language(self, officer_id: str, language: str) -> None: ...
 

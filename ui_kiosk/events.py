@@ -12,6 +12,10 @@ import threading
 from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
 
 QUEUE_LIMIT = 64
+# An open page's event stream never ends by itself, and a server that stops waits for its
+# responses: give a stream this long at a shutdown, then end it (the page's EventSource
+# reconnects to the next process on its own). Without it a restart waits for every open kiosk.
+SHUTDOWN_GRACE_SECONDS = 2  # uvicorn takes whole seconds
 
 
 class ChangeFeed:

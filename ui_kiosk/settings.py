@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import secrets
 import zoneinfo
 from typing import Annotated
 
@@ -17,12 +16,9 @@ class KioskSettings(BaseModel):
     port: Annotated[int, Field(gt=0, lt=65536)] = 8080
     # Host names the browser may use besides `host`, 127.0.0.1 and localhost (DNS rebinding).
     allowed_hosts: tuple[str, ...] = ()
-    # A session nobody touched for this long is over; the officer logs in again.
+    # A session nobody touched for this long is over; the officer logs in again. Sessions are
+    # kept in the store (hashed), so a restart does not end them.
     idle_timeout_minutes: Annotated[float, Field(gt=0, le=24 * 60)] = 10.0
-    # Signs the session cookie. Random per process unless given: a restart logs everyone out.
-    secret: Annotated[str, Field(min_length=32)] = Field(
-        default_factory=lambda: secrets.token_urlsafe(32)
-    )
     # Only when the kiosk is served over HTTPS (never on the box's loopback).
     cookie_secure: bool = False
     # Failed logins of one badge or id before it is locked, and for how long.

@@ -44,6 +44,7 @@ from edge.manifest import Manifest
 from edge.matching import Matcher
 from edge.officers import Officer, OfficerStore
 from edge.readings import BarcodeRead, DocumentRead, Reading, SealRead, reading_from_dict
+from edge.sync_status import SyncStatusSource
 from edge.timeutil import utcnow
 from ui_kiosk.arrival_views import Assessed, arrival_detail, assess_match, queue_entry
 from ui_kiosk.arrival_views import decision_view as _decision_view
@@ -60,10 +61,12 @@ from ui_kiosk.models import (
     ScanOutcome,
     SearchHit,
     ShiftReport,
+    StuckMessageView,
     SyncStatusView,
 )
 from ui_kiosk.record_search import search_records
 from ui_kiosk.scans import MAX_SCAN_CHARS, ScanClassifier, classify_scan
+from ui_kiosk.sessions import Clock, SessionStore
 from ui_kiosk.shift_report import shift_report
 from ui_kiosk.sync_snapshot import outbox_counts
 
@@ -87,6 +90,7 @@ class StoreBackend:
         classify_scan: ScanClassifier = classify_scan,
         devices: Callable[[], list[DeviceHealthView]] = list,
         peers: Callable[[], list[PeerStatusView]] | None = None,
+        sync_source: SyncStatusSource | None = None,
     ) -> None:
         self.engine = engine
         self.lanes = lanes
@@ -99,6 +103,7 @@ class StoreBackend:
         self.classify_scan = classify_scan
         self.devices = devices
         self.peers = peers  # None: sync is not configured
+        self.sync_source = sync_source  # the outbox's figures, from the wiring
         self._own_thread: ThreadPoolExecutor | None = None
         self._run = run or self._run_on_own_thread
 
@@ -133,6 +138,9 @@ class StoreBackend:
 
     async def officer(self, officer_id: str) -> Officer | None:
         return await asyncio.to_thread(self.officers.get, officer_id)
+
+    def session_store(self, idle_timeout_seconds: float, clock: Clock) -> SessionStore:
+        return SessionStore(self.engine, idle_timeout_seconds, clock)
 
     async def set_language(self, officer_id: str, language: str) -> None:
         await asyncio.to_thread(self.officers.set_language, officer_id, language)
@@ -203,7 +211,7 @@ class StoreBackend:
         return self.devices()
 
     async def sync_status(self) -> SyncStatusView:
-        counts = await self._run(outbox_counts, self.engine)
+        counts = await self._run(outbox_counts, self.sync_source)
         return SyncStatusView(
             configured=self.peers is not None,
             peers=self.peers() if self.peers is not None else [],
@@ -211,6 +219,8 @@ class StoreBackend:
             outbox_unconfirmed=counts.unconfirmed,
             oldest_waiting_at=counts.oldest_waiting_at,
             quarantined=counts.quarantined,
+            outbox_refused=counts.refused,
+            stuck=[StuckMessageView.model_validate(m, from_attributes=True) for m in counts.stuck],
         )
 
     async def shift_report(self, since: dt.datetime, until: dt.datetime) -> ShiftReport:

@@ -72,12 +72,12 @@ def kiosk_of(request: Request) -> Kiosk:
 
 async def _actor(request: Request, touch: bool) -> Actor:
     kiosk = kiosk_of(request)
-    session = kiosk.sessions.get(request.cookies.get(COOKIE_NAME), touch=touch)
+    session = await kiosk.sessions.get(request.cookies.get(COOKIE_NAME), touch=touch)
     if session is None:
         raise NotLoggedInError
     officer = await kiosk.backend.officer(session.officer_id)
     if officer is None or not officer.active:
-        kiosk.sessions.end(session.id)
+        await kiosk.sessions.end_officer(session.officer_id)
         raise NotLoggedInError
     return Actor(officer, session)
 

@@ -85,6 +85,7 @@ def serve(args: argparse.Namespace, context: CliContext) -> int:
     import uvicorn  # only when serving
 
     from ui_kiosk import KioskSettings, create_app
+    from ui_kiosk.events import SHUTDOWN_GRACE_SECONDS
     from ui_kiosk.store_backend import StoreBackend
     from ui_kiosk.store_watch import StoreWatcher
 
@@ -117,7 +118,10 @@ def serve(args: argparse.Namespace, context: CliContext) -> int:
     # was there before it: make that one a no-op, so a clean stop exits 0 (as systemd expects).
     signal.signal(signal.SIGTERM, lambda *_: None)
     try:
-        uvicorn.run(create_app(backend, settings), host=args.host, port=args.port, log_config=None)
+        uvicorn.run(
+            create_app(backend, settings), host=args.host, port=args.port, log_config=None,
+            timeout_graceful_shutdown=SHUTDOWN_GRACE_SECONDS,  # open pages' event streams
+        )  # fmt: skip
     finally:
         watcher.stop()
         backend.close()

@@ -20,7 +20,9 @@ from edge.logs import log_event
 from edge.officers import OfficerStore
 from edge.readings import Reading
 from edge.service.scans import classify_scan
+from sync.status import OutboxStatus
 from ui_kiosk import KioskSettings, create_app
+from ui_kiosk.events import SHUTDOWN_GRACE_SECONDS
 from ui_kiosk.models import DeviceHealthView, PeerStatusView
 from ui_kiosk.store_backend import StoreBackend
 
@@ -80,6 +82,7 @@ def make_backend(service: EdgeService) -> StoreBackend:
         classify_scan=scan,
         devices=devices,
         peers=peers,
+        sync_source=OutboxStatus(service.outbox) if service.outbox is not None else None,
     )
     if service.dispatch is not None:
         # A decision's messages are written in its own transaction (edge.service.dispatch).
@@ -137,7 +140,8 @@ async def serve_kiosk(service: EdgeService, backend: StoreBackend) -> None:
                 continue
             server = _Server(
                 uvicorn.Config(app, host=config.host, port=config.port, log_config=None,
-                               access_log=False, lifespan="off")
+                               access_log=False, lifespan="off",
+                               timeout_graceful_shutdown=SHUTDOWN_GRACE_SECONDS)
             )  # fmt: skip
             task = asyncio.create_task(server.serve(sockets=[sock]), name="kiosk-http")
             log_event(

@@ -311,3 +311,17 @@ manual_matches = Table(
     Column("attached_at", UtcTime, nullable=False),
     Index("ix_manual_matches_arrival", "arrival_id", "id"),
 )
+
+# The kiosk's sessions (ui_kiosk.sessions): the SHA-256 of the cookie's token, never the token.
+# Retention: a session past expires_at (its idle timeout) is purged.
+kiosk_sessions = Table(
+    "kiosk_sessions",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column("officer_id", String(32), ForeignKey("officers.id"), nullable=False),
+    Column("created_at", UtcTime, nullable=False),
+    Column("last_seen_at", UtcTime, nullable=False),
+    Column("expires_at", UtcTime, nullable=False),
+    Index("ix_kiosk_sessions_expires_at", "expires_at"),
+    Index("ix_kiosk_sessions_officer", "officer_id"),
+)

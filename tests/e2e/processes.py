@@ -19,8 +19,10 @@ STOPPED = (0, -signal.SIGTERM)
 class KioskProcess(CarecProcess):
     """`carec-edge kiosk` alone over a data directory, on a free loopback port."""
 
-    def __init__(self, data_dir: Path, *, demo_officers: bool = True) -> None:
-        self.port = free_port()
+    def __init__(
+        self, data_dir: Path, *, demo_officers: bool = True, port: int | None = None
+    ) -> None:
+        self.port = port or free_port()  # a given port: the same kiosk again, after a restart
         extra = ["--demo-officers"] if demo_officers else []
         if demo_officers:
             mark_demo_data_dir(data_dir)  # the demo officers go only where the demo's marker is

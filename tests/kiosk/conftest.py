@@ -94,7 +94,7 @@ def kiosk(engine: Engine, cache: ManifestCache) -> Iterator[Kiosk]:
     lanes = Lanes(ArrivalStore(engine), Matcher(cache), idle_timeout=dt.timedelta(minutes=30))
     backend = StoreBackend(engine, lanes, officers=officers, lane_names=("1", "2"))
     clock = FakeClock()
-    settings = KioskSettings(secret="k" * 32, idle_timeout_minutes=IDLE_MINUTES)
+    settings = KioskSettings(idle_timeout_minutes=IDLE_MINUTES)
     app = create_app(backend, settings, clock=clock)
     with TestClient(app, base_url="http://127.0.0.1") as client:
         k = Kiosk(client, backend, lanes, officers, clock)

@@ -101,12 +101,12 @@ async def login(
         )
         return again("failed", 401)
     kiosk.guard.succeeded(key)
-    session = kiosk.sessions.create(officer.id)
+    _session, cookie = await kiosk.sessions.create(officer.id)
     log_event(logger, logging.INFO, "kiosk.login", officer=officer.id, role=officer.role.value)
     response = RedirectResponse(_local(next) or home_of(officer), status_code=303)
     response.set_cookie(
         COOKIE_NAME,
-        kiosk.sessions.cookie_value(session),
+        cookie,
         httponly=True,
         samesite="strict",
         secure=kiosk.settings.cookie_secure,
@@ -117,7 +117,7 @@ async def login(
 
 @router.post("/logout", include_in_schema=False)
 async def logout(request: Request, who: Changing) -> Response:
-    kiosk_of(request).sessions.end(who.session.id)
+    await kiosk_of(request).sessions.end(who.session.id)
     log_event(logger, logging.INFO, "kiosk.logout", officer=who.officer.id)
     response = RedirectResponse("/login", status_code=303)
     response.delete_cookie(COOKIE_NAME, path="/", httponly=True, samesite="strict")

@@ -18,7 +18,7 @@ async def arrival_events(request: Request, who: QuietWho) -> StreamingResponse:
     cookie = request.cookies.get(COOKIE_NAME)
 
     async def still_valid() -> bool:
-        return kiosk.sessions.get(cookie, touch=False) is not None
+        return await kiosk.sessions.get(cookie, touch=False) is not None
 
     stream = server_sent_events(
         kiosk.backend.changes(), still_valid, kiosk.settings.heartbeat_seconds
