@@ -506,6 +506,21 @@ class Outbox:
             ).all()
         return [(topic, bytes(envelope)) for topic, envelope in rows]
 
+    def oldest_waiting_at(self) -> dt.datetime | None:
+        """When the oldest message not yet taken by a broker was sent, of every peer."""
+        oldest = []
+        with self.engine.connect() as conn:
+            for peer in self.peers:  # per peer: the queue index, not a table scan
+                oldest.append(
+                    conn.execute(
+                        select(func.min(outbox.c.created_at)).where(
+                            outbox.c.peer == peer, outbox.c.state.in_(("pending", "inflight"))
+                        )
+                    ).scalar()
+                )
+        found = [t for t in map(_parse_time, oldest) if t is not None]
+        return min(found) if found else None
+
     def has_pending(self, peer: str) -> bool:
         with self.engine.connect() as conn:
             found = conn.execute(

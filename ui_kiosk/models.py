@@ -226,6 +226,19 @@ class PeerStatusView(_View):
     detail: str = ""
 
 
+class StuckMessageView(_View):
+    """A message the broker refused and has not taken since, with the broker's reason."""
+
+    id: str
+    peer: str
+    type: str
+    destination: str
+    created_at: dt.datetime
+    refusals: int
+    reason: str
+    retry_at: dt.datetime | None
+
+
 class SyncStatusView(_View):
     configured: bool
     peers: list[PeerStatusView]
@@ -233,6 +246,8 @@ class SyncStatusView(_View):
     outbox_unconfirmed: int  # taken by the broker, not yet acknowledged by the receiver
     oldest_waiting_at: dt.datetime | None
     quarantined: int
+    outbox_refused: int = 0  # refused by the broker, waiting for their next try
+    stuck: list[StuckMessageView] = []  # the first of those, with the broker's reason
 
 
 class ReportCell(_View):

@@ -1,42 +1,15 @@
-"""What the outbox and the quarantine hold, for the kiosk's corner: read from the store."""
+"""What the outbox and the quarantine hold, for the kiosk's corner and status page: asked of the
+`edge.sync_status.SyncStatusSource` the wiring hands in, never read from sync's tables."""
 
 from __future__ import annotations
 
-import datetime as dt
-from dataclasses import dataclass
+from edge.sync_status import SyncSnapshot, SyncStatusSource
 
-from sqlalchemy import Engine, func, select
-
-from edge.store.schema import outbox, quarantine
-
-WAITING = ("pending", "inflight")  # not yet taken by a broker
-UNCONFIRMED = ("acked",)  # taken by a broker, not yet acknowledged by the receiver
+NOT_CONFIGURED = SyncSnapshot(
+    waiting=0, unconfirmed=0, refused=0, oldest_waiting_at=None, quarantined=0
+)
 
 
-@dataclass(frozen=True)
-class OutboxCounts:
-    waiting: int
-    unconfirmed: int
-    oldest_waiting_at: dt.datetime | None
-    quarantined: int
-
-
-def outbox_counts(engine: Engine) -> OutboxCounts:
-    with engine.connect() as conn:
-        rows: dict[str, int] = dict(
-            conn.execute(
-                select(outbox.c.state, func.count())
-                .where(outbox.c.state.in_(WAITING + UNCONFIRMED))
-                .group_by(outbox.c.state)
-            ).all()
-        )
-        oldest = conn.execute(
-            select(func.min(outbox.c.created_at)).where(outbox.c.state.in_(WAITING))
-        ).scalar()
-        quarantined = conn.execute(select(func.count()).select_from(quarantine)).scalar()
-    return OutboxCounts(
-        waiting=sum(rows.get(s, 0) for s in WAITING),
-        unconfirmed=sum(rows.get(s, 0) for s in UNCONFIRMED),
-        oldest_waiting_at=oldest,
-        quarantined=int(quarantined or 0),
-    )
+def outbox_counts(source: SyncStatusSource | None) -> SyncSnapshot:
+    """On the store's thread: the source's snapshot, or nothing when sync is not configured."""
+    return source.snapshot() if source is not None else NOT_CONFIGURED
