@@ -143,7 +143,9 @@ class RetentionConfig(_Section):
     crop_quota_mb: Annotated[int, Field(ge=1, le=1_000_000)] = 2048
     # Sync: the inbox's applied-once ids, quarantined messages, events from other nodes, and
     # what the outbox delivered (its evidence kept as long as evidence is).
-    dedupe_days: Annotated[int, Field(ge=7, le=3650)] = 30
+    # At least 15 (sync.retention.MIN_DEDUPE_DAYS): a week of broker session and two of an
+    # operational message's age, so that no redelivery is applied twice.
+    dedupe_days: Annotated[int, Field(ge=15, le=3650)] = 30
     quarantine_days: Annotated[int, Field(ge=1, le=3650)] = 90
     peer_events_days: Annotated[int, Field(ge=1, le=3650)] = 90
     # Free space on the data directory's disk: below the first the box's health is degraded,

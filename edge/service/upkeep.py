@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-import importlib
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -24,6 +23,7 @@ from edge.logs import log_event
 from edge.readings import Health, Reading
 from edge.retention import purge_arrivals
 from edge.timeutil import utcnow
+from sync.retention import purge_sync_tables
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable
@@ -46,7 +46,8 @@ def crop_store(data_dir: Path, retention: RetentionConfig) -> CropStore:
 def purge_retention(
     engine: Engine, crops: CropStore, retention: RetentionConfig, now: dt.datetime
 ) -> dict[str, int]:
-    """One pass of every retention rule of the core and of sync; rows (and crops) removed."""
+    """One pass of every retention rule of the core and of sync (`sync.retention`); rows
+    (and crop files) removed."""
     counts = purge_arrivals(
         engine,
         now=now,
@@ -59,14 +60,7 @@ def purge_retention(
 
 
 def _purge_sync(engine: Engine, retention: RetentionConfig, now: dt.datetime) -> dict[str, int]:
-    # The sync room's own rules (sync.retention), looked up by name while that module is being
-    # written beside this one: a direct import once it has landed.
-    try:
-        module = importlib.import_module("sync.retention")
-    except ModuleNotFoundError:
-        return {}
-    purge_sync_tables: Callable[..., dict[str, int]] = module.purge_sync_tables
-    return purge_sync_tables(
+    return purge_sync_tables(  # the sync room's own rules
         engine,
         now=now,
         evidence_days=retention.evidence_days,

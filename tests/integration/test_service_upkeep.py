@@ -9,12 +9,15 @@ import logging
 import shutil
 from pathlib import Path
 
+from sqlalchemy import insert
+
 from edge.arrivals import ArrivalStore
 from edge.config import Config, KioskConfig, RetentionConfig
 from edge.readings import Health, PresenceChange
 from edge.service import EdgeService
 from edge.service.upkeep import DISK
 from edge.store import open_database
+from edge.store.schema import quarantine
 from edge.timeutil import utcnow
 
 DEADLINE_S = 60.0
@@ -59,9 +62,17 @@ def no_kiosk(retention: RetentionConfig) -> Config:
     return Config(kiosk=KioskConfig(enabled=False), retention=retention)
 
 
-def test_the_service_purges_arrivals_past_retention(tmp_path: Path) -> None:
+def test_the_service_purges_arrivals_and_sync_tables_past_retention(tmp_path: Path) -> None:
     data = tmp_path / "data"
-    arrivals = ArrivalStore(open_database(data))
+    engine = open_database(data)
+    arrivals = ArrivalStore(engine)
+    with engine.begin() as conn:  # a message refused long ago, kept for review 90 days
+        conn.execute(
+            insert(quarantine).values(
+                received_at=utcnow() - dt.timedelta(days=100), peer="cis", topic="t",
+                reason="bad_signature", detail="-", raw=b"x",
+            )
+        )  # fmt: skip
     long_ago = utcnow() - dt.timedelta(days=120)
     expired = arrivals.open("1", "camera", long_ago)
     arrivals.close(expired, "timeout", long_ago)
@@ -71,6 +82,7 @@ def test_the_service_purges_arrivals_past_retention(tmp_path: Path) -> None:
     fields = asyncio.run(run_until_logged(service, "retention.purged"))
 
     assert fields["arrivals"] == 1
+    assert fields["quarantine"] == 1  # sync's own rules ran in the same job
     assert arrivals.get(expired) is None
     assert arrivals.get(recent) is not None
 
