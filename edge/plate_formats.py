@@ -21,7 +21,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
-from edge.plates import CYRILLIC_LOOKALIKES
+from edge.transliteration import CYRILLIC_LOOKALIKES
 
 PlateKind = Literal["vehicle", "trailer"]
 

@@ -1,35 +1,39 @@
 """Plate texts as keys: the canonical key that makes one plate out of its Cyrillic and Latin
-writings, and the retrieval key that also forgives the usual OCR confusions.
+writings, and the retrieval key that also forgives the usual OCR confusions; and the one table
+of those confusions (`OCR_CONFUSIONS`), which the plate reader's ranking uses too.
 
-Plates are always stored and shown as written; these keys are only for comparing them.
+Plates are always stored and shown as written; these keys are only for comparing them. The
+Cyrillic tables they use are `edge.transliteration`'s key tables.
 """
 
 from __future__ import annotations
 
 import unicodedata
 
-# The twelve Cyrillic capitals that look Latin: a camera cannot tell them apart, so neither do we.
-CYRILLIC_LOOKALIKES = {
-    "А": "A", "В": "B", "Е": "E", "К": "K", "М": "M", "Н": "H",
-    "О": "O", "Р": "P", "С": "C", "Т": "T", "У": "Y", "Х": "X",
-}  # fmt: skip
+from edge.transliteration import CYRILLIC_LOOKALIKES, KEY_TRANSLIT
 
-# The other Cyrillic letters of the corridor (Russian, Kazakh, Kyrgyz, Tajik, Mongolian),
-# transliterated. Mongolian Ө and Ү have no Latin twin and get digraphs of their own.
-CYRILLIC_TRANSLIT = {
-    "Б": "B", "Г": "G", "Д": "D", "Ж": "ZH", "З": "Z", "И": "I", "Й": "J", "Л": "L",
-    "П": "P", "Ф": "F", "Ц": "TS", "Ч": "CH", "Ш": "SH", "Щ": "SCH", "Ъ": "", "Ы": "Y",
-    "Ь": "", "Э": "E", "Ю": "YU", "Я": "YA", "Ё": "YO", "Ө": "OE", "Ү": "UE", "Ә": "AE",
-    "Ғ": "GH", "Қ": "Q", "Ң": "NG", "Ұ": "U", "Һ": "H", "І": "I", "Ӣ": "I", "Ӯ": "U",
-    "Ҳ": "H", "Ҷ": "J", "Ҙ": "Z", "Ҡ": "Q",
-}  # fmt: skip
-
-_LATIN = {**CYRILLIC_LOOKALIKES, **CYRILLIC_TRANSLIT}
+_LATIN = {**CYRILLIC_LOOKALIKES, **KEY_TRANSLIT}
 _LOOKALIKES_ONLY = str.maketrans({**CYRILLIC_LOOKALIKES, **dict.fromkeys(" -.·_/|", None)})
 
-# Characters OCR engines mistake for one another on plates. Each group folds to its first member.
-OCR_CONFUSIONS = ("0ODQ", "1I7", "2Z", "5S", "8B", "6G")
-_FOLD = {c: group[0] for group in OCR_CONFUSIONS for c in group[1:]}
+# What a plate reader may see instead of each character, the likeliest first: the ranking
+# (drivers/plates/ranking.py) repairs a read with them where a format needs a digit and the
+# reader saw a letter, or the other way round.
+OCR_CONFUSIONS: dict[str, str] = {
+    "0": "ODQU", "O": "0DQ", "D": "0OQ", "Q": "0OD", "U": "0",
+    "1": "ILTJ7", "I": "1L7", "L": "1", "T": "17", "J": "1", "7": "T1I",
+    "2": "Z", "Z": "2", "4": "A", "A": "4", "5": "SБ", "S": "5",
+    "6": "GБ", "G": "6", "Б": "6", "8": "B", "B": "8",
+    # what a Latin reader makes of the Cyrillic letters that have no Latin twin
+    "3": "ЗЭ", "W": "Ш", "Φ": "Ф", "N": "И", "R": "Я", "Γ": "Г", "F": "Г",
+    # and what a reader that knows Mongolian makes of a Latin plate's O and Y
+    "Ө": "O0", "Ү": "Y",
+}  # fmt: skip
+
+# The commonest of them, each group folded to its first member in retrieval keys. Retrieval
+# keys are stored (manifest_plates.retrieval_key): changing a group changes stored keys and
+# needs a migration that recomputes them.
+KEY_FOLDS = ("0ODQ", "1I7", "2Z", "5S", "8B", "6G")
+_FOLD = {c: group[0] for group in KEY_FOLDS for c in group[1:]}
 
 # What a retrieval key is made of, so a missing character can be put back by the matcher.
 RETRIEVAL_ALPHABET = "".join(

@@ -31,7 +31,7 @@ from edge.plate_formats import (
     has_only_twin_letters,
     latin_writing,
 )
-from edge.plates import OCR_CONFUSIONS, canonical_key
+from edge.plates import KEY_FOLDS, canonical_key
 
 ISSUER = "KZ-CIS"
 OFFICE_BORDER = "KZ051900"  # Nur Zholy
@@ -285,7 +285,7 @@ def generate_day(rng: random.Random, day: dt.date, trucks: int) -> list[Manifest
 
 # -- what the camera reads ------------------------------------------------------------------
 
-_PEERS = {ch: group.replace(ch, "") for group in OCR_CONFUSIONS for ch in group}
+_PEERS = {ch: group.replace(ch, "") for group in KEY_FOLDS for ch in group}
 _ASCII_ALNUM = string.ascii_uppercase + string.digits
 
 

@@ -1,17 +1,18 @@
 """Latin beside Cyrillic and Chinese: plates and names are shown as written, and, when they are
 not Latin, with a Latin transliteration beside them for the officer who reads only Latin.
 
-Plates fold the look-alike letters to their Latin twins (what the camera sees: В is B), names
-are transliterated by sound (В is V), after the ICAO 9303 table for Cyrillic with the letters of
-Kazakh, Kyrgyz, Tajik and Mongolian added. A Chinese plate's province character becomes its
-pinyin; a Chinese name is written in pinyin as a Chinese passport writes it (surname first,
-the given name as one word, ü as YU), from pypinyin's dictionary.
+Plates fold the look-alike letters to their Latin twins (what the camera sees: В is B) and
+write the other letters as their keys do (Ө is OE); names are transliterated by sound (В is V,
+Ө is O) after the ICAO 9303 table. Both tables are edge.transliteration's, which says why they
+differ. A Chinese plate's province character becomes its pinyin; a Chinese name is written
+in pinyin as a Chinese passport writes it (surname first, the given name as one word, ü as
+YU), from pypinyin's dictionary.
 """
 
 from __future__ import annotations
 
 from edge.plate_formats import CN_PROVINCES
-from edge.plates import CYRILLIC_LOOKALIKES, CYRILLIC_TRANSLIT
+from edge.transliteration import CYRILLIC_LOOKALIKES, KEY_TRANSLIT, NAME_TRANSLIT
 
 # Pinyin of the province abbreviations, in the order of edge.plate_formats.CN_PROVINCES.
 _PROVINCE_PINYIN = (
@@ -24,23 +25,13 @@ _CN_PLATE = dict(zip(CN_PROVINCES, _PROVINCE_PINYIN, strict=True)) | {
 }  # fmt: skip
 
 _PLATE = str.maketrans(
-    {**CYRILLIC_TRANSLIT, **CYRILLIC_LOOKALIKES, **{ch: f" {py} " for ch, py in _CN_PLATE.items()}}
+    {**KEY_TRANSLIT, **CYRILLIC_LOOKALIKES, **{ch: f" {py} " for ch, py in _CN_PLATE.items()}}
 )
-
-# ICAO 9303 (Russian letters), then the letters of the other Cyrillic alphabets of the corridor.
-_NAME_UPPER = {
-    "А": "A", "Б": "B", "В": "V", "Г": "G", "Д": "D", "Е": "E", "Ё": "E", "Ж": "ZH", "З": "Z",
-    "И": "I", "Й": "I", "К": "K", "Л": "L", "М": "M", "Н": "N", "О": "O", "П": "P", "Р": "R",
-    "С": "S", "Т": "T", "У": "U", "Ф": "F", "Х": "KH", "Ц": "TS", "Ч": "CH", "Ш": "SH",
-    "Щ": "SHCH", "Ъ": "IE", "Ы": "Y", "Ь": "", "Э": "E", "Ю": "IU", "Я": "IA",
-    "Ә": "A", "Ғ": "GH", "Қ": "Q", "Ң": "NG", "Ө": "O", "Ұ": "U", "Ү": "U", "Һ": "H", "І": "I",
-    "Ӣ": "I", "Ӯ": "U", "Ҳ": "H", "Ҷ": "J", "Є": "IE", "Ї": "I",
-}  # fmt: skip
 
 
 def _name_table() -> dict[int, str]:
     table: dict[str, str] = {}
-    for cyrillic, latin in _NAME_UPPER.items():
+    for cyrillic, latin in NAME_TRANSLIT.items():
         table[cyrillic] = latin
         table[cyrillic.lower()] = latin.lower()
     return str.maketrans(table)

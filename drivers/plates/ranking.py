@@ -24,18 +24,7 @@ from edge.plate_formats import (
     cyrillic_writing,
     latin_writing,
 )
-
-# What a reader may have seen instead of the character a format needs at that place.
-LOOKALIKES: dict[str, str] = {
-    "0": "ODQU", "O": "0DQ", "D": "0O", "Q": "0O", "U": "0",
-    "1": "ILTJ", "I": "1L", "L": "1", "T": "17", "J": "1",
-    "2": "Z", "Z": "2", "4": "A", "A": "4", "5": "SБ", "S": "5",
-    "6": "GБ", "G": "6", "Б": "6", "7": "T", "8": "B", "B": "8",
-    # what a Latin reader makes of the Cyrillic letters that have no Latin twin
-    "3": "ЗЭ", "W": "Ш", "Φ": "Ф", "N": "И", "R": "Я", "Γ": "Г", "F": "Г",
-    # and what a reader that knows Mongolian makes of a Latin plate's O and Y
-    "Ө": "O0", "Ү": "Y",
-}  # fmt: skip
+from edge.plates import OCR_CONFUSIONS
 
 _DATE_OR_TIME = re.compile(
     r"\b(19|20)\d\d[-./](0?[1-9]|1[0-2])[-./]\d{1,2}\b|\b\d{1,2}:\d\d(:\d\d)?\b"
@@ -197,7 +186,8 @@ def _repairs(key: str, fmt: PlateFormat, most: int) -> list[tuple[str, int]]:
             if ch in alphabet:
                 chars.append(ch)
                 continue
-            twin = next((c for c in LOOKALIKES.get(ch, "") if c in alphabet), None)
+            # what the reader may have seen instead of the character this place needs
+            twin = next((c for c in OCR_CONFUSIONS.get(ch, "") if c in alphabet), None)
             if twin is None or repairs == most:
                 break
             chars.append(twin)

@@ -22,12 +22,12 @@ from typing import Any
 from edge.manifest_cache import ManifestCache
 from edge.manifest_import import import_files
 from edge.matching import Matcher, Observation, PlateRead
-from edge.plates import OCR_CONFUSIONS, canonical_key
+from edge.plates import KEY_FOLDS, canonical_key
 from edge.store import open_database
 from tests.bench.manifest_corpus import write_corpus
 
 TARGETS = {"import_records_per_s": 15000, "fuzzy_p99_ms": 2.0, "peak_memory_mb": 1536}
-_SWAP = {g[0]: g[1] for g in OCR_CONFUSIONS} | {g[1]: g[0] for g in OCR_CONFUSIONS}
+_SWAP = {g[0]: g[1] for g in KEY_FOLDS} | {g[1]: g[0] for g in KEY_FOLDS}
 
 
 def fuzzy(rng: random.Random, plate: str) -> str:

@@ -14,7 +14,7 @@ from edge.discrepancies import DiscrepancyCode as Code
 from edge.manifest import parse_manifest
 from edge.manifest_cache import ManifestCache
 from edge.matching import Matcher, Observation, PlateRead, plate_similarity
-from edge.plates import OCR_CONFUSIONS
+from edge.plates import KEY_FOLDS
 from tests.fixtures.records import record
 
 ARRIVAL = dt.datetime(2026, 11, 28, 8, 30, tzinfo=dt.UTC)
@@ -45,7 +45,7 @@ def test_truck_with_cyrillic_plate_matches_latin_ocr_read(cache: ManifestCache) 
     assert Code.PLATE_APPROXIMATE not in codes(result.best)
 
 
-@pytest.mark.parametrize(("right", "wrong"), [(g[0], c) for g in OCR_CONFUSIONS for c in g[1:]])
+@pytest.mark.parametrize(("right", "wrong"), [(g[0], c) for g in KEY_FOLDS for c in g[1:]])
 def test_each_ocr_confusion_still_matches(cache: ManifestCache, right: str, wrong: str) -> None:
     plate = f"12{right}ABC02" if right.isalpha() else f"1{right}3KMC02"
     store(cache, truck("T", plate), truck("DECOY", "999 XYZ 09"))
@@ -186,7 +186,7 @@ PLATE_CHARS = "0123456789ABCEHKMPTX"
 def test_confusions_plus_one_dropped_character_still_match(
     cache: ManifestCache, plate: str, confusions: list[int], drop: int | None
 ) -> None:
-    swap = {g[0]: g[1] for g in OCR_CONFUSIONS} | {g[1]: g[0] for g in OCR_CONFUSIONS}
+    swap = {g[0]: g[1] for g in KEY_FOLDS} | {g[1]: g[0] for g in KEY_FOLDS}
     read = list(plate)
     for i in confusions:
         if i < len(read):

@@ -32,7 +32,7 @@ from edge.plate_formats import (
     formats_for,
     visitor_formats_for,
 )
-from edge.plates import CYRILLIC_LOOKALIKES
+from edge.transliteration import CYRILLIC_LOOKALIKES
 
 COUNTRIES = sorted({fmt.country for fmt in FORMATS})
 VISITORS = sorted({fmt.country for fmt in VISITOR_FORMATS})
