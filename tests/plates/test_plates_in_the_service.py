@@ -14,6 +14,7 @@ import numpy as np
 
 from drivers.sim.camera import road, write_video
 from drivers.sim.plates import render_scene
+from edge.crops import CROPS_DIR
 from edge.manifest import parse_manifest
 from edge.manifest_cache import ManifestCache
 from edge.plate_formats import formats_for
@@ -72,7 +73,9 @@ def test_a_truck_seen_by_the_lane_camera_is_read_and_matched(tmp_path: Path) -> 
     plate, best_ref, match = _run_lane(tmp_path, video)
     assert plate["candidates"][0]["text"] == PLATE  # type: ignore[index]
     assert plate["candidates"][0]["country"] == "KZ"  # type: ignore[index]
-    assert str(plate["crop_jpeg"]).startswith("/9j/")  # a base64 JPEG
+    # The crop is a file of the crop store (edge.crops); the row keeps its reference.
+    crop = (tmp_path / "data" / CROPS_DIR / str(plate["crop"])).read_bytes()
+    assert crop.startswith(b"\xff\xd8")  # a JPEG
     assert best_ref == "T1"
     assert match["candidates"][0]["discrepancies"] == [] or all(  # type: ignore[index]
         d["code"] != "PLATE_APPROXIMATE"
