@@ -26,6 +26,7 @@ import contextlib
 import datetime as dt
 import os
 import random
+import signal
 import socket
 import subprocess
 import sys
@@ -143,6 +144,17 @@ def demo_command(args: argparse.Namespace, _context: CliContext) -> int:
     except NotDemoDirectoryError as error:
         print(f"carec-edge demo: {error}", file=sys.stderr)
         return 2
+
+
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+
+def _interrupted(_signum: int, _frame: object) -> None:
+    """Ctrl-C or SIGTERM: stop the crossing. Even when started with SIGINT ignored (a background
+    job of a script); further signals are ignored, so that nothing cuts the shutdown short."""
+    for sig in STOP_SIGNALS:
+        signal.signal(sig, signal.SIG_IGN)
+    raise KeyboardInterrupt
 
 
 class NotDemoDirectoryError(Exception):
@@ -280,6 +292,7 @@ class Crossing:
         tls = TlsListener(port=0, cafiles=(fleet.ca_bundle,), certfile=fleet.broker_cert,
                           keyfile=fleet.broker_key)  # fmt: skip
         serve = self.options.serve
+        previous = {sig: signal.signal(sig, _interrupted) for sig in STOP_SIGNALS}
         try:
             with contextlib.ExitStack() as stack:
                 broker = stack.enter_context(
@@ -309,6 +322,9 @@ class Crossing:
         except KeyboardInterrupt:
             print("\nstopped: every post, the broker and the cameras are down")
             return 0
+        finally:
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
         return 0
 
     def _cis(self, fleet: Fleet, port: int) -> PeerLink:
