@@ -1,4 +1,5 @@
-"""`python -m edge.demo` (what `make demo` runs): a synthetic day at the crossing, end to end.
+"""`python -m edge.demo`: a synthetic day at one post's matcher, without the services (`make
+demo` runs the whole crossing instead: `carec-edge demo`, edge/cli/demo_cmd.py).
 
 A day of pre-arrival records is written as a JSON Lines file of the contract, imported with the
 real command (`carec-edge manifests import`, run as its own process as an operator would), and
