@@ -5,6 +5,7 @@ from __future__ import annotations
 import sys
 
 from tests.bench import (
+    bench_camera,
     bench_codes,
     bench_kiosk,
     bench_matching,
@@ -13,7 +14,15 @@ from tests.bench import (
     bench_sync,
 )
 
-BENCHMARKS = [bench_matching, bench_sync, bench_kiosk, bench_plates, bench_soak, bench_codes]
+BENCHMARKS = [
+    bench_matching,
+    bench_sync,
+    bench_kiosk,
+    bench_plates,
+    bench_soak,
+    bench_codes,
+    bench_camera,
+]
 
 
 def main() -> int:

@@ -4,10 +4,12 @@ the driver reports: readings, health changes and rejects."""
 from __future__ import annotations
 
 import queue
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TypeVar
 
 from drivers.backoff import Backoff
 from drivers.protocol import Protocol
@@ -15,7 +17,9 @@ from drivers.serial_device import SerialDevice
 from drivers.sim.pty_port import PtyPort
 from edge.readings import Health, Reading
 
-TIMEOUT_S = 10.0
+T = TypeVar("T")
+
+TIMEOUT_S = 60.0  # a bound on waits that take milliseconds, generous for a loaded 2-core box
 
 
 @dataclass
@@ -27,21 +31,26 @@ class Harness:
     rejects: queue.Queue[str] = field(default_factory=queue.Queue)
 
     def next_reading(self, timeout: float = TIMEOUT_S) -> Reading:
-        return self.readings.get(timeout=timeout)
+        return _next(self.readings, timeout, "reading")
 
     def readings_until(self, count: int, timeout: float = TIMEOUT_S) -> list[Reading]:
         return [self.next_reading(timeout) for _ in range(count)]
 
+    def next_reject(self, timeout: float = TIMEOUT_S) -> str:
+        return _next(self.rejects, timeout, "reject")
+
     def wait_health(self, wanted: Health, timeout: float = TIMEOUT_S) -> None:
-        while self.health.get(timeout=timeout) != wanted:
+        deadline = time.monotonic() + timeout
+        while _next(self.health, deadline - time.monotonic(), f"health {wanted}") != wanted:
             pass
 
-    def no_more_readings(self, within: float = 0.3) -> bool:
-        try:
-            self.readings.get(timeout=within)
-        except queue.Empty:
-            return True
-        return False
+
+def _next(events: queue.Queue[T], timeout: float, what: str) -> T:
+    """The next event, or a failure that says what did not come."""
+    try:
+        return events.get(timeout=max(0.0, timeout))
+    except queue.Empty:
+        raise AssertionError(f"no {what} from the device in time") from None
 
 
 @contextmanager
