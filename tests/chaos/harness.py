@@ -53,7 +53,7 @@ class Node:
         """kill -9: no shutdown, no flush, whatever was in flight stays in flight."""
         assert self.process is not None
         self.process.process.send_signal(signal.SIGKILL)
-        self.process.process.wait(timeout=20)
+        self.process.process.wait(timeout=60)
         self.process = None
 
     def stop(self) -> None:

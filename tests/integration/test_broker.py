@@ -42,7 +42,7 @@ OTHER_KZ_POST = "KZ-NURZHOLY-2"
 ENTRY_POST = "KG-TORUGART-1"  # the partner's entry post
 NOT_AUTHORIZED = 0x87
 NO_MATCHING_SUBSCRIBERS = 0x10  # a success: accepted, but nobody listens
-WAIT = 10.0  # seconds: a bound on a wait that should take milliseconds
+WAIT = 60.0  # seconds: a bound on a wait that should take milliseconds
 
 
 def to(sender: str, receiver: str, kind: str) -> str:

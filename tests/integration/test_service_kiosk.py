@@ -16,7 +16,7 @@ def test_the_service_serves_the_kiosk_on_loopback(tmp_path: Path) -> None:
     with ServiceProcess(config, tmp_path / "data") as service:
         service.wait_log("service.ready")
         service.wait_log("kiosk.serving", f"127.0.0.1:{port}")
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}/login", timeout=10) as response:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/login", timeout=60) as response:
             page = response.read().decode()
         assert response.status == 200
         assert "<form" in page
@@ -43,6 +43,6 @@ def test_the_kiosk_alone_serves_and_stops_cleanly_on_sigterm(tmp_path: Path) -> 
     port = free_port()
     with CarecProcess(tmp_path / "data", "kiosk", "--port", str(port)) as kiosk:
         kiosk.wait_log("Uvicorn running on", f"127.0.0.1:{port}")
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}/login", timeout=10) as response:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/login", timeout=60) as response:
             assert response.status == 200
         assert kiosk.stop() == 0
