@@ -10,7 +10,7 @@ from pathlib import Path
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, RedirectResponse, Response
+from fastapi.responses import JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from starlette.middleware.trustedhost import TrustedHostMiddleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -18,6 +18,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from edge.logs import log_event
 from ui_kiosk import texts
 from ui_kiosk.backend import KioskBackend, KioskError
+from ui_kiosk.body_guard import BodyGuard, not_logged_in, wants_json
 from ui_kiosk.i18n import Catalogs
 from ui_kiosk.login_guard import LoginGuard
 from ui_kiosk.routes import api, auth, desk, events, sync_stuck, trucks
@@ -79,6 +80,8 @@ def create_app(
     app.include_router(api.openapi_router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     _handle_errors(app)
+    # Innermost of the three: the host is checked first, then the session, then the body.
+    app.add_middleware(BodyGuard, sessions=sessions)
     app.add_middleware(
         TrustedHostMiddleware,
         allowed_hosts=sorted({settings.host, "127.0.0.1", "localhost", *settings.allowed_hosts}),
@@ -88,20 +91,22 @@ def create_app(
 
 
 def _wants_json(request: Request) -> bool:
-    return request.url.path.startswith(("/api/", "/events", "/openapi.json"))
+    return wants_json(request.url.path)
+
+
+def _invalid_fields(error: RequestValidationError) -> str:
+    """Which fields did not fit and why, never what they held (it can be 50 MB, or a PIN)."""
+    parts = []
+    for item in error.errors()[:10]:
+        where = ".".join(str(part) for part in item.get("loc", ()))[:100]
+        parts.append(f"{where}: {str(item.get('msg', 'invalid'))[:200]}")
+    return "; ".join(parts)
 
 
 def _handle_errors(app: FastAPI) -> None:
     @app.exception_handler(NotLoggedInError)
-    async def not_logged_in(request: Request, _error: Exception) -> Response:
-        if _wants_json(request):
-            return JSONResponse({"error": "not_logged_in", "detail": "log in"}, status_code=401)
-        if request.headers.get("HX-Request"):
-            return Response(status_code=401, headers={"HX-Redirect": "/login"})
-        target = "/login"
-        if request.method == "GET" and request.url.path not in ("/", "/login"):
-            target += f"?next={request.url.path}"
-        return RedirectResponse(target, status_code=303)
+    async def no_session(request: Request, _error: Exception) -> Response:
+        return not_logged_in(request)
 
     @app.exception_handler(CsrfError)
     async def csrf_refused(request: Request, _error: Exception) -> Response:
@@ -123,8 +128,10 @@ def _handle_errors(app: FastAPI) -> None:
     @app.exception_handler(RequestValidationError)
     async def invalid(request: Request, error: Exception) -> Response:
         assert isinstance(error, RequestValidationError)
+        detail = _invalid_fields(error)
+        log_event(logger, logging.WARNING, "kiosk.invalid", path=request.url.path, detail=detail)
         if _wants_json(request):
-            return JSONResponse({"error": "invalid", "detail": str(error.errors())}, 422)
+            return JSONResponse({"error": "invalid", "detail": detail}, 422)
         return await _error_page(request, "invalid", 422)
 
 

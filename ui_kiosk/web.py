@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import Depends, Request
+from fastapi import Path as PathParam
 from fastapi.responses import HTMLResponse
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
@@ -26,6 +27,10 @@ from ui_kiosk.translit import name_latin, plate_latin
 
 TEMPLATES = Path(__file__).parent / "templates"
 CSRF_FIELD = "csrf_token"
+# A row id of the store: SQLite's integers are 64-bit and signed. Beyond that is no truck (and
+# would overflow the driver: a 500), so it is refused as invalid before any lookup.
+MAX_ROW_ID = 2**63 - 1
+ArrivalId = Annotated[int, PathParam(ge=1, le=MAX_ROW_ID)]
 CSRF_HEADER = "X-CSRF-Token"
 
 

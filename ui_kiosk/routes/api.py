@@ -28,7 +28,7 @@ from ui_kiosk.models import (
 from ui_kiosk.record_search import MAX_QUERY_CHARS
 from ui_kiosk.scans import MAX_SCAN_CHARS
 from ui_kiosk.translit import name_latin
-from ui_kiosk.web import DECIDERS, Actor, Decider, Supervisor, Who, kiosk_of, require
+from ui_kiosk.web import DECIDERS, Actor, ArrivalId, Decider, Supervisor, Who, kiosk_of, require
 
 
 class ErrorOut(BaseModel):
@@ -73,7 +73,7 @@ async def queue(request: Request, who: Viewer) -> list[QueueEntry]:
 
 
 @router.get("/arrivals/{arrival_id}", response_model=ArrivalDetail)
-async def arrival(request: Request, arrival_id: int, who: Viewer) -> ArrivalDetail:
+async def arrival(request: Request, arrival_id: ArrivalId, who: Viewer) -> ArrivalDetail:
     detail = await kiosk_of(request).backend.arrival(arrival_id)
     if detail is None:
         raise KioskError(ErrorCode.NOT_FOUND, f"no arrival {arrival_id}")
@@ -82,21 +82,21 @@ async def arrival(request: Request, arrival_id: int, who: Viewer) -> ArrivalDeta
 
 @router.post("/arrivals/{arrival_id}/decision", response_model=DecisionView, status_code=201)
 async def decide(
-    request: Request, arrival_id: int, who: Decider, decision: Annotated[DecisionIn, Body()]
+    request: Request, arrival_id: ArrivalId, who: Decider, decision: Annotated[DecisionIn, Body()]
 ) -> DecisionView:
     return await kiosk_of(request).backend.decide(who.officer, arrival_id, decision)
 
 
 @router.post("/arrivals/{arrival_id}/reopen", response_model=DecisionView, status_code=201)
 async def reopen(
-    request: Request, arrival_id: int, who: Supervisor, reopen: Annotated[ReopenIn, Body()]
+    request: Request, arrival_id: ArrivalId, who: Supervisor, reopen: Annotated[ReopenIn, Body()]
 ) -> DecisionView:
     return await kiosk_of(request).backend.reopen(who.officer, arrival_id, reopen)
 
 
 @router.post("/arrivals/{arrival_id}/scans", response_model=ScanOutcome, status_code=201)
 async def scan(
-    request: Request, arrival_id: int, who: Decider, scan: Annotated[ScanIn, Body()]
+    request: Request, arrival_id: ArrivalId, who: Decider, scan: Annotated[ScanIn, Body()]
 ) -> ScanOutcome:
     return await kiosk_of(request).backend.scan(who.officer, arrival_id, scan.text)
 

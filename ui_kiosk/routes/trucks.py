@@ -24,7 +24,9 @@ from ui_kiosk.record_search import MAX_QUERY_CHARS
 from ui_kiosk.scans import MAX_SCAN_CHARS
 from ui_kiosk.web import (
     DECIDERS,
+    MAX_ROW_ID,
     Actor,
+    ArrivalId,
     Decider,
     QuietWho,
     Supervisor,
@@ -107,7 +109,7 @@ async def _truck_context(request: Request, arrival_id: int, who: Actor) -> dict[
 
 @router.get("/arrivals/{arrival_id}", response_class=HTMLResponse)
 async def truck_page(
-    request: Request, arrival_id: int, who: Viewer, done: str | None = None
+    request: Request, arrival_id: ArrivalId, who: Viewer, done: str | None = None
 ) -> Response:
     context = await _truck_context(request, arrival_id, who)
     context |= {"done": _done(done), "scanned": None, "oob": False}
@@ -115,7 +117,7 @@ async def truck_page(
 
 
 @router.get("/arrivals/{arrival_id}/live", response_class=HTMLResponse)
-async def truck_live(request: Request, arrival_id: int, who: QuietWho) -> Response:
+async def truck_live(request: Request, arrival_id: ArrivalId, who: QuietWho) -> Response:
     if who.officer.role not in DECIDERS:
         raise KioskError(ErrorCode.NOT_ALLOWED, "technicians do not see trucks")
     context = await _truck_context(request, arrival_id, who) | {"oob": True}
@@ -133,7 +135,7 @@ async def open_truck(
 @router.post("/arrivals/{arrival_id}/scan")
 async def scan(
     request: Request,
-    arrival_id: int,
+    arrival_id: ArrivalId,
     who: Decider,
     scan: Annotated[str, Form(max_length=MAX_SCAN_CHARS)],
 ) -> Response:
@@ -147,7 +149,7 @@ async def scan(
 @router.post("/arrivals/{arrival_id}/attach")
 async def attach(
     request: Request,
-    arrival_id: int,
+    arrival_id: ArrivalId,
     who: Decider,
     issuer: Annotated[str, Form(max_length=64)],
     ref: Annotated[str, Form(max_length=35)],
@@ -159,7 +161,7 @@ async def attach(
 @router.post("/arrivals/{arrival_id}/decide")
 async def decide(
     request: Request,
-    arrival_id: int,
+    arrival_id: ArrivalId,
     who: Decider,
     kind: Annotated[DecisionKind, Form()],
     reason: Annotated[ReasonCode, Form()],
@@ -173,7 +175,7 @@ async def decide(
 @router.post("/arrivals/{arrival_id}/reopen")
 async def reopen(
     request: Request,
-    arrival_id: int,
+    arrival_id: ArrivalId,
     who: Supervisor,
     reason: Annotated[ReasonCode, Form()],
     note: Annotated[str, Form(max_length=MAX_NOTE_CHARS)] = "",
@@ -189,7 +191,7 @@ async def search_page(
     request: Request,
     who: Viewer,
     q: Annotated[str, Query(max_length=MAX_QUERY_CHARS)] = "",
-    arrival: int | None = None,
+    arrival: Annotated[int | None, Query(ge=1, le=MAX_ROW_ID)] = None,
 ) -> Response:
     hits = await kiosk_of(request).backend.search(q) if q.strip() else []
     context = {"q": q, "hits": hits, "arrival": arrival, "searched": bool(q.strip())}
