@@ -1,14 +1,16 @@
 """Arrival changes as a feed, and as server-sent events for the browser.
 
 `ChangeFeed.publish` may be called from any thread (the store thread, a device's); each
-subscriber gets the ids on its own event loop. A subscriber that falls behind loses ids, not
-memory: the browser re-fetches the whole queue on any change anyway.
+subscriber gets the ids on its own event loop, from the moment it subscribed. A subscriber that
+falls behind loses ids (counted), not memory: the browser re-fetches the whole queue on any
+change anyway.
 """
 
 from __future__ import annotations
 
 import asyncio
 import threading
+import weakref
 from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
 
 QUEUE_LIMIT = 64
@@ -21,29 +23,29 @@ SHUTDOWN_GRACE_SECONDS = 2  # uvicorn takes whole seconds
 class ChangeFeed:
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._subscribers: set[tuple[asyncio.AbstractEventLoop, asyncio.Queue[int]]] = set()
+        # Weakly: a subscription dropped unclosed (a stream that never started) goes by itself.
+        self._subscribers: weakref.WeakSet[Subscription] = weakref.WeakSet()
 
     def publish(self, arrival_id: int) -> None:
         with self._lock:
             subscribers = list(self._subscribers)
-        for loop, queue in subscribers:
+        for subscription in subscribers:
             try:
-                loop.call_soon_threadsafe(_offer, queue, arrival_id)
+                subscription.loop.call_soon_threadsafe(subscription.offer, arrival_id)
             except RuntimeError:  # that loop is closed: its subscriber is gone
-                with self._lock:
-                    self._subscribers.discard((loop, queue))
+                self._discard(subscription)
 
-    async def subscribe(self) -> AsyncGenerator[int, None]:
-        queue: asyncio.Queue[int] = asyncio.Queue(QUEUE_LIMIT)
-        entry = (asyncio.get_running_loop(), queue)
+    def subscribe(self) -> Subscription:
+        """The changes from now on, on the running loop. Subscribed when this returns, not at
+        the first read: a change published in between is not lost."""
+        subscription = Subscription(self)
         with self._lock:
-            self._subscribers.add(entry)
-        try:
-            while True:
-                yield await queue.get()
-        finally:
-            with self._lock:
-                self._subscribers.discard(entry)
+            self._subscribers.add(subscription)
+        return subscription
+
+    def _discard(self, subscription: Subscription) -> None:
+        with self._lock:
+            self._subscribers.discard(subscription)
 
     @property
     def subscribers(self) -> int:
@@ -51,9 +53,37 @@ class ChangeFeed:
             return len(self._subscribers)
 
 
-def _offer(queue: asyncio.Queue[int], arrival_id: int) -> None:
-    if not queue.full():
-        queue.put_nowait(arrival_id)
+class Subscription:
+    """One subscriber's arrival ids, at most QUEUE_LIMIT waiting (the overflow is counted)."""
+
+    def __init__(self, feed: ChangeFeed) -> None:
+        self.loop = asyncio.get_running_loop()
+        self.lost = 0
+        self._feed = feed
+        self._queue: asyncio.Queue[int] = asyncio.Queue(QUEUE_LIMIT)
+        self._closed = False
+
+    def offer(self, arrival_id: int) -> None:
+        if self._queue.full():
+            self.lost += 1
+        else:
+            self._queue.put_nowait(arrival_id)
+
+    @property
+    def pending(self) -> int:
+        return self._queue.qsize()
+
+    def __aiter__(self) -> Subscription:
+        return self
+
+    async def __anext__(self) -> int:
+        if self._closed:
+            raise StopAsyncIteration
+        return await self._queue.get()
+
+    async def aclose(self) -> None:
+        self._closed = True
+        self._feed._discard(self)
 
 
 async def server_sent_events(

@@ -18,7 +18,7 @@ import asyncio
 import dataclasses
 import datetime as dt
 import logging
-from collections.abc import AsyncGenerator, Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Literal, Protocol, TypeVar
 
@@ -49,7 +49,7 @@ from edge.timeutil import utcnow
 from ui_kiosk.arrival_views import Assessed, arrival_detail, assess_match, queue_entry
 from ui_kiosk.arrival_views import decision_view as _decision_view
 from ui_kiosk.backend import ErrorCode, KioskError
-from ui_kiosk.events import ChangeFeed
+from ui_kiosk.events import ChangeFeed, Subscription
 from ui_kiosk.models import (
     ArrivalDetail,
     DecisionIn,
@@ -202,7 +202,7 @@ class StoreBackend:
     async def search(self, query: str) -> list[SearchHit]:
         return await self._run(search_records, self.cache, query)
 
-    def changes(self) -> AsyncGenerator[int, None]:
+    def changes(self) -> Subscription:
         return self.feed.subscribe()
 
     # -- the corner and the report -------------------------------------------------------------

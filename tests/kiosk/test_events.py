@@ -5,14 +5,27 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import AsyncGenerator
+from collections.abc import AsyncGenerator, Awaitable
+from typing import TypeVar
 
 from tests.kiosk.conftest import Kiosk
-from ui_kiosk.events import ChangeFeed, server_sent_events
+from ui_kiosk.events import QUEUE_LIMIT, ChangeFeed, server_sent_events
+
+T = TypeVar("T")
+
+
+DEADLINE = 30.0  # seconds: every wait below ends at its event, or fails here with a message
 
 
 async def _valid() -> bool:
     return True
+
+
+async def within(what: str, waiting: Awaitable[T]) -> T:
+    try:
+        return await asyncio.wait_for(waiting, DEADLINE)
+    except TimeoutError:
+        raise AssertionError(f"{what}: nothing within {DEADLINE} s") from None
 
 
 async def _first(stream: AsyncGenerator[str, None], count: int) -> list[str]:
@@ -29,18 +42,28 @@ def test_a_change_published_from_another_thread_reaches_the_stream() -> None:
 
     async def scenario() -> list[str]:
         stream = server_sent_events(feed.subscribe(), _valid, heartbeat_seconds=60)
-        assert await anext(stream) == "retry: 3000\n\n"
-        waiting = asyncio.ensure_future(anext(stream))
-        while feed.subscribers == 0:  # the subscription starts with the first read
-            await asyncio.sleep(0)
+        assert feed.subscribers == 1  # subscribed already: nothing published from now is lost
         publisher = threading.Thread(target=feed.publish, args=(42,))
         publisher.start()
-        chunk = await waiting
+        chunks = await within("the change on the stream", _first(stream, 2))
         publisher.join()
         await stream.aclose()
-        return [chunk]
+        return chunks
 
-    assert asyncio.run(scenario()) == ["event: arrival\ndata: 42\n\n"]
+    assert asyncio.run(scenario()) == ["retry: 3000\n\n", "event: arrival\ndata: 42\n\n"]
+
+
+def test_a_change_published_before_the_first_read_is_not_lost() -> None:
+    feed = ChangeFeed()
+
+    async def scenario() -> list[str]:
+        stream = server_sent_events(feed.subscribe(), _valid, heartbeat_seconds=60)
+        feed.publish(7)  # before the stream sent anything (the browser has seen no response)
+        chunks = await within("the early change on the stream", _first(stream, 2))
+        await stream.aclose()
+        return chunks
+
+    assert asyncio.run(scenario()) == ["retry: 3000\n\n", "event: arrival\ndata: 7\n\n"]
 
 
 def test_an_idle_stream_sends_heartbeats_and_a_closed_stream_unsubscribes() -> None:
@@ -48,7 +71,7 @@ def test_an_idle_stream_sends_heartbeats_and_a_closed_stream_unsubscribes() -> N
 
     async def scenario() -> list[str]:
         stream = server_sent_events(feed.subscribe(), _valid, heartbeat_seconds=0.01)
-        chunks = await _first(stream, 2)
+        chunks = await within("a heartbeat", _first(stream, 2))
         await stream.aclose()
         return chunks
 
@@ -63,51 +86,52 @@ def test_the_stream_ends_with_logout_when_the_session_is_over() -> None:
         return False
 
     async def scenario() -> list[str]:
-        return [c async for c in server_sent_events(feed.subscribe(), expired, 0.01)]
+        stream = server_sent_events(feed.subscribe(), expired, 0.01)
+        return await within("the logout event", _all(stream))
 
     assert asyncio.run(scenario()) == ["retry: 3000\n\n", "event: logout\ndata: \n\n"]
+
+
+async def _all(stream: AsyncGenerator[str, None]) -> list[str]:
+    return [chunk async for chunk in stream]
 
 
 def test_a_subscriber_that_falls_behind_loses_ids_not_memory() -> None:
     feed = ChangeFeed()
 
-    async def scenario() -> int:
+    async def scenario() -> tuple[int, int]:
         changes = feed.subscribe()
-        first = asyncio.ensure_future(anext(changes))
-        while feed.subscribers == 0:
-            await asyncio.sleep(0)
-        for arrival_id in range(1000):
-            feed.publish(arrival_id)
-        await first
-        await asyncio.sleep(0)  # let the published callbacks run
-        queued = 0
-        while True:
-            try:
-                await asyncio.wait_for(anext(changes), timeout=0.001)
-            except TimeoutError:
-                break
-            queued += 1
-        await changes.aclose()
-        return queued
+        delivered = asyncio.Event()
+        loop = asyncio.get_running_loop()
 
-    assert asyncio.run(scenario()) < 100
+        def publish_all() -> None:
+            for arrival_id in range(1000):
+                feed.publish(arrival_id)
+            loop.call_soon_threadsafe(delivered.set)  # after every offer, in order
+
+        publisher = threading.Thread(target=publish_all)
+        publisher.start()
+        await within("the thousand offers", delivered.wait())
+        publisher.join()
+        pending, lost = changes.pending, changes.lost
+        await changes.aclose()
+        return pending, lost
+
+    assert asyncio.run(scenario()) == (QUEUE_LIMIT, 1000 - QUEUE_LIMIT)
+    assert feed.subscribers == 0
 
 
 def test_the_backend_publishes_its_own_changes(kiosk: Kiosk) -> None:
     arrival_id = kiosk.arrive()
-    seen: list[int] = []
 
-    async def scenario() -> None:
+    async def scenario() -> int:
         changes = kiosk.backend.changes()
-        first = asyncio.ensure_future(anext(changes))
-        while kiosk.backend.feed.subscribers == 0:
-            await asyncio.sleep(0)
         kiosk.backend.notify_arrival_changed(arrival_id)  # the wiring, after a reading
-        seen.append(await first)
+        seen = await within("the backend's change", anext(changes))
         await changes.aclose()
+        return seen
 
-    asyncio.run(scenario())
-    assert seen == [arrival_id]
+    assert asyncio.run(scenario()) == arrival_id
 
 
 def test_a_kiosk_in_its_own_process_notices_arrivals_others_change(kiosk: Kiosk) -> None:
