@@ -16,6 +16,7 @@ import itertools
 import logging
 import multiprocessing as mp
 import queue
+import signal
 import threading
 import time
 import traceback
@@ -236,6 +237,9 @@ class PlateWorker:
 
 def serve(jobs: Any, results: Any, settings: RecognizerSettings) -> None:
     """The worker process: load the models once, then read frames until told to stop."""
+    # A terminal's Ctrl-C reaches the whole process group; the supervising service stops us
+    # itself, so the signal would only print a KeyboardInterrupt traceback into its log.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     try:
         recognizer = PlateRecognizer(settings)
     except Exception as error:  # reported to the supervisor, which restarts us
