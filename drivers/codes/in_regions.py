@@ -8,6 +8,7 @@ from __future__ import annotations
 import numpy as np
 
 from drivers.codes.backends import ZBAR_FORMATS, RawCode, merge, read_zbar, read_zxing
+from drivers.codes.enhance import sharpen
 from drivers.codes.geometry import mapped, rotate, translation
 from drivers.codes.images import Gray
 from drivers.codes.regions import candidate_regions, edge_direction
@@ -18,21 +19,23 @@ DESKEW_MIN_DEGREES = 3.0  # both decoders cope with less; PDF417 and long 1D cod
 CONFIRM_MARGIN = 0.25  # of a code's side, around the box zbar is given: its quiet zone
 
 
-def read_regions(gray: Gray) -> list[RawCode]:
+def read_regions(gray: Gray, *, sharpened: bool = False) -> list[RawCode]:
     """The codes in `gray`'s candidate regions, positions in `gray`'s pixels, each once
-    (regions may overlap)."""
+    (regions may overlap); each crop `sharpened` first when asked."""
     found: list[RawCode] = []
     for region in candidate_regions(gray):
-        for code in _read_region(region.crop(gray)):
+        for code in _read_region(region.crop(gray), sharpened):
             code = mapped(code, translation(region.x0, region.y0))
             if not any(_same_symbol(code, earlier) for earlier in found):
                 found.append(code)
     return found
 
 
-def _read_region(crop: Gray) -> list[RawCode]:
+def _read_region(crop: Gray, sharpened: bool) -> list[RawCode]:
     direction = edge_direction(crop)
     bars = direction.coherence >= BARS_COHERENCE
+    if sharpened:
+        crop = sharpen(crop)
     codes = _read(crop, bars=bars)
     if codes or direction.coherence < SKEW_COHERENCE or abs(direction.skew) < DESKEW_MIN_DEGREES:
         return codes

@@ -301,6 +301,18 @@ def test_a_code128_turned_90_degrees_in_a_large_frame_is_zbars_read() -> None:
     assert_near(centre(code), placed_centre(symbol, 300, 200))
 
 
+def test_a_small_defocused_code_in_a_large_frame_is_read_from_its_region_sharpened() -> None:
+    symbol = blur(render("aztec", "CMR:2024/0042", scale=3), 1.4)[70:-70, 70:-70]
+    frame = large_frame([(symbol, 1500, 600)], seed=1307)
+    assert read_regions(frame) == []  # as the camera saw it, too soft for zxing-cpp
+
+    code = only_code(decode_image(frame))
+
+    assert (code.format, code.text) == ("aztec", "CMR:2024/0042")
+    assert_near(centre(code), placed_centre(symbol, 1500, 600))
+    assert [found.text for found in read_regions(frame, sharpened=True)] == ["CMR:2024/0042"]
+
+
 def test_a_light_on_dark_code_the_regions_miss_is_read_from_the_whole_frame() -> None:
     symbol = invert(render("datamatrix", "SEAL:KZ-1234567"))
     frame = large_frame([(symbol, 800, 400)], seed=1305)
