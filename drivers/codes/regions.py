@@ -19,7 +19,8 @@ from drivers.codes.images import Gray
 
 CELL = 8  # pixels; a QR module of 6 px or bars of 2 px still fill a cell with edges
 DENSITY_FLOOR = 60  # mean Sobel magnitude of a cell; paper and sensor noise stay near 20
-DENSITY_OVER_MEDIAN = 2.0  # a noisier frame raises the bar with its own background
+DENSITY_OVER_MEDIAN = 2.0  # a noisier frame raises the bar with its own background ...
+DENSITY_CEILING = 120  # ... but never above what a printed code's cells keep (150-220)
 CLOSE_CELLS = 3  # bridges a finder pattern's solid centre and the gaps of wide bars
 MIN_SIDE_CELLS = 4  # smaller is a speck or a stroke of text, not a readable code
 PAD_CELLS = 2  # the quiet zone and the code's blurred edge, cut off by the threshold
@@ -53,7 +54,8 @@ def candidate_regions(gray: Gray) -> list[Region]:
     density = cv2.resize(
         edges[: rows * CELL, : cols * CELL], (cols, rows), interpolation=cv2.INTER_AREA
     )
-    threshold = max(DENSITY_FLOOR, DENSITY_OVER_MEDIAN * float(np.median(density)))
+    background = DENSITY_OVER_MEDIAN * float(np.median(density))
+    threshold = max(DENSITY_FLOOR, min(DENSITY_CEILING, background))
     dense = np.asarray(density > threshold, dtype=np.uint8)
     kernel = cv2.getStructuringElement(cv2.MORPH_RECT, (CLOSE_CELLS, CLOSE_CELLS))
     closed = cv2.morphologyEx(dense, cv2.MORPH_CLOSE, kernel)

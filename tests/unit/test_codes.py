@@ -313,6 +313,20 @@ def test_a_small_defocused_code_in_a_large_frame_is_read_from_its_region_sharpen
     assert [found.text for found in read_regions(frame, sharpened=True)] == ["CMR:2024/0042"]
 
 
+def test_a_code_on_a_busy_texture_filling_the_frame_is_still_found_in_its_region() -> None:
+    # Gravel, a grille, a tarpaulin: edges everywhere raise the bar with the frame's own
+    # background, but never above what a printed code keeps.
+    gravel = np.random.default_rng(1308).normal(128, 40, (1080, 1920))
+    frame = np.clip(cv2.GaussianBlur(gravel, (0, 0), 1.0), 0, 255).astype(np.uint8)
+    symbol = render("qr", "SEAL:KZ1", scale=4)
+    frame[300 : 300 + symbol.shape[0], 1400 : 1400 + symbol.shape[1]] = symbol
+
+    code = only_code(read_in_regions(frame))
+
+    assert (code.format, code.text, code.decoder) == ("qr", "SEAL:KZ1", "zbar")
+    assert_near(centre(code), placed_centre(symbol, 1400, 300))
+
+
 def test_a_light_on_dark_code_the_regions_miss_is_read_from_the_whole_frame() -> None:
     symbol = invert(render("datamatrix", "SEAL:KZ-1234567"))
     frame = large_frame([(symbol, 800, 400)], seed=1305)
