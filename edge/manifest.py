@@ -1,4 +1,4 @@
-"""The pre-arrival e-manifest: the exchange record of `shared/contracts/emanifest.md` as a typed,
+"""The pre-arrival e-manifest: the exchange record of `docs/emanifest.md` as a typed,
 validated model. A record that breaks the contract is rejected whole, with a reason per field."""
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from pydantic import (
 from pydantic_core import ErrorDetails
 
 from edge.codes import COUNTRIES_ALPHA2, NATIONALITIES_ALPHA3, container_number_error, is_hs_code
+from edge.json_input import JsonInputError, parse_json
 from edge.timeutil import parse_utc, today
 
 
@@ -72,6 +73,13 @@ Text = Annotated[
 Country = Annotated[str, StringConstraints(strip_whitespace=True), AfterValidator(_country)]
 Nationality = Annotated[str, StringConstraints(strip_whitespace=True), AfterValidator(_nationality)]
 OfficeCode = Annotated[str, StringConstraints(pattern=r"^[A-Z]{2}[A-Z0-9]{1,15}$")]
+
+# SQLite stores signed 64-bit integers: a larger one must be refused here, as one bad record,
+# not found by the store, where it ends an import with the good records of its batch.
+INT64_MAX = 2**63 - 1
+# NCTS sizes: a goods item number has at most 5 digits, a number of packages at most 8.
+MAX_GOODS_ITEM = 99_999
+MAX_PACKAGES = 99_999_999
 
 
 class Procedure(StrEnum):
@@ -156,10 +164,10 @@ class Seal(_Part):
 
 
 class Goods(_Part):
-    seq: Annotated[int, Field(ge=1, strict=True)]
+    seq: Annotated[int, Field(ge=1, le=MAX_GOODS_ITEM, strict=True)]
     description: Text
     hs_code: Annotated[str, AfterValidator(_hs_code)]
-    packages: Annotated[int, Field(ge=0, strict=True)] | None = None
+    packages: Annotated[int, Field(ge=0, le=MAX_PACKAGES, strict=True)] | None = None
     package_type: Annotated[str, StringConstraints(pattern=r"^[A-Z0-9]{2}$")] | None = None
     gross_mass_kg: Annotated[float, Field(ge=0, allow_inf_nan=False, strict=True)]
 
@@ -168,7 +176,7 @@ class Manifest(_Part):
     """One pre-arrival record, exactly the fields of the contract."""
 
     ref: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=35)]
-    version: Annotated[int, Field(ge=1, strict=True)] = 1
+    version: Annotated[int, Field(ge=1, le=INT64_MAX, strict=True)] = 1
     issuer: Annotated[str, AfterValidator(_issuer)]
     ucr: Text | None = None
     tir_carnet: Text | None = None
@@ -253,17 +261,15 @@ def describe_validation_error(error: ValidationError) -> list[str]:
     return reasons
 
 
-def parse_manifest_json(raw: bytes | str) -> Manifest:
-    """Validate one JSON text as a manifest, or raise ContractError."""
+def parse_manifest_json(raw: bytes | str, where: str = "record") -> Manifest:
+    """Validate one JSON text as a manifest, or raise ContractError. The text is read by the
+    boundaries' strict reader: a duplicate key (a second `ref` that would silently win), NaN
+    or nesting beyond its limit is refused. `where` names the input in reader errors."""
     try:
-        return Manifest.model_validate_json(raw)
-    except ValidationError as error:
-        first = error.errors(include_url=False)[0]
-        if first["type"] == "json_invalid":
-            raise ContractError([f"not JSON: {first['ctx'].get('error', first['msg'])}"]) from None
-        if first["type"] == "model_type":
-            raise ContractError(["record: expected a JSON object"]) from None
-        raise ContractError(describe_validation_error(error)) from None
+        data = parse_json(raw, where)
+    except JsonInputError as error:
+        raise ContractError([str(error).removeprefix(f"{where}: ")]) from None
+    return parse_manifest(data)
 
 
 def parse_manifest(data: object) -> Manifest:

@@ -47,10 +47,10 @@ def import_command(args: argparse.Namespace, context: CliContext) -> int:
     summary = import_files(cache, args.files, on_reject=on_reject, on_progress=on_progress)
     stored = summary.stored
     print(
-        f"imported {summary.imported}, rejected {len(summary.rejects)} "
+        f"imported {summary.imported}, rejected {summary.rejected} "
         f"(new {stored.inserted}, replaced {stored.replaced}, unchanged or older {stored.ignored})"
     )
-    return 1 if summary.rejects else 0
+    return 1 if summary.rejected else 0
 
 
 def purge_command(args: argparse.Namespace, context: CliContext) -> int:
