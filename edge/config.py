@@ -1,16 +1,24 @@
 """The box's configuration: one TOML file, validated into typed models that reject unknown keys.
 
 Every section has defaults that suit a test or demo box, so an empty file is a valid config.
+Every value is bounded to what the service can use (no NaN or infinity, intervals long enough
+not to make a loop spin, sizes that fit the store), so a file that passes `config check` starts.
+A hostile file is refused before tomllib sees it: too large, not UTF-8, nested too deep, or with
+more dotted-key parts than any config has (tomllib's time and memory grow with their square).
 """
 
 from __future__ import annotations
 
+import re
 import tomllib
+import zoneinfo
 from pathlib import Path
 from typing import Annotated, Any
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     ValidationError,
@@ -23,9 +31,39 @@ from edge.manifest import field_path
 DEFAULT_CONFIG_PATH = Path("/etc/carec-edge/carec-edge.toml")
 DEFAULT_DATA_DIR = Path("/var/lib/carec-edge")
 
+# A config is a few KB; this leaves room for comments and many devices.
+MAX_CONFIG_BYTES = 1 << 20
+# Arrays and tables nest a few levels in a config; tomllib recurses on each and would raise
+# RecursionError near a thousand.
+MAX_NESTING = 32
+# Dots outside strings and comments (dotted keys, table names, decimals); a config has dozens.
+MAX_DOTS = 2000
+
+
+def _no_nul(value: object) -> object:
+    if isinstance(value, str) and (not value or "\0" in value):
+        raise ValueError("a path must be non-empty and hold no NUL character")
+    return value
+
+
+# A path as the OS takes it: Path("") would be the working directory, and every system call
+# refuses a NUL.
+ConfigPath = Annotated[Path, BeforeValidator(_no_nul)]
+
+
+def _time_zone(value: str) -> str:
+    try:
+        zoneinfo.ZoneInfo(value)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError, OSError):
+        raise ValueError(f"{value!r} is not a time zone such as Asia/Almaty") from None
+    return value
+
+
+TimeZone = Annotated[str, AfterValidator(_time_zone)]
+
 
 class _Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 class NodeConfig(_Section):
@@ -33,15 +71,15 @@ class NodeConfig(_Section):
 
 
 class StoreConfig(_Section):
-    data_dir: Path = DEFAULT_DATA_DIR
+    data_dir: ConfigPath = DEFAULT_DATA_DIR
     # Records expected more than this many days ago are purged.
     retention_days: Annotated[int, Field(ge=1, le=3650)] = 30
 
 
 class MatchingConfig(_Section):
     # The arrival window around a record's expected arrival, in hours.
-    early_hours: Annotated[float, Field(ge=0)] = 12.0
-    late_hours: Annotated[float, Field(ge=0)] = 48.0
+    early_hours: Annotated[float, Field(ge=0, le=24 * 30)] = 12.0
+    late_hours: Annotated[float, Field(ge=0, le=24 * 30)] = 48.0
     # Candidates scoring below this are not shown.
     min_score: Annotated[float, Field(ge=0, le=1)] = 0.35
     max_candidates: Annotated[int, Field(ge=1, le=50)] = 5
@@ -52,13 +90,13 @@ class LoggingConfig(_Section):
 
 
 class ServiceConfig(_Section):
-    # How often the service purges expired records, in minutes.
-    purge_interval_minutes: Annotated[float, Field(gt=0)] = 60.0
+    # How often the service purges expired records, in minutes (more often would only spin).
+    purge_interval_minutes: Annotated[float, Field(ge=1, le=24 * 60)] = 60.0
 
 
 class LanesConfig(_Section):
     # An arrival nothing has happened to for this long is closed as timed out.
-    idle_timeout_minutes: Annotated[float, Field(gt=0)] = 30.0
+    idle_timeout_minutes: Annotated[float, Field(ge=1, le=24 * 60)] = 30.0
     # The lane of devices that name none.
     default_lane: Annotated[str, Field(pattern=r"^[A-Za-z0-9_.-]{1,32}$")] = "1"
 
@@ -71,27 +109,27 @@ class PeerConfig(_Section):
     port: Annotated[int, Field(gt=0, lt=65536)] = 8883
     # The CA that signed the broker's certificate; the box's own certificate and key come from
     # sync.identity_dir unless given here.
-    ca_file: Path
-    cert_file: Path | None = None
-    key_file: Path | None = None
+    ca_file: ConfigPath
+    cert_file: ConfigPath | None = None
+    key_file: ConfigPath | None = None
     # Which destinations this broker carries (patterns such as "KZ-CIS" or "KG-*").
     destinations: Annotated[list[str], Field(min_length=1)]
     receive: bool = True  # take what is addressed to this box from this broker too
-    max_bytes_per_s: Annotated[int, Field(ge=0)] = 0  # 0: no cap
+    max_bytes_per_s: Annotated[int, Field(ge=0, le=10**12)] = 0  # 0: no cap
     window: Annotated[int, Field(ge=1, le=65535)] = 256  # messages in flight at most
 
 
 class SyncConfig(_Section):
     # This box's key (node.key) and certificate (node.crt), made by `carec-edge identity init`.
-    identity_dir: Path = Path("/var/lib/carec-edge/identity")
+    identity_dir: ConfigPath = Path("/var/lib/carec-edge/identity")
     # Whom to believe: fleet CAs by country, pinned keys, revocations (see provisioning/identity).
-    trust_store: Path = Path("/etc/carec-edge/trust.toml")
-    telemetry_cap: Annotated[int, Field(ge=1)] = 10_000
-    telemetry_ttl_hours: Annotated[float, Field(gt=0)] = 6.0
+    trust_store: ConfigPath = Path("/etc/carec-edge/trust.toml")
+    telemetry_cap: Annotated[int, Field(ge=1, le=10_000_000)] = 10_000
+    telemetry_ttl_hours: Annotated[float, Field(gt=0, le=24 * 30)] = 6.0
     # A message the broker took but the receiver has not acknowledged is sent again after this.
-    redeliver_after_s: Annotated[float, Field(gt=0)] = 60.0
+    redeliver_after_s: Annotated[float, Field(ge=1, le=24 * 3600)] = 60.0
     # A stream's messages parked behind a gap are applied anyway after this (the gap counted).
-    gap_timeout_s: Annotated[float, Field(gt=0)] = 600.0
+    gap_timeout_s: Annotated[float, Field(ge=1, le=7 * 24 * 3600)] = 600.0
     # Where a decision goes (the national system), and where an exit confirmation of a truck
     # released here goes (the partner country's entry post): node ids, none to send nothing.
     decisions_to: list[str] = Field(default_factory=list)
@@ -105,8 +143,8 @@ class KioskConfig(_Section):
     enabled: bool = True
     host: str = "127.0.0.1"  # loopback: the kiosk's Chromium runs on the box
     port: Annotated[int, Field(gt=0, lt=65536)] = 8080
-    idle_timeout_minutes: Annotated[float, Field(gt=0, le=1440)] = 10.0
-    timezone: str = "UTC"  # times are stored in UTC and shown in the post's zone
+    idle_timeout_minutes: Annotated[float, Field(ge=0.5, le=1440)] = 10.0
+    timezone: TimeZone = "UTC"  # times are stored in UTC and shown in the post's zone
     default_language: Annotated[str, Field(pattern=r"^[a-z]{2}$")] = "en"
 
 
@@ -119,7 +157,7 @@ class PlatesConfig(_Section):
     # ... and searched again at this size when nothing plate-like was read (0: never).
     second_pass_side: Annotated[int, Field(ge=0, le=4096)] = 1024
     # Frames of one camera further apart than this belong to different vehicles.
-    vehicle_gap_s: Annotated[float, Field(gt=0, le=600)] = 4.0
+    vehicle_gap_s: Annotated[float, Field(ge=0.1, le=600)] = 4.0
 
 
 # Customs record-keeping in the corridor: the Customs Code of the Customs Union (2009, the
@@ -213,11 +251,47 @@ def _problem(item: dict[str, object]) -> str:
     return f"{key}: {str(item['msg']).removeprefix('Value error, ')} (got {item.get('input')!r})"
 
 
+# What tomllib skips over: strings of each kind, and comments.
+_STRINGS_AND_COMMENTS = re.compile(
+    "|".join(
+        # An unclosed string runs to its end (of line or file): scanning from each of its
+        # characters again would take quadratic time.
+        (
+            r'"""[\s\S]*?(?:"""|\Z)',
+            r"'''[\s\S]*?(?:'''|\Z)",
+            r'"(?:[^"\\\n]|\\.)*"?',
+            r"'[^'\n]*'?",
+            r"#[^\n]*",
+        )
+    )
+)
+_BRACKETS = re.compile(r"[\[\]{}]")
+
+
+def shape_problem(text: str) -> str | None:
+    """Why `text` is too deep or too dotted to hand to tomllib, or None. Counted outside
+    strings and comments, in one pass each: the counts are at least what tomllib would meet."""
+    bare = _STRINGS_AND_COMMENTS.sub('""', text)
+    depth = deepest = 0
+    for bracket in _BRACKETS.finditer(bare):
+        depth += 1 if bracket.group() in "[{" else -1
+        deepest = max(deepest, depth)
+    if deepest > MAX_NESTING:
+        return f"nested {deepest} levels deep; at most {MAX_NESTING} allowed"
+    if (dots := bare.count(".")) > MAX_DOTS:
+        return f"{dots} dots in keys and values; at most {MAX_DOTS} allowed"
+    return None
+
+
 def parse_config(text: str, path: Path) -> Config:
+    if problem := shape_problem(text):
+        raise ConfigError(path, [f"not a config file: {problem}"])
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as error:
         raise ConfigError(path, [f"not valid TOML: {error}"]) from None
+    except RecursionError:  # the shape check should have refused it; never a traceback
+        raise ConfigError(path, ["not a config file: nested too deep"]) from None
     try:
         return Config.model_validate(data)
     except ValidationError as error:
@@ -232,7 +306,16 @@ def load_config(path: Path | None) -> Config:
             return Config()
         path = DEFAULT_CONFIG_PATH
     try:
-        text = path.read_text(encoding="utf-8")
+        with path.open("rb") as stream:
+            raw = stream.read(MAX_CONFIG_BYTES + 1)  # /dev/zero or a huge file: read no more
     except OSError as error:
-        raise ConfigError(path, [f"cannot read: {error.strerror}"]) from None
+        raise ConfigError(path, [f"cannot read: {error.strerror or error}"]) from None
+    if len(raw) > MAX_CONFIG_BYTES:
+        raise ConfigError(path, [f"larger than {MAX_CONFIG_BYTES} bytes; a config is a few KB"])
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as error:
+        raise ConfigError(
+            path, [f"not UTF-8 text (byte {error.start}); save it as UTF-8"]
+        ) from None
     return parse_config(text, path)

@@ -8,8 +8,10 @@ from functools import cached_property
 from pathlib import Path
 
 from sqlalchemy import Engine
+from sqlalchemy.exc import SQLAlchemyError
 
 from drivers.registry import DeviceConfig, parse_devices
+from edge.cli.preflight import DataDirError, data_dir_problem
 from edge.config import Config, load_config
 from edge.store import open_database
 
@@ -22,8 +24,8 @@ class CliContext:
 
     @staticmethod
     def path_arg(text: str) -> Path:
-        if not text:
-            raise argparse.ArgumentTypeError("empty path")
+        if not text or "\0" in text:
+            raise argparse.ArgumentTypeError("a path must be non-empty and hold no NUL character")
         return Path(text)
 
     @cached_property
@@ -40,6 +42,13 @@ class CliContext:
         return self.data_dir_option or self.config.store.data_dir
 
     def engine(self) -> Engine:
+        """The store, or DataDirError naming the directory and why it cannot hold it."""
         if self._engine is None:
-            self._engine = open_database(self.data_dir)
+            if problem := data_dir_problem(self.data_dir):
+                raise DataDirError(problem)
+            try:
+                self._engine = open_database(self.data_dir)
+            except (OSError, SQLAlchemyError) as error:
+                reason = getattr(error, "orig", None) or getattr(error, "strerror", None) or error
+                raise DataDirError(f"{self.data_dir}: cannot open the store: {reason}") from None
         return self._engine

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import argparse
 import os
+import sys
 from typing import Any
 
 from edge.cli.context import CliContext
+from edge.cli.preflight import config_problems
+from edge.config import DEFAULT_CONFIG_PATH
 from edge.logs import setup_logging
 from edge.service import run_service
 
@@ -21,5 +24,11 @@ def run(_args: argparse.Namespace, context: CliContext) -> int:
     os.environ.setdefault("OPENCV_LOG_LEVEL", "ERROR")
     os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")
     config = context.config
+    # What `config check` checks, before anything starts: a refusal names the key to fix.
+    if problems := config_problems(config, data_dir=None):
+        source = context.config_path or DEFAULT_CONFIG_PATH
+        for problem in problems:
+            print(f"carec-edge: cannot start: {source}: {problem}", file=sys.stderr)
+        return 2
     setup_logging(config.logging.level)
     return run_service(config, context.data_dir, context.devices)
