@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from edge.cli.context import CliContext
+from edge.cli.image_files import image_file_problem
 
 
 def register(subparsers: Any) -> None:
@@ -27,10 +28,18 @@ def decode_images(args: argparse.Namespace, _context: CliContext) -> int:
     found: list[dict[str, Any]] = []
     status = 0
     for image in args.images:
+        if problem := image_file_problem(image):  # /dev/zero, a huge header: never decoded
+            print(f"carec-edge codes: {image}: {problem}", file=sys.stderr)
+            status = 1
+            continue
         try:
             codes = decode_image(image)
         except ImageError as error:
             print(f"carec-edge codes: {error}", file=sys.stderr)  # names the file
+            status = 1
+            continue
+        except Exception as error:  # one bad file names itself, and the rest go on
+            print(f"carec-edge codes: {image}: cannot decode: {error}", file=sys.stderr)
             status = 1
             continue
         for code in codes:

@@ -5,10 +5,15 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import tempfile
 from pathlib import Path
 from typing import Any
 
+from pydantic import ValidationError
+
 from edge.cli.context import CliContext
+from edge.cli.image_files import image_file_problem
+from edge.config import PlatesConfig
 
 
 def register(subparsers: Any) -> None:
@@ -34,38 +39,93 @@ def register(subparsers: Any) -> None:
 
 
 def _detector_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--detector-side", type=int, default=640, metavar="PX")
-    parser.add_argument("--second-pass-side", type=int, default=1024, metavar="PX")
-
-
-def _settings(args: argparse.Namespace) -> Any:
-    from drivers.plates.recognizer import RecognizerSettings
-    from drivers.plates.text_detector import DetectorSettings
-
-    return RecognizerSettings(
-        detector=DetectorSettings(max_side=args.detector_side),
-        second_pass_side=args.second_pass_side,
+    parser.add_argument(
+        "--detector-side", type=int, metavar="PX", help="default: plates.detector_side (640)"
+    )
+    parser.add_argument(
+        "--second-pass-side",
+        type=int,
+        metavar="PX",
+        help="default: plates.second_pass_side (1024)",
     )
 
 
-def read_plates(args: argparse.Namespace, _context: CliContext) -> int:
+class _OptionError(ValueError):
+    pass
+
+
+def _settings(args: argparse.Namespace, context: CliContext) -> Any:
+    """The recogniser's settings: the config's [plates], with the options given over them,
+    checked by the same model (so --detector-side takes what plates.detector_side takes)."""
+    from drivers.plates.recognizer import RecognizerSettings
+    from drivers.plates.text_detector import DetectorSettings
+
+    options = {"detector_side": args.detector_side, "second_pass_side": args.second_pass_side}
+    given = {key: value for key, value in options.items() if value is not None}
+    try:
+        plates = PlatesConfig.model_validate(context.config.plates.model_dump() | given)
+    except ValidationError as error:
+        reasons = [
+            f"--{str(item['loc'][0]).replace('_', '-')} {item['input']}: {item['msg']}"
+            for item in error.errors(include_url=False)
+        ]
+        raise _OptionError("; ".join(reasons)) from None
+    return RecognizerSettings(
+        detector=DetectorSettings(max_side=plates.detector_side),
+        second_pass_side=plates.second_pass_side,
+    )
+
+
+def _crops_problem(directory: Path) -> str | None:
+    """Why crops cannot be saved in `directory` (made when missing), found before any work."""
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=directory):
+            pass
+    except OSError as error:
+        return f"--crops {directory}: {error.strerror or error}"
+    return None
+
+
+def read_plates(args: argparse.Namespace, context: CliContext) -> int:
     import cv2
     import numpy as np
 
     from drivers.plates.recognizer import PlateRecognizer
 
-    recognizer = PlateRecognizer(_settings(args))
+    try:
+        settings = _settings(args, context)
+    except _OptionError as error:
+        print(f"carec-edge plates: {error}", file=sys.stderr)
+        return 2
+    if args.crops and (problem := _crops_problem(args.crops)):
+        print(f"carec-edge plates: {problem}", file=sys.stderr)
+        return 2
+    recognizer = PlateRecognizer(settings)
     failed = 0
     for path in args.images:
-        frame = cv2.imread(str(path))
+        if problem := image_file_problem(path):  # checked before OpenCV allocates the frame
+            print(f"{path}: {problem}", file=sys.stderr)
+            failed += 1
+            continue
+        try:
+            frame = cv2.imread(str(path))
+        except cv2.error as error:  # a header OpenCV refuses, in a format Pillow does not know
+            print(f"{path}: not an image this box can read: {error.err}", file=sys.stderr)
+            failed += 1
+            continue
         if frame is None:
             print(f"{path}: not an image this box can read", file=sys.stderr)
             failed += 1
             continue
         result = recognizer.read(np.asarray(frame, np.uint8))
         if args.crops and result.candidates:
-            args.crops.mkdir(parents=True, exist_ok=True)
-            (args.crops / f"{path.stem}.plate.jpg").write_bytes(result.candidates[0].crop_jpeg)
+            crop = args.crops / f"{path.stem}.plate.jpg"
+            try:
+                crop.write_bytes(result.candidates[0].crop_jpeg)
+            except OSError as error:
+                print(f"{crop}: crop not saved: {error.strerror or error}", file=sys.stderr)
+                failed += 1
         print(
             json.dumps(
                 {
@@ -90,7 +150,7 @@ def read_plates(args: argparse.Namespace, _context: CliContext) -> int:
     return 1 if failed else 0
 
 
-def bench_plates(args: argparse.Namespace, _context: CliContext) -> int:
+def bench_plates(args: argparse.Namespace, context: CliContext) -> int:
     from drivers.plates.bench import bench_dataset
     from drivers.plates.dataset import DatasetError
 
@@ -100,12 +160,12 @@ def bench_plates(args: argparse.Namespace, _context: CliContext) -> int:
     try:
         report = bench_dataset(
             args.dataset,
-            _settings(args),
+            _settings(args, context),
             baseline=not args.no_baseline,
             limit=args.limit,
             on_miss=miss if args.misses else None,
         )
-    except (DatasetError, ValueError) as error:
+    except (DatasetError, _OptionError, ValueError) as error:
         print(f"plates bench: {error}", file=sys.stderr)
         return 2
     print(json.dumps(report, ensure_ascii=False))
