@@ -44,7 +44,15 @@ def import_command(args: argparse.Namespace, context: CliContext) -> int:
     def on_progress(file: str, records: int) -> None:
         print(f"{file}: {records} records read", file=sys.stderr, flush=True)
 
-    summary = import_files(cache, args.files, on_reject=on_reject, on_progress=on_progress)
+    try:
+        summary = import_files(cache, args.files, on_reject=on_reject, on_progress=on_progress)
+    except (KeyboardInterrupt, SystemExit):  # Ctrl-C, SIGTERM: the workers have stopped
+        print(
+            "carec-edge: import interrupted; the records stored so far stay, and importing the"
+            " files again completes it",
+            file=sys.stderr,
+        )
+        raise
     stored = summary.stored
     print(
         f"imported {summary.imported}, rejected {summary.rejected} "

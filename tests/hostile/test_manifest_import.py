@@ -166,12 +166,16 @@ def test_sigterm_during_a_large_import_leaves_no_worker_behind(tmp_path: Path) -
                 feed.write(line(ref=f"R{i}") + b"\n")
             feed.flush()
             workers = _children(process.pid)
-            assert len(workers) >= 2, f"expected the pool's workers, found {workers}"
+            if (os.cpu_count() or 1) > 1:  # one core: the import runs without a pool
+                assert len(workers) >= 2, f"expected the pool's workers, found {workers}"
             process.send_signal(signal.SIGTERM)
-            process.wait(timeout=DEADLINE_S)
+            status = process.wait(timeout=DEADLINE_S)
         stuck = {pid for pid in workers if not _wait_gone(pid, DEADLINE_S)}
         assert not stuck, f"workers {stuck} outlived the import"
-        assert b"Traceback" not in process.stderr.read()  # type: ignore[union-attr]
+        stderr = process.stderr.read().decode()  # type: ignore[union-attr]
+        assert "Traceback" not in stderr
+        assert "import interrupted; the records stored so far stay" in stderr
+        assert status == 128 + signal.SIGTERM
     finally:
         if process.poll() is None:
             process.kill()
