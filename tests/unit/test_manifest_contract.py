@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from edge.manifest import ContractError, parse_manifest
+from edge.manifest import ContractError, parse_manifest, parse_manifest_json
 from tests.fixtures.records import CONTRACT_EXAMPLE, record
 
 
@@ -63,6 +63,10 @@ def test_expected_arrival_with_offset_is_stored_in_utc() -> None:
         ({"goods": [{"seq": 1, "description": "x", "hs_code": "870899", "packages": -1, "gross_mass_kg": 1}]}, "goods[0].packages"),
         ({"goods": [{"seq": 1, "description": "x", "hs_code": "870899", "gross_mass_kg": 1}, {"seq": 1, "description": "y", "hs_code": "870899", "gross_mass_kg": 1}]}, "goods: goods[].seq values must be unique"),
         ({"version": 0}, "version: Input should be greater than or equal to 1"),
+        # SQLite keeps signed 64-bit integers: 2**63 must be one bad record, not a failed batch.
+        ({"version": 2**63}, "version: Input should be less than or equal to 9223372036854775807"),
+        ({"goods": [{"seq": 100_000, "description": "x", "hs_code": "870899", "gross_mass_kg": 1}]}, "goods[0].seq: Input should be less than or equal to 99999"),
+        ({"goods": [{"seq": 1, "description": "x", "hs_code": "870899", "packages": 10**8, "gross_mass_kg": 1}]}, "goods[0].packages: Input should be less than or equal to 99999999"),
         ({"version": "2"}, "version"),
         ({"expected_arival": "2026-11-28T08:30:00Z"}, "expected_arival: not a field of the contract"),
     ],
@@ -81,3 +85,20 @@ def test_a_record_that_is_not_an_object_is_rejected() -> None:
 def test_every_bad_field_is_reported_at_once() -> None:
     reasons = reasons_for(record(ref=None, procedure="x", goods=[]))
     assert [r.split(":")[0] for r in reasons] == ["ref", "procedure", "goods"]
+
+
+@pytest.mark.parametrize(
+    ("text", "reason"),
+    [
+        ('{"ref": "A", "ref": "B"}', "not JSON: duplicate key 'ref'"),
+        ('{"transport": {"plate": "A", "plate": "B"}}', "not JSON: duplicate key 'plate'"),
+        ('{"version": NaN}', "not JSON: NaN is not a JSON number"),
+        ("[" * 40 + "]" * 40, "nested 40 levels deep; at most 32 allowed"),
+    ],
+)
+def test_json_a_record_must_not_carry_is_refused_before_the_contract(
+    text: str, reason: str
+) -> None:
+    with pytest.raises(ContractError) as caught:
+        parse_manifest_json(text, "day.jsonl:7")
+    assert caught.value.reasons == [reason]
