@@ -170,6 +170,14 @@ class EdgeService:
         try:
             try:
                 manifests = await self._start()
+            except (OSError, SQLAlchemyError) as error:
+                # A store that cannot live where it was told (a file, a read-only disk, a full
+                # one): the reason is the message, a traceback would only hide it.
+                log_event(
+                    logger, logging.ERROR, "service.failed", stage="start",
+                    reason=f"cannot open the store in {self.data_dir}: {_first_line(error)}",
+                )  # fmt: skip
+                return 1
             except Exception:
                 log_event(logger, logging.ERROR, "service.failed", exc_info=True, stage="start")
                 return 1
@@ -211,9 +219,21 @@ class EdgeService:
         self.dispatch = DecisionDispatch(
             self.engine, self.cache, self.config.node.id, self.config.sync, self._sync.outbox
         )
-        done = await self.in_store(self.dispatch.send_unqueued)
-        level = logging.ERROR if done.failed else logging.INFO
-        log_event(logger, level, "decisions.reconciled", queued=done.queued, failed=done.failed)
+        await self._resend_unqueued_decisions(always_log=True)
+
+    async def _resend_unqueued_decisions(self, *, always_log: bool = False) -> None:
+        if self.dispatch is None:
+            return
+        try:
+            done = await self.in_store(self.dispatch.send_unqueued)
+        except SQLAlchemyError as error:
+            log_event(
+                logger, logging.ERROR, "decisions.reconcile_failed", error=type(error).__name__
+            )
+            return
+        if always_log or done.queued or done.failed:
+            level = logging.ERROR if done.failed else logging.INFO
+            log_event(logger, level, "decisions.reconciled", queued=done.queued, failed=done.failed)
 
     def _handle_signals(self) -> None:
         loop = asyncio.get_running_loop()
@@ -282,6 +302,10 @@ class EdgeService:
                 await self.purge_expired()
             except SQLAlchemyError as error:
                 log_event(logger, logging.ERROR, "purge.failed", error=str(error))
+            if self._sync is not None:
+                # A decision whose messages the outbox refused while running is kept; send it
+                # now rather than only at the next start (an anti-join on an index, cheap).
+                await self._resend_unqueued_decisions()
 
     # -- devices and arrivals ------------------------------------------------------------------
 
@@ -520,3 +544,9 @@ def settle_heap() -> None:
 def run_service(config: Config, data_dir: Path, devices: Sequence[DeviceConfig] = ()) -> int:
     """Run the service in a fresh event loop until it stops; the process exit status."""
     return asyncio.run(EdgeService(config, data_dir, devices).run())
+
+
+def _first_line(error: BaseException) -> str:
+    """An error's own words without SQLAlchemy's appended statement and background link."""
+    text = str(getattr(error, "orig", None) or error)
+    return text.splitlines()[0][:200] if text else type(error).__name__

@@ -144,3 +144,33 @@ def test_a_post_killed_while_deciding_sends_every_decision_exactly_once(
     assert sorted(arrival for _, arrival in decided) == [first, second]
     assert sorted(queued) == sorted(decision for decision, _ in decided)
     assert engine_messages == Counter({(first, CIS): 1, (second, CIS): 1})
+
+
+def test_a_decision_the_outbox_refused_while_running_is_sent_without_a_restart(
+    tmp_path: Path,
+) -> None:
+    data_dir = tmp_path / "data"
+    port = free_port()
+    config = box_config(tmp_path, tmp_path / "fleet", port)
+    # The periodic upkeep (at its shortest, a minute) sends what the outbox refused before.
+    config.write_text(
+        config.read_text(encoding="utf-8") + "\n[service]\npurge_interval_minutes = 1\n",
+        encoding="utf-8",
+    )
+    (first,) = prepare(data_dir, 1)
+
+    faults = "decision.queue=raise@1"  # the first decision's messages are refused, once
+    with ServiceProcess(config, data_dir, env={"CAREC_EDGE_FAULTS": faults}) as service:
+        service.wait_log("kiosk.serving", timeout=60)
+        desk = Desk(port)
+        assert desk.decide(first).status_code == 201  # kept, though its messages were not
+        desk.close()
+        service.wait_log("decision.hook_failed", timeout=60)
+        line = service.wait_log("decisions.reconciled", "queued=1", timeout=180)
+        assert "failed=0" in line
+        assert service.stop() == 0
+
+    engine = open_database(data_dir)
+    messages = decision_messages(engine)
+    engine.dispose()
+    assert messages == Counter({(first, CIS): 1})

@@ -292,5 +292,7 @@ def test_service_that_cannot_open_its_store_fails_without_being_ready(
 
     assert service.returncode == 1, stderr
     assert "service.failed stage=start" in stderr
+    assert f"cannot open the store in {not_a_directory}" in stderr
+    assert "Traceback" not in stderr, stderr
     notify_socket.wait_for("STOPPING=1", EVENT_TIMEOUT)
     assert "READY=1" not in notify_socket.received
