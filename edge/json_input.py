@@ -44,7 +44,7 @@ def refuse_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     return out
 
 
-def _refuse_constant(name: str) -> Any:
+def refuse_constant(name: str) -> Any:
     raise ValueError(f"{name} is not a JSON number")
 
 
@@ -64,9 +64,7 @@ def parse_json(raw: bytes | str, where: str, *, max_depth: int = MAX_DEPTH) -> A
     except UnicodeDecodeError as error:
         raise JsonInputError(f"{where}: not UTF-8 (byte {error.start})") from None
     try:
-        return json.loads(
-            text, object_pairs_hook=refuse_duplicates, parse_constant=_refuse_constant
-        )
+        return json.loads(text, object_pairs_hook=refuse_duplicates, parse_constant=refuse_constant)
     except (ValueError, RecursionError) as error:
         raise JsonInputError(f"{where}: not JSON: {error}") from None
 

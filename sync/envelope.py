@@ -37,6 +37,7 @@ from pydantic import (
     model_validator,
 )
 
+from edge.json_input import refuse_constant, refuse_duplicates
 from edge.manifest import describe_validation_error
 from edge.timeutil import format_utc, utcnow
 from sync.messages import (
@@ -455,19 +456,6 @@ def _b64url(segment: bytes, where: str) -> bytes:
         raise EnvelopeRejected(Reason.MALFORMED, f"{where}: not base64url") from None
 
 
-def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for key, value in pairs:
-        if key in out:
-            raise ValueError(f"duplicate key {key[:40]!r}")
-        out[key] = value
-    return out
-
-
-def _no_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not a JSON number")
-
-
 def _json_object(raw: bytes, where: str) -> dict[str, Any]:
     """The JSON object `raw` holds, refusing duplicate keys and NaN.
 
@@ -488,7 +476,7 @@ def _json_object(raw: bytes, where: str) -> dict[str, Any]:
 def _json_object_checked(raw: bytes, where: str) -> dict[str, Any]:
     try:
         value = json.loads(
-            raw.decode("utf-8"), object_pairs_hook=_no_duplicates, parse_constant=_no_constant
+            raw.decode("utf-8"), object_pairs_hook=refuse_duplicates, parse_constant=refuse_constant
         )
     except (ValueError, RecursionError) as error:
         raise EnvelopeRejected(Reason.MALFORMED, f"{where}: not JSON: {error}") from None

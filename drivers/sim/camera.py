@@ -13,7 +13,7 @@ import functools
 import socket
 import threading
 import zlib
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import TypeAlias
@@ -292,19 +292,35 @@ def write_video(
 
 
 class MjpegServer:
-    """Frames served over HTTP as multipart/x-mixed-replace JPEGs, as IP cameras do; every
-    client gets the frames from the first, looped, at `fps`."""
+    """Frames served over HTTP as multipart/x-mixed-replace JPEGs, as IP cameras do. Every
+    client gets `frame(0)`, `frame(1)`, ... at `fps`: a fixed list of JPEGs loops, a callable
+    (a live lane) says what the camera sees now."""
 
-    def __init__(self, jpegs: Sequence[bytes], host: str, port: int, fps: float) -> None:
+    def __init__(
+        self,
+        frames: Sequence[bytes] | Callable[[int], bytes],
+        host: str,
+        port: int,
+        fps: float,
+        *,
+        path: str = "/stream.mjpg",
+        name: str = "mjpeg",
+    ) -> None:
+        if callable(frames):
+            self.frame = frames
+        else:
+            jpegs = list(frames)
+            self.frame = lambda index: jpegs[index % len(jpegs)]
+        self.interval_s = 1.0 / fps
         self._stopping = threading.Event()
         self._clients: set[socket.socket] = set()
         self._lock = threading.Lock()
-        self._httpd = ThreadingHTTPServer((host, port), _handler(self, list(jpegs), 1.0 / fps))
+        self._httpd = ThreadingHTTPServer((host, port), _handler(self))
         self._httpd.daemon_threads = True
-        self.host, self.port = host, self._httpd.server_address[1]
-        self.url = f"http://{host}:{self.port}/stream.mjpg"
+        self.host, self.port = host, int(self._httpd.server_address[1])
+        self.url = f"http://{host}:{self.port}{path}"
         self._thread = threading.Thread(
-            target=self._httpd.serve_forever, name=f"mjpeg-{self.port}", daemon=True
+            target=self._httpd.serve_forever, name=f"{name}-{self.port}", daemon=True
         )
         self._thread.start()
 
@@ -328,9 +344,7 @@ class MjpegServer:
         self.stop()
 
 
-def _handler(
-    server: MjpegServer, jpegs: list[bytes], interval_s: float
-) -> type[BaseHTTPRequestHandler]:
+def _handler(server: MjpegServer) -> type[BaseHTTPRequestHandler]:
     class MjpegHandler(BaseHTTPRequestHandler):
         def do_GET(self) -> None:  # the name http.server calls
             self.send_response(200)
@@ -341,8 +355,8 @@ def _handler(
                 server._clients.add(self.connection)
             try:
                 index = 0
-                while not server._stopping.wait(interval_s if index else 0):
-                    jpeg = jpegs[index % len(jpegs)]
+                while not server._stopping.wait(server.interval_s if index else 0):
+                    jpeg = server.frame(index)
                     head = f"--frame\r\nContent-Type: image/jpeg\r\nContent-Length: {len(jpeg)}"
                     self.wfile.write(head.encode() + b"\r\n\r\n" + jpeg + b"\r\n")
                     index += 1

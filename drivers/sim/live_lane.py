@@ -9,16 +9,13 @@ noise, so the vote sees frames that differ as a camera's do."""
 
 from __future__ import annotations
 
-import contextlib
 import random
-import socket
 import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import cv2
 import numpy as np
 
-from drivers.sim.camera import BGR, Size, road
+from drivers.sim.camera import BGR, MjpegServer, Size, road
 from drivers.sim.plates import render_scene
 from edge.plate_formats import PlateFormat
 
@@ -46,22 +43,13 @@ class LiveLane:
         seed: int = 0,
     ) -> None:
         self.size = size
-        self.interval_s = 1.0 / fps
         self._noise = np.random.default_rng(seed)
         self._empty = [_jpeg(road(size))]
         self._showing = self._empty
         self.plate: str | None = None  # the plate of the truck standing in view
         self._lock = threading.Lock()
-        self._stopping = threading.Event()
-        self._clients: set[socket.socket] = set()
-        self._httpd = ThreadingHTTPServer((host, port), _handler(self))
-        self._httpd.daemon_threads = True
-        self.host, self.port = host, int(self._httpd.server_address[1])
-        self.url = f"http://{host}:{self.port}/lane.mjpg"
-        self._thread = threading.Thread(
-            target=self._httpd.serve_forever, name=f"live-lane-{self.port}", daemon=True
-        )
-        self._thread.start()
+        self._server = MjpegServer(self.frame, host, port, fps, path="/lane.mjpg", name="live-lane")
+        self.host, self.port, self.url = host, self._server.port, self._server.url
 
     def arrive(
         self, plate: str, fmt: PlateFormat, rng: random.Random, *, strength: float = 0.3
@@ -88,47 +76,10 @@ class LiveLane:
 
     def stop(self) -> None:
         """Stop serving and cut every client off."""
-        if self._stopping.is_set():
-            return
-        self._stopping.set()
-        self._httpd.shutdown()
-        self._httpd.server_close()
-        with self._lock:
-            for client in self._clients:
-                with contextlib.suppress(OSError):  # already gone
-                    client.shutdown(socket.SHUT_RDWR)
-        self._thread.join()
+        self._server.stop()
 
     def __enter__(self) -> LiveLane:
         return self
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
-
-
-def _handler(lane: LiveLane) -> type[BaseHTTPRequestHandler]:
-    class LaneHandler(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:  # the name http.server calls
-            self.send_response(200)
-            self.send_header("Content-Type", "multipart/x-mixed-replace; boundary=frame")
-            self.send_header("Cache-Control", "no-cache")
-            self.end_headers()
-            with lane._lock:
-                lane._clients.add(self.connection)
-            try:
-                index = 0
-                while not lane._stopping.wait(lane.interval_s if index else 0):
-                    jpeg = lane.frame(index)
-                    head = f"--frame\r\nContent-Type: image/jpeg\r\nContent-Length: {len(jpeg)}"
-                    self.wfile.write(head.encode() + b"\r\n\r\n" + jpeg + b"\r\n")
-                    index += 1
-            except OSError:
-                pass  # the client went away, or the lane stopped
-            finally:
-                with lane._lock:
-                    lane._clients.discard(self.connection)
-
-        def log_message(self, format: str, *args: object) -> None:
-            pass
-
-    return LaneHandler
