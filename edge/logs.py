@@ -172,3 +172,10 @@ def setup_logging(level: str, environ: Mapping[str, str] | None = None) -> None:
         old.close()
     root.addHandler(handler)
     root.setLevel(level.upper())
+
+
+def error_first_line(error: BaseException) -> str:
+    """An error's own words without SQLAlchemy's appended statement, parameters and background
+    link: what a log line may say about a failure (its parameters may hold personal data)."""
+    text = str(getattr(error, "orig", None) or error)
+    return text.splitlines()[0][:200] if text.strip() else type(error).__name__

@@ -385,7 +385,8 @@ class Inbox:
             peer=item.peer,
             topic=item.topic[:300],
             reason=reason,
-            detail=detail[:300],
+            # The first line only: a store error's text may go on to quote the row it refused.
+            detail=(detail.splitlines() or [""])[0][:300],
         )
         return Result(Outcome.QUARANTINED, envelope.id if envelope else None, reason, detail)
 

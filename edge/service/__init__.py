@@ -33,7 +33,7 @@ from drivers.registry import DeviceConfig, RunningDevice, make_device
 from edge import faults, systemd_notify
 from edge.arrivals import ArrivalStore, Lanes
 from edge.config import Config
-from edge.logs import log_event
+from edge.logs import error_first_line, log_event
 from edge.manifest_cache import ManifestCache
 from edge.matching import Matcher
 from edge.reading_quarantine import ReadingQuarantine
@@ -175,7 +175,7 @@ class EdgeService:
                 # one): the reason is the message, a traceback would only hide it.
                 log_event(
                     logger, logging.ERROR, "service.failed", stage="start",
-                    reason=f"cannot open the store in {self.data_dir}: {_first_line(error)}",
+                    reason=f"cannot open the store in {self.data_dir}: {error_first_line(error)}",
                 )  # fmt: skip
                 return 1
             except Exception:
@@ -301,7 +301,7 @@ class EdgeService:
             try:
                 await self.purge_expired()
             except SQLAlchemyError as error:
-                log_event(logger, logging.ERROR, "purge.failed", error=str(error))
+                log_event(logger, logging.ERROR, "purge.failed", error=error_first_line(error))
             if self._sync is not None:
                 # A decision whose messages the outbox refused while running is kept; send it
                 # now rather than only at the next start (an anti-join on an index, cheap).
@@ -406,7 +406,7 @@ class EdgeService:
                     logging.ERROR,
                     "arrival.store_failed",
                     device=reading.device,
-                    error=str(error),
+                    error=error_first_line(error),
                 )
                 continue
             except Exception as error:  # a reading that breaks the service is kept, not fatal
@@ -439,7 +439,8 @@ class EdgeService:
         except SQLAlchemyError as failure:
             log_event(
                 logger, logging.ERROR, "reading.quarantine_failed", device=reading.device,
-                kind=reading.kind, error=type(error).__name__, store_error=str(failure),
+                kind=reading.kind, error=type(error).__name__,
+                store_error=error_first_line(failure),
             )  # fmt: skip
             return
         self.readings_quarantined += 1
@@ -544,9 +545,3 @@ def settle_heap() -> None:
 def run_service(config: Config, data_dir: Path, devices: Sequence[DeviceConfig] = ()) -> int:
     """Run the service in a fresh event loop until it stops; the process exit status."""
     return asyncio.run(EdgeService(config, data_dir, devices).run())
-
-
-def _first_line(error: BaseException) -> str:
-    """An error's own words without SQLAlchemy's appended statement and background link."""
-    text = str(getattr(error, "orig", None) or error)
-    return text.splitlines()[0][:200] if text else type(error).__name__

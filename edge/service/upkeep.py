@@ -19,7 +19,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from edge.config import RetentionConfig
 from edge.crops import CROPS_DIR, CropStore
 from edge.disk_space import DiskCheck, DiskState, check_disk, shed_for_space
-from edge.logs import log_event
+from edge.logs import error_first_line, log_event
 from edge.readings import Health, Reading
 from edge.retention import purge_arrivals
 from edge.timeutil import utcnow
@@ -118,7 +118,7 @@ async def retention_job(
             counts = await in_store(purge_retention, engine(), crops, retention, utcnow())
             log_event(logger, logging.INFO, "retention.purged", **counts)
         except (SQLAlchemyError, OSError) as error:
-            log_event(logger, logging.ERROR, "retention.failed", error=str(error))
+            log_event(logger, logging.ERROR, "retention.failed", error=error_first_line(error))
         await asyncio.sleep(interval_s)
 
 
@@ -158,5 +158,5 @@ async def disk_job(
                 on_health(health, check.why)
                 last = check.state
         except (SQLAlchemyError, OSError) as error:
-            log_event(logger, logging.ERROR, "disk.check_failed", error=str(error))
+            log_event(logger, logging.ERROR, "disk.check_failed", error=error_first_line(error))
         await asyncio.sleep(retention.disk_check_interval_s)

@@ -25,7 +25,10 @@ def _on_connect(dbapi_connection: sqlite3.Connection, _record: Any) -> None:
 def create_store_engine(path: Path) -> Engine:
     # The service writes from worker threads too; SQLAlchemy's pool keeps one connection to one
     # thread at a time, so sqlite3's same-thread check only gets in the way.
-    engine = create_engine(f"sqlite:///{path}", connect_args={"check_same_thread": False})
+    # hide_parameters: an error's text never quotes a row (a reading's MRZ, a manifest's names).
+    engine = create_engine(
+        f"sqlite:///{path}", connect_args={"check_same_thread": False}, hide_parameters=True
+    )
     event.listen(engine, "connect", _on_connect)
     return engine
 
