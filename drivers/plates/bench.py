@@ -4,8 +4,18 @@ confidence. Both run on one core (one onnxruntime thread), as on the box. Each f
 time and this process's CPU time are reported: on a shared machine the wall time includes
 waiting for the core, the CPU time is what the frame costs it.
 
-A read is right when it equals the label under the key convention (case, separators and the
-Cyrillic/Latin writing of look-alike letters do not count; every character does)."""
+How a read is judged: the label and each candidate are compared as plate keys
+(`drivers.plates.ranking.plate_key`): upper case, letters and digits only (spaces, dashes and
+the Chinese plate's middle dot do not count), Ukrainian/Belarusian І as I, and each Cyrillic
+letter that has a Latin look-alike (А В Е К М Н О Р С Т У Х) as that Latin letter, so
+`Е014СХ86` and `E014CX86` are one plate. Every other character must be the label's: a Mongolian
+Ө or Ү, a Chinese province's Han character, and a digit for its look-alike letter (`O` for
+`0`, `I` for `1`, `B` for `8`) are misses. Top-1: the first candidate's key is the label's;
+Top-5: one of the first five is.
+
+With `cache_size`, match@1 (drivers/plates/match_bench.py) is measured on the same reads: the
+labelled plates' own records among that many decoy records, the real matcher on a real store.
+"""
 
 from __future__ import annotations
 
@@ -17,11 +27,13 @@ from typing import Any
 
 import cv2
 
-from drivers.plates.dataset import labelled_images
+from drivers.plates.dataset import Annotation, labelled_images
+from drivers.plates.match_bench import Truck, candidates_of, match_at_1
 from drivers.plates.ranking import plate_key
-from drivers.plates.recognizer import PlateRecognizer, RecognizerSettings
+from drivers.plates.recognizer import FrameResult, PlateRecognizer, RecognizerSettings
 
 Reader = Callable[[Any], list[str]]  # a BGR frame -> texts, best first
+Miss = Callable[[str, str, list[str]], None]  # (image name, label, keys read)
 
 
 def bench_dataset(
@@ -31,20 +43,39 @@ def bench_dataset(
     baseline: bool = True,
     limit: int | None = None,
     baseline_limit: int | None = None,
-    on_miss: Callable[[str, str, list[str]], None] | None = None,
+    on_miss: Miss | None = None,
+    cache_size: int | None = None,
+    on_match_miss: Callable[[str, str, str | None], None] | None = None,
 ) -> dict[str, Any]:
     """The pipeline on the set's first `limit` frames (all when None), and the baseline on the
-    first `baseline_limit` of those (it is four to five times slower)."""
+    first `baseline_limit` of those (it is four to five times slower); with `cache_size`, the
+    pipeline's reads matched among that many decoy records (0 too: the labelled plates alone)."""
     samples = list(labelled_images(directory))[:limit]
     if not samples:
         raise ValueError(f"{directory}: no labelled images (NAME.jpg with NAME.txt beside it)")
+    cv2.setNumThreads(1)  # one core, as the worker has on the box
     recognizer = PlateRecognizer(settings)
+    results: list[FrameResult] = []
 
     def ours(frame: Any) -> list[str]:
-        return [c.guess.key for c in recognizer.read(frame).candidates]
+        result = recognizer.read(frame)
+        results.append(result)
+        return [c.guess.key for c in result.candidates]
 
     out: dict[str, Any] = {"dataset": str(directory), "frames": len(samples)}
     out["pipeline"] = _measure(samples, ours, on_miss)
+    del results[0]  # the untimed first call's
+    if cache_size is not None:
+        trucks = [
+            Truck(note.plate, candidates_of(result))
+            for (_, note), result in zip(samples, results, strict=True)
+        ]
+        figures, outcomes = match_at_1(trucks, cache_size)
+        out["match"] = figures
+        if on_match_miss is not None:
+            for (path, note), outcome in zip(samples, outcomes, strict=True):
+                if not outcome.hit:
+                    on_match_miss(path.name, note.plate, outcome.first)
     if baseline:
         some = samples[:baseline_limit]
         out["baseline_frames"] = len(some)
@@ -53,9 +84,7 @@ def bench_dataset(
 
 
 def _measure(
-    samples: Sequence[tuple[Path, Any]],
-    read: Reader,
-    on_miss: Callable[[str, str, list[str]], None] | None,
+    samples: Sequence[tuple[Path, Annotation]], read: Reader, on_miss: Miss | None
 ) -> dict[str, Any]:
     top1 = top5 = 0
     times: list[float] = []

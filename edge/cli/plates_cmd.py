@@ -34,6 +34,14 @@ def register(subparsers: Any) -> None:
     bench.add_argument("--limit", type=int, help="only the first N images")
     bench.add_argument("--no-baseline", action="store_true", help="skip plain RapidOCR")
     bench.add_argument("--misses", action="store_true", help="list misses on stderr")
+    bench.add_argument(
+        "--cache-size",
+        type=int,
+        default=10_000,
+        metavar="N",
+        help="match@1: the labelled plates' records among N decoy records (default 10000)",
+    )
+    bench.add_argument("--no-match", action="store_true", help="skip match@1")
     _detector_options(bench)
     bench.set_defaults(handler=bench_plates)
 
@@ -157,6 +165,12 @@ def bench_plates(args: argparse.Namespace, context: CliContext) -> int:
     def miss(name: str, truth: str, keys: list[str]) -> None:
         print(f"miss {name}: {truth} read {keys}", file=sys.stderr)
 
+    def match_miss(name: str, truth: str, first: str | None) -> None:
+        print(f"match miss {name}: {truth} matched {first or 'no record'}", file=sys.stderr)
+
+    if not 0 <= args.cache_size <= 100_000:
+        print(f"plates bench: --cache-size {args.cache_size}: from 0 to 100000", file=sys.stderr)
+        return 2
     try:
         report = bench_dataset(
             args.dataset,
@@ -164,6 +178,8 @@ def bench_plates(args: argparse.Namespace, context: CliContext) -> int:
             baseline=not args.no_baseline,
             limit=args.limit,
             on_miss=miss if args.misses else None,
+            cache_size=None if args.no_match else args.cache_size,
+            on_match_miss=match_miss if args.misses else None,
         )
     except (DatasetError, _OptionError, ValueError) as error:
         print(f"plates bench: {error}", file=sys.stderr)
