@@ -10,6 +10,7 @@ from tests.bench import (
     bench_kiosk,
     bench_matching,
     bench_plates,
+    bench_proxy,
     bench_soak,
     bench_sync,
 )
@@ -22,6 +23,7 @@ BENCHMARKS = [
     bench_soak,
     bench_codes,
     bench_camera,
+    bench_proxy,
 ]
 
 
