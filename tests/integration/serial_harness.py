@@ -9,15 +9,13 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TypeVar
 
 from drivers.backoff import Backoff
 from drivers.protocol import Protocol
 from drivers.serial_device import SerialDevice
 from drivers.sim.pty_port import PtyPort
 from edge.readings import Health, Reading
-
-T = TypeVar("T")
+from tests.event_queue import next_event
 
 TIMEOUT_S = 60.0  # a bound on waits that take milliseconds, generous for a loaded 2-core box
 
@@ -31,26 +29,18 @@ class Harness:
     rejects: queue.Queue[str] = field(default_factory=queue.Queue)
 
     def next_reading(self, timeout: float = TIMEOUT_S) -> Reading:
-        return _next(self.readings, timeout, "reading")
+        return next_event(self.readings, timeout, "reading")
 
     def readings_until(self, count: int, timeout: float = TIMEOUT_S) -> list[Reading]:
         return [self.next_reading(timeout) for _ in range(count)]
 
     def next_reject(self, timeout: float = TIMEOUT_S) -> str:
-        return _next(self.rejects, timeout, "reject")
+        return next_event(self.rejects, timeout, "reject")
 
     def wait_health(self, wanted: Health, timeout: float = TIMEOUT_S) -> None:
         deadline = time.monotonic() + timeout
-        while _next(self.health, deadline - time.monotonic(), f"health {wanted}") != wanted:
+        while next_event(self.health, deadline - time.monotonic(), f"health {wanted}") != wanted:
             pass
-
-
-def _next(events: queue.Queue[T], timeout: float, what: str) -> T:
-    """The next event, or a failure that says what did not come."""
-    try:
-        return events.get(timeout=max(0.0, timeout))
-    except queue.Empty:
-        raise AssertionError(f"no {what} from the device in time") from None
 
 
 @contextmanager
