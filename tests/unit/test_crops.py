@@ -53,7 +53,6 @@ def test_over_the_quota_the_oldest_crops_go_first(tmp_path: Path) -> None:
 
 
 def test_the_quota_holds_across_a_restart(tmp_path: Path) -> None:
-    per_file = store(tmp_path / "probe").size() or 0
     first = store(tmp_path)
     refs = [first.save(JPEG, T0 + dt.timedelta(minutes=m)) for m in range(8)]
     per_file = first.size() // 8
