@@ -5,7 +5,8 @@ from __future__ import annotations
 import logging
 import re
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 from fastapi import FastAPI, Request
@@ -54,9 +55,8 @@ def create_app(
     sessions follow the box's clock (they outlive a restart) and lockouts a monotonic one."""
     settings = settings or KioskSettings()
     sessions = backend.session_store(settings.idle_timeout_seconds, clock or wall_clock)
-    purged = sessions.purge_expired()
-    log_event(logger, logging.INFO, "kiosk.sessions_purged", expired=purged)
     app = FastAPI(
+        lifespan=_purge_sessions_at_start,
         title="carec-edge kiosk",
         summary="The border officer's screen: the queue, a truck, its decision.",
         version="1",
@@ -88,6 +88,20 @@ def create_app(
     )
     app.add_middleware(SecurityHeaders)
     return app
+
+
+@asynccontextmanager
+async def _purge_sessions_at_start(app: FastAPI) -> AsyncIterator[None]:
+    """At start, the expired sessions go, through the store's runner (never on the event loop).
+    Housekeeping only: if it fails, the kiosk serves anyway and the next login purges."""
+    sessions = app.state.kiosk.sessions
+    try:
+        purged = await sessions.purge_expired()
+    except Exception as error:  # any failure: say so, and serve
+        log_event(logger, logging.ERROR, "kiosk.sessions_purge_failed", error=str(error))
+    else:
+        log_event(logger, logging.INFO, "kiosk.sessions_purged", expired=purged)
+    yield
 
 
 def _wants_json(request: Request) -> bool:

@@ -7,6 +7,10 @@ it needs no column either. A session ends at logout, when its officer is deactiv
 nobody touched it for the idle timeout (the live refreshes do not touch it: only what the
 officer does). Expired sessions are purged whenever one is created or the kiosk starts.
 
+Every read and write goes through the runner it is given: inside `carec-edge run` that is the
+service's store thread (`EdgeService.in_store`, through `StoreBackend`), the one thread that
+touches the store; alone, the backend's own thread.
+
 Touching writes the store at most once per `touch_every` seconds per session: the idle clock
 is that coarse (a minute of a 10-minute timeout at most), and a busy officer costs no fsync per
 click.
@@ -19,8 +23,9 @@ import datetime as dt
 import hashlib
 import hmac
 import secrets
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from typing import Any, Protocol, TypeVar
 
 from sqlalchemy import Engine, delete, insert, select, update
 
@@ -30,6 +35,17 @@ from edge.timeutil import utcnow
 COOKIE_NAME = "carec_kiosk_session"
 Clock = Callable[[], float]  # seconds; the store keeps them as UTC times
 MAX_TOKEN_CHARS = 64  # token_urlsafe(32) is 43; anything longer is no cookie of ours
+T = TypeVar("T")
+
+
+class StoreRunner(Protocol):
+    """Runs store work off the event loop, on the thread that owns the store."""
+
+    def __call__(self, function: Callable[..., T], /, *args: Any) -> Awaitable[T]: ...
+
+
+async def _in_a_thread(function: Callable[..., T], /, *args: Any) -> T:
+    return await asyncio.to_thread(function, *args)
 
 
 def wall_clock() -> float:
@@ -52,29 +68,35 @@ class SessionStore:
         idle_timeout: float,
         clock: Clock = wall_clock,
         touch_every: float | None = None,
+        run: StoreRunner = _in_a_thread,
     ) -> None:
         self.engine = engine
+        self.run = run
         self.idle_timeout = idle_timeout
         self.clock = clock
         self.touch_every = touch_every if touch_every is not None else min(60.0, idle_timeout / 10)
 
-    # The routes' side: the store's work off the event loop.
+    # The routes' side: the store's work through the runner, off the event loop.
 
     async def create(self, officer_id: str) -> tuple[Session, str]:
         """A fresh session (never a reused token: no fixation), and its cookie's value."""
-        return await asyncio.to_thread(self.create_now, officer_id)
+        return await self.run(self.create_now, officer_id)
 
     async def get(self, cookie: str | None, touch: bool = True) -> Session | None:
         """The live session of a cookie; None when it is unknown, ended or idle too long."""
         if not cookie or len(cookie) > MAX_TOKEN_CHARS:
             return None
-        return await asyncio.to_thread(self.get_now, cookie, touch)
+        return await self.run(self.get_now, cookie, touch)
 
     async def end(self, session_id: str) -> None:
-        await asyncio.to_thread(self._delete, kiosk_sessions.c.id == session_id)
+        await self.run(self._delete, kiosk_sessions.c.id == session_id)
 
     async def end_officer(self, officer_id: str) -> None:
-        await asyncio.to_thread(self._delete, kiosk_sessions.c.officer_id == officer_id)
+        await self.run(self._delete, kiosk_sessions.c.officer_id == officer_id)
+
+    async def purge_expired(self) -> int:
+        """Delete the sessions past their idle timeout; how many."""
+        return await self.run(self.purge_expired_now)
 
     # The store's side.
 
@@ -120,8 +142,7 @@ class SessionStore:
             last_seen = now
         return Session(session_id, row.officer_id, _csrf_of(token), last_seen)
 
-    def purge_expired(self) -> int:
-        """Delete the sessions past their idle timeout; how many."""
+    def purge_expired_now(self) -> int:
         return self._delete(kiosk_sessions.c.expires_at < _time(self.clock()))
 
     def count(self) -> int:

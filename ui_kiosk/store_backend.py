@@ -18,9 +18,9 @@ import asyncio
 import dataclasses
 import datetime as dt
 import logging
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, Literal, Protocol, TypeVar
+from typing import Any, Literal, TypeVar
 
 from sqlalchemy import Engine
 
@@ -66,16 +66,12 @@ from ui_kiosk.models import (
 )
 from ui_kiosk.record_search import search_records
 from ui_kiosk.scans import MAX_SCAN_CHARS, ScanClassifier, classify_scan
-from ui_kiosk.sessions import Clock, SessionStore
+from ui_kiosk.sessions import Clock, SessionStore, StoreRunner
 from ui_kiosk.shift_report import shift_report
 from ui_kiosk.sync_snapshot import outbox_counts
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
-
-
-class StoreRunner(Protocol):
-    def __call__(self, function: Callable[..., T], /, *args: Any) -> Awaitable[T]: ...
 
 
 class StoreBackend:
@@ -140,7 +136,8 @@ class StoreBackend:
         return await asyncio.to_thread(self.officers.get, officer_id)
 
     def session_store(self, idle_timeout_seconds: float, clock: Clock) -> SessionStore:
-        return SessionStore(self.engine, idle_timeout_seconds, clock)
+        # Through the store thread, as all store work: sessions are rows like any other.
+        return SessionStore(self.engine, idle_timeout_seconds, clock, run=self._run)
 
     async def set_language(self, officer_id: str, language: str) -> None:
         await asyncio.to_thread(self.officers.set_language, officer_id, language)

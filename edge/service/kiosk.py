@@ -140,7 +140,7 @@ async def serve_kiosk(service: EdgeService, backend: StoreBackend) -> None:
                 continue
             server = _Server(
                 uvicorn.Config(app, host=config.host, port=config.port, log_config=None,
-                               access_log=False, lifespan="off",
+                               access_log=False, lifespan="on",  # purges expired sessions
                                timeout_graceful_shutdown=SHUTDOWN_GRACE_SECONDS)
             )  # fmt: skip
             task = asyncio.create_task(server.serve(sockets=[sock]), name="kiosk-http")
