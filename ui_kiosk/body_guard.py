@@ -7,6 +7,7 @@ kiosk holds at most the cap in memory, and refuses the rest unread.
 
 from __future__ import annotations
 
+import email.message
 import logging
 
 from starlette.requests import Request
@@ -23,6 +24,20 @@ logger = logging.getLogger(__name__)
 MAX_BODY_BYTES = 64 * 1024
 NO_SESSION_NEEDED = frozenset({"/login"})
 _BODYLESS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+def is_json_media_type(content_type: str) -> bool:
+    """Whether FastAPI will parse a body of this type as JSON: the same test as its own
+    (`fastapi.routing`): main type application, subtype json or *+json, any case, any
+    parameters. Without a type it parses none (strict content type, its default)."""
+    if not content_type:
+        return False
+    message = email.message.Message()
+    message["content-type"] = content_type
+    if message.get_content_maintype() != "application":
+        return False
+    subtype = message.get_content_subtype()
+    return subtype == "json" or subtype.endswith("+json")
 
 
 def wants_json(path: str) -> bool:
@@ -69,7 +84,7 @@ class BodyGuard:
         if body is None:
             await self._refuse(request, "too_large", self._too_large(path), scope, send)
             return
-        if request.headers.get("content-type", "").startswith("application/json"):
+        if is_json_media_type(request.headers.get("content-type", "")):
             try:
                 parse_json(body, f"{request.method} {path}: the body")
             except JsonInputError as error:

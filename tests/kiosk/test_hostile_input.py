@@ -146,6 +146,27 @@ def test_json_the_strict_reader_refuses_is_refused_and_named(
     assert kiosk.backend.decisions.store.for_arrival(arrival_id) == []
 
 
+@pytest.mark.parametrize(
+    "content_type",
+    ["Application/JSON; charset=utf-8", "application/merge-patch+json", "APPLICATION/json"],
+)
+def test_every_type_fastapi_parses_as_json_gets_the_strict_reader(
+    kiosk: Kiosk, content_type: str
+) -> None:
+    """FastAPI parses any case of application/json and any application/*+json: so does the
+    guard. The last `kind` would win (a release) if the duplicate got through."""
+    arrival_id = kiosk.arrive()
+    csrf = kiosk.login("ivan")
+    response = kiosk.client.post(
+        f"/api/arrivals/{arrival_id}/decision",
+        content=b'{"kind": "refuse", "kind": "release", "reason": "DOCUMENTS_IN_ORDER"}',
+        headers={"X-CSRF-Token": csrf, "Content-Type": content_type},
+    )
+    assert response.status_code == 422, response.text
+    assert "duplicate" in response.json()["detail"]
+    assert kiosk.backend.decisions.store.for_arrival(arrival_id) == []
+
+
 def test_an_invalid_field_is_named_and_never_echoed(kiosk: Kiosk) -> None:
     arrival_id = kiosk.arrive()
     csrf = kiosk.login("ivan")
