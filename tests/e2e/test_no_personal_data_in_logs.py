@@ -148,9 +148,10 @@ def test_no_personal_data_reaches_any_log_line(
     assert query(data, "SELECT note FROM decisions") == [(NOTE,)]
     assert service.stop() == 0
 
-    logs = {"the service's stderr": "".join(service.log)}
+    logs = {"the service's stderr": service.whole_log()}  # shutdown's lines too
     logs |= {str(p): p.read_text(errors="replace") for p in tmp_path.rglob("*.log")}
     assert "decision.stored" in logs["the service's stderr"]
+    assert "service.stopped" in logs["the service's stderr"], "the log was not read to its end"
     leaks = [
         f"{what} in {where}: {line.strip()[:200]}"
         for where, text in logs.items()

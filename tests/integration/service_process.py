@@ -37,7 +37,8 @@ class CarecProcess:
         )  # fmt: skip
         self.lines: queue.Queue[str] = queue.Queue()
         self.log: list[str] = []
-        threading.Thread(target=self._read, daemon=True).start()
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
 
     def _read(self) -> None:
         assert self.process.stderr is not None
@@ -75,6 +76,14 @@ class CarecProcess:
         if self.process.poll() is None:
             self.process.send_signal(signal.SIGTERM)
         return self.process.wait(timeout=60)
+
+    def whole_log(self, timeout: float = 60.0) -> str:
+        """Every line the process wrote, to the end of its stderr: after `stop()`, the reader
+        may still be taking in the last lines (shutdown's) when the process is gone."""
+        self._reader.join(timeout)
+        if self._reader.is_alive():
+            raise AssertionError(f"the process's stderr did not end within {timeout} s")
+        return "".join(self.log)
 
     def __enter__(self) -> Self:
         return self
