@@ -26,6 +26,7 @@ from sync.outbox import Signer
 from sync.topics import topic_for
 from tests.chaos.harness import node_config
 from tests.fixtures.records import record
+from tests.peak_memory import run_with_peak_memory
 from tests.sync.crossing import ENTRY, EXIT
 from tests.sync.test_bundles_cli import carec_edge, queue_confirmations
 
@@ -166,31 +167,21 @@ def test_a_missing_bundle_is_named(crossing: Crossing, tmp_path: Path) -> None:
     assert "nowhere.bundle" in result.stderr
 
 
-# Runs a command and prints the peak resident size of its children, in kB (Linux: ru_maxrss).
-_PEAK_RSS = (
-    "import resource, subprocess, sys;"
-    "code = subprocess.run(sys.argv[1:]).returncode;"
-    "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss, file=sys.stderr);"
-    "sys.exit(code)"
-)
-
-
 def peak_rss_kb(
     crossing: Crossing, bundle: Path, feed: Callable[[], None] | None
 ) -> tuple[int, str]:
     command = [
-        sys.executable, "-c", _PEAK_RSS, sys.executable, "-m", "edge.cli",
+        sys.executable, "-m", "edge.cli",
         "--config", str(crossing.entry_config), "--data-dir", str(crossing.entry_data),
         "sync", "import", str(bundle),
     ]  # fmt: skip
     writer = threading.Thread(target=feed, daemon=True) if feed else None
     if writer:
         writer.start()
-    result = subprocess.run(command, capture_output=True, text=True, timeout=300, check=False)
+    result = run_with_peak_memory(command, stdin=None, timeout=300)
     if writer:
         writer.join(60)
-    *_, peak = result.stderr.strip().splitlines()
-    return int(peak), result.stdout + result.stderr
+    return result.peak_kb, result.out + result.err
 
 
 def test_a_line_without_end_does_not_grow_memory_and_the_rest_is_applied(
