@@ -11,7 +11,7 @@ runs them stays free for the lanes between two.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 
 from sqlalchemy import Connection, Engine, delete, exists, func, insert, select, update
 
@@ -38,6 +38,23 @@ def purge_arrivals(
     """Delete decided arrivals past `evidence_days` (from their latest decision) and undecided
     closed ones past `undecided_days` (from their closing), with their readings, decisions and
     manual matches; how many rows of each went."""
+    counts = dict.fromkeys(ARRIVAL_TABLES, 0)
+    for batch in purge_arrivals_batches(
+        engine, now=now, evidence_days=evidence_days, undecided_days=undecided_days
+    ):
+        for table, count in batch.items():
+            counts[table] += count
+    return counts
+
+
+ARRIVAL_TABLES = ("arrivals", "arrival_readings", "decisions", "manual_matches")
+
+
+def purge_arrivals_batches(
+    engine: Engine, *, now: dt.datetime, evidence_days: int, undecided_days: int
+) -> Iterator[dict[str, int]]:
+    """`purge_arrivals` one transaction at a time: each step deletes one batch and yields its
+    counts, so that a caller can run each step as its own job on the store thread."""
     evidence_cutoff = now - dt.timedelta(days=evidence_days)
     # Only arrivals with a decision past the cutoff can qualify: the index on decided_at
     # finds them without reading every decision.
@@ -55,16 +72,14 @@ def purge_arrivals(
         arrivals.c.closed_at < now - dt.timedelta(days=undecided_days),
         ~exists().where(decisions.c.arrival_id == arrivals.c.id),
     )
-    counts = {"arrivals": 0, "arrival_readings": 0, "decisions": 0, "manual_matches": 0}
     for query in (decided, undecided):
         while True:
             with engine.begin() as conn:
                 ids = list(conn.execute(query.order_by(arrivals.c.id).limit(BATCH)).scalars())
                 if not ids:
                     break
-                for table, count in _delete_arrivals(conn, ids).items():
-                    counts[table] += count
-    return counts
+                gone = _delete_arrivals(conn, ids)
+            yield gone
 
 
 def _delete_arrivals(conn: Connection, ids: Sequence[int]) -> dict[str, int]:

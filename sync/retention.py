@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+from collections.abc import Iterator
 
 from sqlalchemy import Engine
 
@@ -54,6 +55,40 @@ def purge_sync_tables(
     events_days: int,
 ) -> dict[str, int]:
     """Delete what sync's tables no longer need to keep at `now`; rows deleted, per table."""
+    deleted = dict.fromkeys(SYNC_TABLES, 0)
+    for table, count in purge_sync_batches(
+        engine,
+        now=now,
+        evidence_days=evidence_days,
+        dedupe_days=dedupe_days,
+        quarantine_days=quarantine_days,
+        events_days=events_days,
+    ):
+        deleted[table] += count
+    log_purged(deleted)
+    return deleted
+
+
+SYNC_TABLES = ("outbox_envelopes", "outbox", "inbox_applied", "quarantine", "peer_events")
+
+
+def log_purged(deleted: dict[str, int]) -> None:
+    if any(deleted.values()):
+        counts = " ".join(f"{table}={n}" for table, n in deleted.items())
+        log_event(log, logging.INFO, "sync.retention.purged", deleted=counts)
+
+
+def purge_sync_batches(
+    engine: Engine,
+    *,
+    now: dt.datetime,
+    evidence_days: int,
+    dedupe_days: int,
+    quarantine_days: int,
+    events_days: int,
+) -> Iterator[tuple[str, int]]:
+    """`purge_sync_tables` one transaction at a time: each step deletes one chunk and yields
+    (table, rows deleted), so that a caller can run each step as its own store job."""
     if dedupe_days < MIN_DEDUPE_DAYS:
         log_event(
             log, logging.WARNING, "sync.retention.dedupe_raised", asked=dedupe_days,
@@ -69,13 +104,6 @@ def purge_sync_tables(
     kept_short = f"state IN ({final}) AND {_SHORT_LIVED} AND created_at < :events"
     outbox_done = f"({kept_long}) OR ({kept_short})"
     times = {"evidence": before(evidence_days), "events": before(events_days)}
-    deleted = {
-        "outbox_envelopes": 0,
-        "outbox": 0,
-        "inbox_applied": 0,
-        "quarantine": 0,
-        "peer_events": 0,
-    }
     while True:  # the outbox and its envelopes together
         with engine.begin() as conn:
             ids = (
@@ -89,26 +117,25 @@ def purge_sync_tables(
             if not ids:
                 break
             listed = ", ".join("?" * len(ids))
-            deleted["outbox_envelopes"] += conn.exec_driver_sql(
+            envelopes = conn.exec_driver_sql(
                 f"DELETE FROM outbox_envelopes WHERE id IN ({listed})", tuple(ids)
             ).rowcount
-            deleted["outbox"] += conn.exec_driver_sql(
+            rows = conn.exec_driver_sql(
                 f"DELETE FROM outbox WHERE id IN ({listed})", tuple(ids)
             ).rowcount
+        yield "outbox_envelopes", envelopes
+        yield "outbox", rows
     for table, column, days in (
         ("inbox_applied", "applied_at", dedupe_days),
         ("quarantine", "received_at", quarantine_days),
         ("peer_events", "created_at", events_days),
     ):
-        deleted[table] = _delete_older(engine, table, column, before(days))
-    if any(deleted.values()):
-        counts = " ".join(f"{table}={n}" for table, n in deleted.items())
-        log_event(log, logging.INFO, "sync.retention.purged", deleted=counts)
-    return deleted
+        yield from _delete_older(engine, table, column, before(days))
 
 
-def _delete_older(engine: Engine, table: str, column: str, cutoff: str) -> int:
-    total = 0
+def _delete_older(
+    engine: Engine, table: str, column: str, cutoff: str
+) -> Iterator[tuple[str, int]]:
     while True:
         with engine.begin() as conn:
             count = conn.exec_driver_sql(
@@ -116,6 +143,6 @@ def _delete_older(engine: Engine, table: str, column: str, cutoff: str) -> int:
                 f" (SELECT rowid FROM {table} WHERE {column} < ? LIMIT {CHUNK})",
                 (cutoff,),
             ).rowcount
-        total += count
+        yield table, count
         if count < CHUNK:
-            return total
+            return

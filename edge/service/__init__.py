@@ -224,16 +224,20 @@ class EdgeService:
     async def _resend_unqueued_decisions(self, *, always_log: bool = False) -> None:
         if self.dispatch is None:
             return
+        queued = failed = 0
+        after: int | None = 0
         try:
-            done = await self.in_store(self.dispatch.send_unqueued)
+            while after is not None:  # one store job a batch: the lanes go on between two
+                batch, after = await self.in_store(self.dispatch.send_unqueued_batch, after)
+                queued, failed = queued + batch.queued, failed + batch.failed
         except SQLAlchemyError as error:
             log_event(
                 logger, logging.ERROR, "decisions.reconcile_failed", error=type(error).__name__
             )
             return
-        if always_log or done.queued or done.failed:
-            level = logging.ERROR if done.failed else logging.INFO
-            log_event(logger, level, "decisions.reconciled", queued=done.queued, failed=done.failed)
+        if always_log or queued or failed:
+            level = logging.ERROR if failed else logging.INFO
+            log_event(logger, level, "decisions.reconciled", queued=queued, failed=failed)
 
     def _handle_signals(self) -> None:
         loop = asyncio.get_running_loop()

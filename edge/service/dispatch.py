@@ -63,24 +63,36 @@ class DecisionDispatch:
         return len(ids)
 
     def send_unqueued(self) -> Reconciled:
-        """On the store thread, at start: queue every final decision that has no messages in
-        the outbox, each in a savepoint of its batch's transaction (one the outbox refuses is
-        logged and stays unqueued, for the next start)."""
+        """On the store thread: queue every final decision that has no messages in the outbox,
+        in batches (`send_unqueued_batch`); all at once, for callers that own the thread."""
         queued = failed = 0
-        after = 0
-        while batch := self.store.unqueued(after, BATCH):
-            with self.store.engine.begin() as conn:
-                for decision in batch:
-                    try:
-                        with conn.begin_nested():
-                            self.queue(conn, decision)
-                    except Exception as error:
-                        failed += 1
-                        log_event(
-                            log, logging.ERROR, "decision.unsendable", decision=decision.id,
-                            error=type(error).__name__,
-                        )  # fmt: skip
-                    else:
-                        queued += 1
-            after = batch[-1].id
+        after: int | None = 0
+        while after is not None:
+            done, after = self.send_unqueued_batch(after)
+            queued, failed = queued + done.queued, failed + done.failed
         return Reconciled(queued, failed)
+
+    def send_unqueued_batch(self, after: int) -> tuple[Reconciled, int | None]:
+        """On the store thread: queue the next batch of final decisions (ids above `after`)
+        that have no messages in the outbox, each in a savepoint of the batch's transaction (one
+        the outbox refuses is logged and stays unqueued, for the next try); what was done and
+        the id to go on after, None when none were left. One store job a batch, so that the
+        store thread serves other work between two."""
+        batch = self.store.unqueued(after, BATCH)
+        if not batch:
+            return Reconciled(0, 0), None
+        queued = failed = 0
+        with self.store.engine.begin() as conn:
+            for decision in batch:
+                try:
+                    with conn.begin_nested():
+                        self.queue(conn, decision)
+                except Exception as error:
+                    failed += 1
+                    log_event(
+                        log, logging.ERROR, "decision.unsendable", decision=decision.id,
+                        error=type(error).__name__,
+                    )  # fmt: skip
+                else:
+                    queued += 1
+        return Reconciled(queued, failed), batch[-1].id

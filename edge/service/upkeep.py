@@ -8,7 +8,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -21,9 +21,9 @@ from edge.crops import CROPS_DIR, CropStore
 from edge.disk_space import DiskCheck, DiskState, check_disk, shed_for_space
 from edge.logs import error_first_line, log_event
 from edge.readings import Health, Reading
-from edge.retention import purge_arrivals
+from edge.retention import purge_arrivals_batches
 from edge.timeutil import utcnow
-from sync.retention import purge_sync_tables
+from sync.retention import SYNC_TABLES, log_purged, purge_sync_batches
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable
@@ -46,28 +46,44 @@ def crop_store(data_dir: Path, retention: RetentionConfig) -> CropStore:
 def purge_retention(
     engine: Engine, crops: CropStore, retention: RetentionConfig, now: dt.datetime
 ) -> dict[str, int]:
-    """One pass of every retention rule of the core and of sync (`sync.retention`); rows
-    (and crop files) removed."""
-    counts = purge_arrivals(
+    """One pass of every retention rule of the core and of sync (`sync.retention`), at once;
+    rows (and crop files) removed."""
+    counts: dict[str, int] = {}
+    for step in retention_steps(engine, crops, retention, now):
+        _add(counts, step)
+    return counts
+
+
+def retention_steps(
+    engine: Engine, crops: CropStore, retention: RetentionConfig, now: dt.datetime
+) -> Iterator[dict[str, int]]:
+    """A retention pass one transaction (or the crop purge) at a time: each step yields what it
+    removed. The service runs each step as its own store job, so a long purge never holds the
+    store thread (and the watchdog that waits on it) for longer than one batch."""
+    yield from purge_arrivals_batches(
         engine,
         now=now,
         evidence_days=retention.evidence_days,
         undecided_days=retention.undecided_arrival_days,
     )
-    counts["crops"] = crops.purge(now)
-    counts.update(_purge_sync(engine, retention, now))
-    return counts
-
-
-def _purge_sync(engine: Engine, retention: RetentionConfig, now: dt.datetime) -> dict[str, int]:
-    return purge_sync_tables(  # the sync room's own rules
+    yield {"crops": crops.purge(now)}
+    synced = dict.fromkeys(SYNC_TABLES, 0)
+    for table, count in purge_sync_batches(  # the sync room's own rules
         engine,
         now=now,
         evidence_days=retention.evidence_days,
         dedupe_days=retention.dedupe_days,
         quarantine_days=retention.quarantine_days,
         events_days=retention.peer_events_days,
-    )
+    ):
+        synced[table] += count
+        yield {table: count}
+    log_purged(synced)
+
+
+def _add(counts: dict[str, int], step: dict[str, int]) -> None:
+    for table, count in step.items():
+        counts[table] = counts.get(table, 0) + count
 
 
 @dataclass
@@ -115,7 +131,11 @@ async def retention_job(
     """Purge past retention now and every `interval_s`, until cancelled."""
     while True:
         try:
-            counts = await in_store(purge_retention, engine(), crops, retention, utcnow())
+            steps = retention_steps(engine(), crops, retention, utcnow())
+            counts: dict[str, Any] = {}
+            # One store job a step: the store thread serves the lanes between two batches.
+            while (step := await in_store(next, steps, None)) is not None:
+                _add(counts, step)
             log_event(logger, logging.INFO, "retention.purged", **counts)
         except (SQLAlchemyError, OSError) as error:
             log_event(logger, logging.ERROR, "retention.failed", error=error_first_line(error))

@@ -2,19 +2,24 @@
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import Engine, func, insert, select
 
+from edge import retention as retention_module
 from edge.arrivals import ArrivalStore
-from edge.config import EVIDENCE_LEGAL_MINIMUM_DAYS, ConfigError, parse_config
+from edge.config import EVIDENCE_LEGAL_MINIMUM_DAYS, ConfigError, RetentionConfig, parse_config
 from edge.crops import CropStore
 from edge.decisions import DecisionKind, DecisionStore, ManualMatchStore, ReasonCode, RecordKey
 from edge.disk_space import MB, DiskState, check_disk, shed_for_space
 from edge.readings import PlateCandidate, PlateReading, SealRead
 from edge.retention import purge_arrivals, shed_telemetry
+from edge.service import upkeep
 from edge.store.schema import (
     arrival_readings,
     arrivals,
@@ -261,3 +266,34 @@ def test_a_disk_that_is_only_low_sheds_nothing(engine: Engine, tmp_path: Path) -
     low = check_disk(tmp_path, degraded_below_mb=free_mb + 10**6, shed_below_mb=1)
     assert shed_for_space(engine, crops, low, free_mb + 10**6).telemetry_rows == 0
     assert crops.load(ref) is not None
+
+
+def test_a_retention_pass_runs_as_one_store_job_a_batch(
+    engine: Engine, store: ArrivalStore, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The watchdog waits on the store thread: a pass over many batches must leave it free
+    # between two, so each batch is a job of its own.
+    monkeypatch.setattr(retention_module, "BATCH", 2)
+    monkeypatch.setattr(upkeep, "utcnow", lambda: NOW)
+    expired = [truck(store, NOW - 200 * DAY, closed=NOW - (UNDECIDED + 1) * DAY) for _ in range(7)]
+    jobs = 0
+
+    async def in_store(fn: Callable[..., Any], *args: Any) -> Any:
+        nonlocal jobs
+        jobs += 1
+        return fn(*args)
+
+    async def one_pass() -> None:
+        job = asyncio.ensure_future(
+            upkeep.retention_job(
+                in_store, lambda: engine,
+                CropStore(tmp_path / "crops", 1 << 20, dt.timedelta(days=1)),
+                RetentionConfig(undecided_arrival_days=UNDECIDED), 3600,
+            )
+        )  # fmt: skip
+        while not all(rows(engine, arrivals, arrival_id) == 0 for arrival_id in expired):
+            await asyncio.sleep(0)  # yields to the job until its pass has deleted them
+        job.cancel()
+
+    asyncio.run(asyncio.wait_for(one_pass(), timeout=60))
+    assert jobs >= 4  # 7 arrivals in batches of 2, each its own job, and the rest of the pass
