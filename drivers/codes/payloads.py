@@ -19,6 +19,7 @@ from drivers.codes.identifiers import (
     seal_error,
     tir_carnet_error,
 )
+from edge.json_input import JsonInputError, parse_json
 
 MAX_PAYLOAD_CHARS = 8192  # more than any QR code holds
 RETAIL_FORMATS = frozenset({"ean", "ean13", "ean8", "upca", "upce"})  # goods, not documents
@@ -198,8 +199,9 @@ class _Collector:
 
 def _from_json(text: str) -> Payload | None:
     try:
-        document = json.loads(text)
-    except (ValueError, RecursionError):
+        # The strict reader: a duplicate key (two MRNs, the last winning) is not a payload.
+        document = parse_json(text, "code payload")
+    except JsonInputError:
         return None
     if not isinstance(document, dict):
         return None

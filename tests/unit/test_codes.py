@@ -472,6 +472,8 @@ def test_a_configured_seal_pattern_is_a_seal() -> None:
         ('{"url": "https://example.org"}', "qr"),
         ("[1, 2]", "qr"),
         ("{not json", "qr"),
+        ('{"mrn": "99IT9876AB88901209", "mrn": "24KZ0000000000000"}', "qr"),  # which one?
+        ('{"seals": ["KZ1234567"], "tir": NaN}', "qr"),
         ("", "code128"),
         ("ABC12345678", "code39"),
     ],
