@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import logging
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -89,12 +90,18 @@ def _add(counts: dict[str, int], step: dict[str, int]) -> None:
 @dataclass
 class ReadingsQueue:
     """The readings waiting for the store thread, bounded: beyond `limit` a reading is
-    refused, counted (`overflow`, and per device) and logged, and the service goes on."""
+    refused, counted (`overflow`, and per device) and logged, and the service goes on. A flood
+    logs its first refusal, then at most one line every `log_every_s` with the count refused
+    since the last line: the log stays readable while the queue is full."""
 
     limit: int
     queue: asyncio.Queue[Reading] = field(init=False)
     overflow: int = 0
     overflow_by_device: dict[str, int] = field(default_factory=dict)
+    log_every_s: float = 60.0
+    clock: Callable[[], float] = time.monotonic
+    _unlogged: int = field(default=0, init=False)
+    _logged_at: float | None = field(default=None, init=False)
 
     def __post_init__(self) -> None:
         self.queue = asyncio.Queue(maxsize=self.limit)
@@ -108,15 +115,20 @@ class ReadingsQueue:
             self.overflow_by_device[reading.device] = (
                 self.overflow_by_device.get(reading.device, 0) + 1
             )
-            log_event(
-                logger,
-                logging.WARNING,
-                "reading.overflow",
-                device=reading.device,
-                kind=reading.kind,
-                limit=self.limit,
-                overflow=self.overflow,
-            )
+            self._unlogged += 1
+            now = self.clock()
+            if self._logged_at is None or now - self._logged_at >= self.log_every_s:
+                log_event(
+                    logger,
+                    logging.WARNING,
+                    "reading.overflow",
+                    device=reading.device,
+                    kind=reading.kind,
+                    limit=self.limit,
+                    refused=self._unlogged,  # since the last line (this one included)
+                    overflow=self.overflow,
+                )
+                self._logged_at, self._unlogged = now, 0
             return False
         return True
 
