@@ -128,16 +128,26 @@ def serve(args: argparse.Namespace, context: CliContext) -> int:
     return 0
 
 
+# Far above a PIN (4 to 12 digits) with spaces around it; reading stops here whatever stdin is
+# (a PIN piped from /dev/zero is a clear error, not a MemoryError).
+MAX_PIN_LINE = 64
+
+
 def read_pin(prompt: str = "PIN: ") -> str:
-    """A PIN from the terminal (not echoed) or, piped, the first line of stdin."""
-    return getpass.getpass(prompt) if sys.stdin.isatty() else sys.stdin.readline().strip()
+    """A PIN from the terminal (not echoed) or, piped, the first line of stdin (OfficerError
+    when that line is longer than MAX_PIN_LINE characters)."""
+    if sys.stdin.isatty():
+        return getpass.getpass(prompt)
+    line = sys.stdin.readline(MAX_PIN_LINE + 1)
+    if len(line.rstrip("\r\n")) > MAX_PIN_LINE:
+        raise OfficerError(f"pin: stdin: the first line is over {MAX_PIN_LINE} characters")
+    return line.strip()
 
 
 def add_officer(args: argparse.Namespace, context: CliContext) -> int:
-    pin = read_pin()
     try:
         officer = OfficerStore(context.engine()).create(
-            args.id, args.name, pin, Role(args.role), args.badge, args.language
+            args.id, args.name, read_pin(), Role(args.role), args.badge, args.language
         )
     except OfficerError as error:
         print(f"carec-edge kiosk officer add: {error}", file=sys.stderr)

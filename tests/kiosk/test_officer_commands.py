@@ -4,6 +4,7 @@ the demo officers, whose PINs are public, go only into a data directory the demo
 
 from __future__ import annotations
 
+import resource
 import subprocess
 import sys
 from pathlib import Path
@@ -90,3 +91,27 @@ def test_only_a_directory_with_the_demo_marker_takes_demo_officers(tmp_path: Pat
     plain.mkdir()
     mark_demo_data_dir(demo)  # what `carec-edge demo` does to each data directory it makes
     assert (is_demo_data_dir(plain), is_demo_data_dir(demo)) == (False, True)
+
+
+def _with_memory_cap() -> None:
+    # 1 GiB of address space: far above the command's need, and an unbounded read of
+    # /dev/zero hits it in a second instead of taking the machine's memory.
+    resource.setrlimit(resource.RLIMIT_AS, (1 << 30, 1 << 30))
+
+
+def test_a_pin_piped_from_dev_zero_is_a_clear_error_and_nothing_changes(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    officers(data).create("marat", "Марат Ахметов", "11112222", Role.SUPERVISOR)
+    command = [sys.executable, "-m", "edge.cli", "--data-dir", str(data), "kiosk", "officer"]
+    for args in (["reset-pin", "marat"], ["add", "aigul", "--name", "Aigul", "--role", "officer"]):
+        with open("/dev/zero", "rb") as zeros:
+            done = subprocess.run(
+                [*command, *args], stdin=zeros, capture_output=True, text=True, check=False,
+                timeout=120, preexec_fn=_with_memory_cap,
+            )  # fmt: skip
+        assert done.returncode == 1, done.stderr
+        assert "Traceback" not in done.stderr, done.stderr
+        assert "pin: stdin: the first line is over 64 characters" in done.stderr
+    store = officers(data)
+    assert store.verify("marat", "11112222") is not None  # unchanged
+    assert store.get("aigul") is None
