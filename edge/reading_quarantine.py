@@ -2,10 +2,13 @@
 here with the reason (for the technician to review) and the service goes on, where the error
 would have ended the service and lost the reading.
 
-Bounded: beyond `MAX_ROWS` the oldest rows go, and every row dropped is counted."""
+Bounded: beyond `MAX_ROWS` the oldest rows go, and every row dropped is counted; rows older
+than `retention.quarantine_days` go with the retention pass (`purge_older`). A plate crop is
+not kept (the row says how large it was): it is a picture of the truck, not what went wrong."""
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from typing import Any
 
@@ -53,9 +56,20 @@ class ReadingQuarantine:
             )
 
 
+def purge_older(engine: Engine, cutoff: dt.datetime) -> int:
+    """Delete the rows received before `cutoff`; how many (at most `MAX_ROWS`: one statement)."""
+    with engine.begin() as conn:
+        return conn.execute(
+            delete(reading_quarantine).where(reading_quarantine.c.received_at < cutoff)
+        ).rowcount
+
+
 def _as_json(reading: Reading) -> str:
     try:
         data: Any = reading.to_dict()
+        if "crop_jpeg" in data:  # a marker in place of the picture
+            crop = getattr(reading, "crop_jpeg", None) or b""
+            data["crop_jpeg"] = f"<not kept: {len(crop)} bytes>"
     except Exception as error:  # the reading may be what is wrong: keep what can be kept
         data = {"unreadable": f"{type(error).__name__}", "repr": repr(reading)[:10_000]}
     return json.dumps(data, ensure_ascii=False, default=str)

@@ -21,6 +21,7 @@ from edge.config import RetentionConfig
 from edge.crops import CROPS_DIR, CropStore
 from edge.disk_space import DiskCheck, DiskState, check_disk, shed_for_space
 from edge.logs import error_first_line, log_event
+from edge.reading_quarantine import purge_older as purge_quarantined_readings
 from edge.readings import Health, Reading
 from edge.retention import purge_arrivals_batches
 from edge.timeutil import utcnow
@@ -68,6 +69,8 @@ def retention_steps(
         undecided_days=retention.undecided_arrival_days,
     )
     yield {"crops": crops.purge(now)}
+    quarantined_before = now - dt.timedelta(days=retention.quarantine_days)
+    yield {"reading_quarantine": purge_quarantined_readings(engine, quarantined_before)}
     synced = dict.fromkeys(SYNC_TABLES, 0)
     for table, count in purge_sync_batches(  # the sync room's own rules
         engine,
