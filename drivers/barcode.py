@@ -85,7 +85,7 @@ class BarcodeProtocol(Protocol):
             if self.config.aim != "off":
                 aim_id, symbology, data_text = split_aim(text)
                 if self.config.aim == "on" and aim_id is None:
-                    out.rejects.append(f"scan without an AIM identifier: {text[:40]!r}")
+                    out.rejects.append(f"scan without an AIM identifier ({len(text)} characters)")
                     continue
             if not data_text:
                 out.rejects.append("empty scan")
@@ -103,6 +103,8 @@ class BarcodeProtocol(Protocol):
         return out
 
     def _decode(self, raw: bytes) -> tuple[str, str | None]:
+        # Reject reasons give lengths, never the scan: they go to the device.reject log, and a
+        # PDF417 on an ID card carries the holder's name.
         prefix = self.config.prefix.encode(self.config.encoding)
         suffix = self.config.suffix.encode(self.config.encoding)
         if not prefix and not suffix and raw.endswith(_ETX) and _STX in raw:
@@ -112,16 +114,16 @@ class BarcodeProtocol(Protocol):
             # characters a scan itself does not hold.
             at = raw.rfind(prefix)
             if at < 0:
-                return "", f"scan without the prefix {prefix!r}: {raw[:40]!r}"
+                return "", f"scan without the prefix {prefix!r} ({len(raw)} bytes)"
             raw = raw[at + len(prefix) :]
         if suffix:
             if not raw.endswith(suffix):
-                return "", f"scan without the suffix {suffix!r}: {raw[:40]!r}"
+                return "", f"scan without the suffix {suffix!r} ({len(raw)} bytes)"
             raw = raw[: -len(suffix)]
         try:
             text = raw.decode(self.config.encoding)
         except UnicodeDecodeError as error:
-            return "", f"not {self.config.encoding} at byte {error.start}: {raw[:40]!r}"
+            return "", f"not {self.config.encoding} at byte {error.start} of {len(raw)}"
         if any(not ch.isprintable() for ch in text if ch != "\x1d"):  # GS separates GS1 fields
-            return "", f"control characters in scan: {text[:40]!r}"
+            return "", f"control characters in scan ({len(text)} characters)"
         return text, None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+import re
 from pathlib import Path
 
 import pytest
@@ -87,3 +88,28 @@ def test_port_missing_at_start_is_waited_for(tmp_path: Path) -> None:
         pair.wait_health(Health.CONNECTED)
         BarcodeScannerEmulator(pair.port).scan("LATE")
         assert pair.next_reading().text == "LATE"  # type: ignore[attr-defined]
+
+
+ID_CARD_PDF417 = "ANSI 636000080002DL00410278ZV03190008DLDAQT64235789DCSSAMPLE DACJOHN"
+
+
+@pytest.mark.parametrize(
+    ("settings", "sent"),
+    [
+        ({"aim": "on"}, ID_CARD_PDF417.encode() + b"\r"),  # no AIM identifier
+        ({}, ID_CARD_PDF417.encode() + b"\x07\r"),  # a control character
+        ({}, ID_CARD_PDF417.encode() + b"\xff\r"),  # not UTF-8
+        ({"prefix": "\x02", "suffix": "\x03"}, ID_CARD_PDF417.encode() + b"\x03\r"),  # no STX
+    ],
+    ids=["no AIM", "control character", "not UTF-8", "no prefix"],
+)
+def test_a_rejected_scan_is_described_by_its_length_never_quoted(
+    tmp_path: Path, settings: dict[str, str], sent: bytes
+) -> None:
+    with serial_pair(tmp_path, BarcodeProtocol(config(**settings))) as pair:
+        pair.port.write(sent)
+        reason = pair.next_reject()
+    for part in ("ANSI", "DAQT6", "SAMPLE", "JOHN"):  # the scan's text, the holder's name
+        assert part not in reason, reason
+    length = len(sent) - 1  # what the driver got, without the line's terminator
+    assert re.search(rf"\b({length}|{length - 1}) (bytes|characters)|of {length}\b", reason), reason
