@@ -105,6 +105,7 @@ class EdgeService:
         self._stop = asyncio.Event()
         self._ready = asyncio.Event()  # set once READY=1 is sent
         self.readings_quarantined = 0  # readings whose attaching raised (edge.reading_quarantine)
+        self.readings_lost = 0  # readings neither attached nor quarantined (the store refused)
         self._reading_quarantine: ReadingQuarantine | None = None
         self._stop_reason = ""
 
@@ -403,17 +404,14 @@ class EdgeService:
                 status.readings += 1
             try:
                 arrival_id = await self.in_store(self._attach, lane, reading)
-            except SQLAlchemyError as error:
-                # The reading is still in the device's log line; the service keeps going.
-                log_event(
-                    logger,
-                    logging.ERROR,
-                    "arrival.store_failed",
-                    device=reading.device,
-                    error=error_first_line(error),
-                )
-                continue
             except Exception as error:  # a reading that breaks the service is kept, not fatal
+                # A store error too: the quarantine's own insert may still go through (the
+                # attach's transaction was rolled back); when it does not, the loss is counted.
+                if isinstance(error, SQLAlchemyError):
+                    log_event(
+                        logger, logging.ERROR, "arrival.store_failed", device=reading.device,
+                        error=error_first_line(error),
+                    )  # fmt: skip
                 await self._quarantine(reading, error)
                 continue
             self._arrival_changed(arrival_id)
@@ -434,17 +432,18 @@ class EdgeService:
 
     async def _quarantine(self, reading: Reading, error: Exception) -> None:
         # The log names the error's type only: its message may quote the reading (an MRZ).
-        reason = f"{type(error).__name__}: {error}"
+        reason = f"{type(error).__name__}: {error_first_line(error)}"
         if self._reading_quarantine is None:
             self._reading_quarantine = ReadingQuarantine(self.engine)
         quarantine = self._reading_quarantine
         try:
             row = await self.in_store(quarantine.keep, reading, reason)
         except SQLAlchemyError as failure:
+            self.readings_lost += 1  # neither attached nor kept: counted, never silent
             log_event(
                 logger, logging.ERROR, "reading.quarantine_failed", device=reading.device,
                 kind=reading.kind, error=type(error).__name__,
-                store_error=error_first_line(failure),
+                store_error=error_first_line(failure), lost=self.readings_lost,
             )  # fmt: skip
             return
         self.readings_quarantined += 1
