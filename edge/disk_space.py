@@ -9,14 +9,12 @@ nodes), then plate crops, oldest first, until the degraded line is reached again
 from __future__ import annotations
 
 import shutil
+from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
 
-from sqlalchemy import Engine
-
 from edge.crops import CropStore
-from edge.retention import shed_telemetry
 
 MB = 1024 * 1024
 
@@ -56,12 +54,16 @@ def check_disk(path: Path, degraded_below_mb: int, shed_below_mb: int) -> DiskCh
 
 
 def shed_for_space(
-    engine: Engine, crops: CropStore | None, check: DiskCheck, degraded_below_mb: int
+    shed_telemetry: Callable[[], int],
+    crops: CropStore | None,
+    check: DiskCheck,
+    degraded_below_mb: int,
 ) -> Shed:
-    """Free room after a SHORT check: telemetry first, then crops up to the degraded line."""
+    """Free room after a SHORT check: telemetry first (`shed_telemetry`, the sync room's: it
+    drops what its tables hold and says how many rows), then crops up to the degraded line."""
     if check.state is not DiskState.SHORT:
         return Shed(0, 0)
-    telemetry = shed_telemetry(engine)
+    telemetry = shed_telemetry()
     wanted = degraded_below_mb * MB - check.free_bytes
     freed = crops.shed(wanted) if crops is not None and wanted > 0 else 0
     return Shed(telemetry, freed)

@@ -1,4 +1,4 @@
-"""Retention of the core's tables: arrivals, their readings, decisions; and shedding telemetry.
+"""Retention of the core's tables: arrivals, their readings, decisions.
 
 Evidence is a decision and the arrival (with its readings and records attached by hand) it was
 taken on: kept `evidence_days` from the arrival's latest decision, never less than the legal
@@ -13,23 +13,11 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterator, Sequence
 
-from sqlalchemy import Connection, Engine, delete, exists, func, insert, select, update
+from sqlalchemy import Connection, Engine, delete, exists, func, select
 
-from edge.store.schema import (
-    arrival_readings,
-    arrivals,
-    decisions,
-    manual_matches,
-    outbox,
-    outbox_envelopes,
-    peer_events,
-    sync_counters,
-)
+from edge.store.schema import arrival_readings, arrivals, decisions, manual_matches
 
 BATCH = 500
-TELEMETRY_RANK = 2  # the outbox's rank of telemetry (sync.outbox.RANK)
-# What waits or is on its way, as the outbox's own telemetry cap drops it.
-_SHEDDABLE_STATES = ("pending", "inflight")
 
 
 def purge_arrivals(
@@ -97,33 +85,3 @@ def _delete_arrivals(conn: Connection, ids: Sequence[int]) -> dict[str, int]:
     return {table: result.rowcount for table, result in gone.items()} | {
         "arrival_readings": readings
     }
-
-
-def shed_telemetry(engine: Engine) -> int:
-    """Drop the telemetry waiting in the outbox and the telemetry received from other nodes,
-    for a disk running short; how many rows. The outbox's drops are counted per peer
-    (`dropped.telemetry`, as its cap counts them) and show in `sync status`."""
-    waiting = (outbox.c.rank == TELEMETRY_RANK) & outbox.c.state.in_(_SHEDDABLE_STATES)
-    with engine.begin() as conn:
-        per_peer = conn.execute(
-            select(outbox.c.peer, func.count()).where(waiting).group_by(outbox.c.peer)
-        ).all()
-        conn.execute(
-            delete(outbox_envelopes).where(
-                outbox_envelopes.c.id.in_(select(outbox.c.id).where(waiting))
-            )
-        )
-        dropped = conn.execute(delete(outbox).where(waiting)).rowcount
-        for peer, count in per_peer:
-            _count(conn, peer, "dropped.telemetry", count)
-        received = conn.execute(delete(peer_events).where(peer_events.c.type == "telemetry"))
-    return dropped + received.rowcount
-
-
-def _count(conn: Connection, peer: str, name: str, amount: int) -> None:
-    where = (sync_counters.c.peer == peer) & (sync_counters.c.name == name)
-    changed = conn.execute(
-        update(sync_counters).where(where).values(value=sync_counters.c.value + amount)
-    ).rowcount
-    if not changed:
-        conn.execute(insert(sync_counters).values(peer=peer, name=name, value=amount))

@@ -19,13 +19,15 @@ import datetime as dt
 import logging
 from collections.abc import Iterator
 
-from sqlalchemy import Engine
+from sqlalchemy import Connection, Engine, delete, func, insert, select, update
 
 from edge.logs import log_event
+from edge.store.schema import outbox, outbox_envelopes, peer_events, sync_counters
 from edge.timeutil import format_utc
 from sync.envelope import CLOCK_SKEW
 from sync.inbox import DEFAULT_MAX_AGE
 from sync.messages import Priority
+from sync.outbox import RANK
 from sync.transport import SESSION_EXPIRY_S
 
 log = logging.getLogger(__name__)
@@ -42,7 +44,9 @@ MIN_DEDUPE_DAYS = (
 
 CHUNK = 5000
 _FINAL = ("delivered", "dropped", "expired")  # the receiver (or the broker, for acks) has it
-_SHORT_LIVED = "(rank = 2 OR type = 'ack')"  # telemetry and acks: proof of nothing
+_SHORT_LIVED = (
+    f"(rank = {RANK[Priority.TELEMETRY]} OR type = 'ack')"  # telemetry and acks: proof of nothing
+)
 
 
 def purge_sync_tables(
@@ -146,3 +150,38 @@ def _delete_older(
         yield table, count
         if count < CHUNK:
             return
+
+
+_TELEMETRY_RANK = RANK[Priority.TELEMETRY]
+# What waits or is on its way, as the outbox's own telemetry cap drops it.
+_SHEDDABLE_STATES = ("pending", "inflight")
+
+
+def shed_telemetry(engine: Engine) -> int:
+    """Drop the telemetry waiting in the outbox and the telemetry received from other nodes,
+    for a disk running short; how many rows. The outbox's drops are counted per peer
+    (`dropped.telemetry`, as its cap counts them) and show in `sync status`."""
+    waiting = (outbox.c.rank == _TELEMETRY_RANK) & outbox.c.state.in_(_SHEDDABLE_STATES)
+    with engine.begin() as conn:
+        per_peer = conn.execute(
+            select(outbox.c.peer, func.count()).where(waiting).group_by(outbox.c.peer)
+        ).all()
+        conn.execute(
+            delete(outbox_envelopes).where(
+                outbox_envelopes.c.id.in_(select(outbox.c.id).where(waiting))
+            )
+        )
+        dropped = conn.execute(delete(outbox).where(waiting)).rowcount
+        for peer, count in per_peer:
+            _count(conn, peer, "dropped.telemetry", count)
+        received = conn.execute(delete(peer_events).where(peer_events.c.type == "telemetry"))
+    return dropped + received.rowcount
+
+
+def _count(conn: Connection, peer: str, name: str, amount: int) -> None:
+    where = (sync_counters.c.peer == peer) & (sync_counters.c.name == name)
+    changed = conn.execute(
+        update(sync_counters).where(where).values(value=sync_counters.c.value + amount)
+    ).rowcount
+    if not changed:
+        conn.execute(insert(sync_counters).values(peer=peer, name=name, value=amount))

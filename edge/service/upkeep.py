@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import functools
 import logging
 import time
 from collections.abc import Callable, Iterator
@@ -25,7 +26,7 @@ from edge.reading_quarantine import purge_older as purge_quarantined_readings
 from edge.readings import Health, Reading
 from edge.retention import purge_arrivals_batches
 from edge.timeutil import utcnow
-from sync.retention import SYNC_TABLES, log_purged, purge_sync_batches
+from sync.retention import SYNC_TABLES, log_purged, purge_sync_batches, shed_telemetry
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable
@@ -178,7 +179,11 @@ async def disk_job(
             )
             if check.state is DiskState.SHORT:
                 shed = await in_store(
-                    shed_for_space, engine(), crops, check, retention.disk_degraded_below_mb
+                    shed_for_space,
+                    functools.partial(shed_telemetry, engine()),  # sync's tables, its rules
+                    crops,
+                    check,
+                    retention.disk_degraded_below_mb,
                 )
                 log_event(
                     logger,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import functools
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -18,7 +19,7 @@ from edge.crops import CropStore
 from edge.decisions import DecisionKind, DecisionStore, ManualMatchStore, ReasonCode, RecordKey
 from edge.disk_space import MB, DiskState, check_disk, shed_for_space
 from edge.readings import PlateCandidate, PlateReading, SealRead
-from edge.retention import purge_arrivals, shed_telemetry
+from edge.retention import purge_arrivals
 from edge.service import upkeep
 from edge.store.schema import (
     arrival_readings,
@@ -31,6 +32,7 @@ from edge.store.schema import (
     peer_events,
     sync_counters,
 )
+from sync.retention import shed_telemetry
 
 NOW = dt.datetime(2032, 6, 1, 12, 0, tzinfo=dt.UTC)
 DAY = dt.timedelta(days=1)
@@ -246,7 +248,7 @@ def test_a_disk_running_short_sheds_telemetry_then_crops_never_evidence(
     free_mb = check_disk(tmp_path, 2, 1).free_bytes // MB
     degraded = free_mb + 10**6
     short = check_disk(tmp_path, degraded_below_mb=degraded, shed_below_mb=degraded)
-    shed = shed_for_space(engine, crops, short, degraded)
+    shed = shed_for_space(functools.partial(shed_telemetry, engine), crops, short, degraded)
 
     assert shed.telemetry_rows == 1
     assert shed.crop_bytes > 0
@@ -264,7 +266,12 @@ def test_a_disk_that_is_only_low_sheds_nothing(engine: Engine, tmp_path: Path) -
     outbox_row(engine, "t-pending", 2, "pending")
     free_mb = check_disk(tmp_path, 2, 1).free_bytes // MB
     low = check_disk(tmp_path, degraded_below_mb=free_mb + 10**6, shed_below_mb=1)
-    assert shed_for_space(engine, crops, low, free_mb + 10**6).telemetry_rows == 0
+    assert (
+        shed_for_space(
+            functools.partial(shed_telemetry, engine), crops, low, free_mb + 10**6
+        ).telemetry_rows
+        == 0
+    )
     assert crops.load(ref) is not None
 
 
