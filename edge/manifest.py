@@ -21,6 +21,7 @@ from pydantic_core import ErrorDetails
 
 from edge.codes import COUNTRIES_ALPHA2, NATIONALITIES_ALPHA3, container_number_error, is_hs_code
 from edge.json_input import JsonInputError, parse_json
+from edge.store.schema import MAX_STORED_INT
 from edge.timeutil import parse_utc, today
 
 
@@ -74,9 +75,6 @@ Country = Annotated[str, StringConstraints(strip_whitespace=True), AfterValidato
 Nationality = Annotated[str, StringConstraints(strip_whitespace=True), AfterValidator(_nationality)]
 OfficeCode = Annotated[str, StringConstraints(pattern=r"^[A-Z]{2}[A-Z0-9]{1,15}$")]
 
-# SQLite stores signed 64-bit integers: a larger one must be refused here, as one bad record,
-# not found by the store, where it ends an import with the good records of its batch.
-INT64_MAX = 2**63 - 1
 # NCTS sizes: a goods item number has at most 5 digits, a number of packages at most 8.
 MAX_GOODS_ITEM = 99_999
 MAX_PACKAGES = 99_999_999
@@ -176,7 +174,7 @@ class Manifest(_Part):
     """One pre-arrival record, exactly the fields of the contract."""
 
     ref: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=35)]
-    version: Annotated[int, Field(ge=1, le=INT64_MAX, strict=True)] = 1
+    version: Annotated[int, Field(ge=1, le=MAX_STORED_INT, strict=True)] = 1
     issuer: Annotated[str, AfterValidator(_issuer)]
     ucr: Text | None = None
     tir_carnet: Text | None = None

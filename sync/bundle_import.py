@@ -16,6 +16,11 @@ from sync.bundle import BadLine, read_header, read_lines
 from sync.inbox import Inbox, Incoming, Outcome, Result
 
 BATCH = 500  # messages a transaction
+# Parked ids followed to the end of an import, to count those a later line released: enough for
+# any bundle a post sends (a day of a busy post is some thousands), and a bound on memory
+# whatever a header promises; beyond it the outcome is not followed, and the report says so.
+FOLLOWED_PARKED = 100_000
+RELEASE_CHECK = 1_000
 BAD_LINE = "bad_bundle_line"  # the quarantine's reason for a line that is not a message
 
 
@@ -26,6 +31,7 @@ class BundleImport:
     lines: int = 0  # message lines found (good or bad)
     counts: dict[Outcome, int] = field(default_factory=lambda: dict.fromkeys(Outcome, 0))
     reasons: dict[str, int] = field(default_factory=dict)  # quarantined, by reason
+    unfollowed: int = 0  # parked beyond FOLLOWED_PARKED: their release is not counted here
 
     @property
     def cut(self) -> bool:
@@ -47,6 +53,11 @@ class BundleImport:
             out.append(
                 f"{self.path}: {self.lines} messages where its header promises {self.promised}"
             )
+        if self.unfollowed:
+            out.append(
+                f"{self.path}: {self.unfollowed} parked messages beyond the first "
+                f"{FOLLOWED_PARKED:,} were not followed; `sync status` shows what still waits"
+            )
         return out
 
     def summary(self) -> str:
@@ -60,6 +71,7 @@ def import_bundle(inbox: Inbox, path: Path, batch: int = BATCH) -> BundleImport:
         report = BundleImport(path, read_header(stream, path).messages)
         pending: list[Incoming] = []
         parked: list[str] = []
+        check_at = RELEASE_CHECK  # followed ids that make it worth asking which were released
         for line in read_lines(stream, path):
             report.lines += 1
             if isinstance(line.message, BadLine):
@@ -70,20 +82,34 @@ def import_bundle(inbox: Inbox, path: Path, batch: int = BATCH) -> BundleImport:
             if len(pending) >= batch:
                 _tally(report, inbox.receive(pending), parked)
                 pending = []
+                if len(parked) >= check_at:  # doubling: each id is looked up O(1) times
+                    parked = _released(inbox, report, parked)
+                    check_at = max(RELEASE_CHECK, 2 * len(parked))
         if pending:
             _tally(report, inbox.receive(pending), parked)
-    # Parked ahead of a gap that a later line filled: applied after all.
-    applied_later = len(inbox.applied_among(parked))
-    report.counts[Outcome.PARKED] -= applied_later
-    report.counts[Outcome.APPLIED] += applied_later
+        _released(inbox, report, parked)
     return report
+
+
+def _released(inbox: Inbox, report: BundleImport, parked: list[str]) -> list[str]:
+    """Parked ahead of a gap that a later line filled: applied after all. The ids still
+    parked, so that an ordered bundle follows few at a time."""
+    if not parked:
+        return parked
+    applied = inbox.applied_among(parked)
+    report.counts[Outcome.PARKED] -= len(applied)
+    report.counts[Outcome.APPLIED] += len(applied)
+    return [message_id for message_id in parked if message_id not in applied]
 
 
 def _tally(report: BundleImport, results: Sequence[Result], parked: list[str]) -> None:
     for result in results:
         report.counts[result.outcome] += 1
         if result.outcome is Outcome.PARKED and result.message_id is not None:
-            parked.append(result.message_id)
+            if len(parked) < FOLLOWED_PARKED:
+                parked.append(result.message_id)
+            else:
+                report.unfollowed += 1
         if result.outcome is Outcome.QUARANTINED:
             reason = result.reason or "unknown"
             report.reasons[reason] = report.reasons.get(reason, 0) + 1

@@ -39,9 +39,9 @@ from pydantic import (
 
 from edge.json_input import refuse_constant, refuse_duplicates
 from edge.manifest import describe_validation_error
+from edge.store.schema import MAX_STORED_INT
 from edge.timeutil import format_utc, utcnow
 from sync.messages import (
-    MAX_STORED_INT,
     MESSAGE_TYPES,
     Message,
     MessageId,

@@ -42,6 +42,7 @@ from edge.manifest import (
     field_path,
     parse_manifest,
 )
+from edge.store.schema import MAX_STORED_INT
 from edge.timeutil import format_utc, parse_utc
 
 # --- identifiers -----------------------------------------------------------------------------
@@ -109,9 +110,7 @@ Code = Annotated[str, StringConstraints(strict=True, pattern=r"^[A-Z][A-Z0-9_]{0
 Lane = Annotated[str, StringConstraints(strict=True, pattern=r"^[A-Za-z0-9_.-]{1,32}$")]
 ShortText = Annotated[str, StringConstraints(strict=True, min_length=1, max_length=64)]
 Score = Annotated[float, Field(ge=0.0, le=1.0, allow_inf_nan=False)]
-# A positive integer that fits where it is stored (SQLite's INTEGER, a signed 64-bit): a larger
-# one would pass the model and then fail at the store, ending the batch it came in.
-MAX_STORED_INT = 2**63 - 1
+# A positive integer that fits where it is stored (edge.store.schema.MAX_STORED_INT).
 PositiveInt = Annotated[int, Field(ge=1, le=MAX_STORED_INT, strict=True)]
 
 

@@ -16,6 +16,7 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoes
 
 from edge.officers import Officer, Role
 from edge.risk import DISCREPANCY_LANES
+from edge.store.schema import MAX_STORED_INT
 from ui_kiosk import texts
 from ui_kiosk.backend import ErrorCode, KioskBackend, KioskError
 from ui_kiosk.i18n import LANGUAGES, Catalogs
@@ -27,9 +28,9 @@ from ui_kiosk.translit import name_latin, plate_latin
 
 TEMPLATES = Path(__file__).parent / "templates"
 CSRF_FIELD = "csrf_token"
-# A row id of the store: SQLite's integers are 64-bit and signed. Beyond that is no truck (and
-# would overflow the driver: a 500), so it is refused as invalid before any lookup.
-MAX_ROW_ID = 2**63 - 1
+# A row id of the store: beyond the store's largest integer is no truck (and would overflow the
+# driver: a 500), so it is refused as invalid before any lookup.
+MAX_ROW_ID = MAX_STORED_INT
 ArrivalId = Annotated[int, PathParam(ge=1, le=MAX_ROW_ID)]
 CSRF_HEADER = "X-CSRF-Token"
 

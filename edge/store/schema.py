@@ -23,6 +23,11 @@ from sqlalchemy import (
 
 from edge.timeutil import format_utc, parse_utc
 
+# The largest integer the store holds (SQLite's INTEGER is a signed 64-bit): every model that
+# feeds the store bounds its integers by it, so a larger one is refused as one bad input at the
+# boundary, not found by the store, where it would end the batch it came in.
+MAX_STORED_INT = 2**63 - 1
+
 
 class UtcTime(TypeDecorator[dt.datetime]):
     """A UTC time stored as fixed-width ISO 8601 text, so that it sorts and reads as written."""

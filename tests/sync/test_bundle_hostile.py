@@ -16,13 +16,17 @@ from typing import Any
 
 import pytest
 
+from edge.config import load_config
 from edge.manifest_cache import ManifestCache
 from edge.store import open_database
 from edge.timeutil import format_utc, utcnow
 from provisioning.identity.fleet import Fleet, make_fleet
+from sync import bundle_import
 from sync.envelope import ENVELOPE_TYPE, canonical_json, header_segment, sign_compact
+from sync.inbox import Outcome
 from sync.messages import new_message_id
 from sync.outbox import Signer
+from sync.setup import build_sync
 from sync.topics import topic_for
 from tests.chaos.harness import node_config
 from tests.fixtures.records import record
@@ -211,3 +215,52 @@ def test_a_line_without_end_does_not_grow_memory_and_the_rest_is_applied(
     assert "Traceback" not in output, output
     assert "5 applied, 0 duplicate, 0 parked, 1 quarantined" in output
     assert peak_kb < baseline_kb + 64 * 1024, (peak_kb, baseline_kb)
+
+
+def _entry_inbox(crossing: Crossing) -> Any:
+    config = load_config(crossing.entry_config)
+    engine = open_database(crossing.entry_data)
+    return build_sync(config.sync, config.node.id, engine, ManifestCache(engine)).inbox
+
+
+def test_parked_ids_are_followed_within_a_bound_and_the_rest_is_said(
+    crossing: Crossing, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A reversed bundle parks all but its last message; with room to follow two parked ids,
+    # two are counted as released and the other two are said not to be followed.
+    monkeypatch.setattr(bundle_import, "FOLLOWED_PARKED", 2)
+    reversed_ = crossing.write(tmp_path / "rev.bundle", [crossing.lines[0], *crossing.lines[:0:-1]])
+
+    report = bundle_import.import_bundle(_entry_inbox(crossing), reversed_, batch=1)
+
+    assert report.counts[Outcome.APPLIED] == 3
+    assert report.counts[Outcome.PARKED] == 2
+    assert report.unfollowed == 2
+    assert any(
+        "2 parked messages beyond the first 2 were not followed" in p for p in report.problems()
+    )
+    assert crossing.stored() == 5  # all applied in fact; only the count is not followed
+
+
+def test_parked_ids_are_checked_during_the_import_and_counted_once(
+    crossing: Crossing, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(bundle_import, "RELEASE_CHECK", 1)
+    released: list[int] = []
+    real = bundle_import._released
+
+    def counting(inbox: Any, report: Any, parked: list[str]) -> list[str]:
+        left = real(inbox, report, parked)
+        released.append(len(parked) - len(left))
+        return left
+
+    monkeypatch.setattr(bundle_import, "_released", counting)
+    swapped = [crossing.lines[0], crossing.lines[2], crossing.lines[1], *crossing.lines[3:]]
+    bundle = crossing.write(tmp_path / "swapped.bundle", swapped)
+
+    report = bundle_import.import_bundle(_entry_inbox(crossing), bundle, batch=1)
+
+    assert report.counts[Outcome.APPLIED] == 5
+    assert report.counts[Outcome.PARKED] == 0
+    assert len(released) >= 2  # checked while importing, not only at the end
+    assert sum(released) == 1  # the second message, parked until the first came, counted once
