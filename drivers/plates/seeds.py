@@ -5,7 +5,8 @@ something (a heuristic's constant, a training run's data or weights, a test's fl
 tuning seed and is listed here with what it was used for; the benchmarks report generated
 sets on REPORTING_SEED alone, which no tuning may ever use. `make bench` and
 `tests/bench/bench_plates.py` report on it; tests/unit/test_plate_seeds.py fails if it meets a
-tuning seed, a default of scripts/train_plate_reader.py or a `--seed N` in the git history.
+tuning seed, a default of scripts/train_plate_reader.py or a training run's `--seed N` in the
+git history (and if one of those is not listed here).
 
 To tune on a generated set, draw it with one of TUNING_SEEDS (or add a new one here, with its
 use); never with REPORTING_SEED.

@@ -92,6 +92,7 @@ def worker_latency(frames: int = 20) -> dict[str, float]:
 def meets_targets(sets: dict[str, dict[str, Any]]) -> dict[str, bool | None]:
     """Each target met by every set it applies to (None: no such set was measured)."""
     generated = [v["pipeline"] for k, v in sets.items() if k.startswith("generated")]
+    rendered = [v["pipeline"] for k, v in sets.items() if k.startswith(("generated", "visitor"))]
     real = [v for k, v in sets.items() if k.startswith("real")]
 
     def every(values: list[bool]) -> bool | None:
@@ -99,8 +100,8 @@ def meets_targets(sets: dict[str, dict[str, Any]]) -> dict[str, bool | None]:
 
     return {
         "top1_generated": every([p["top1"] >= TARGETS["top1_generated"] for p in generated]),
-        # the wall-time target is per 1280x720 frame: the generated sets
-        "ms_median": every([p["ms_median"] <= TARGETS["ms_median"] for p in generated]),
+        # the wall-time target is per 1280x720 frame: the rendered sets
+        "ms_median": every([p["ms_median"] <= TARGETS["ms_median"] for p in rendered]),
         "top1_real": every([v["pipeline"]["top1"] >= TARGETS["top1_real"] for v in real]),
         "match_at_1": every([v["match"]["match_at_1"] >= TARGETS["match_at_1"] for v in real]),
         "real_cpu_ms": every(
