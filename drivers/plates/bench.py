@@ -86,10 +86,15 @@ def bench_dataset(
 
 
 def labels_write_o_as_zero(plates: Sequence[str]) -> bool:
-    """Whether a set's labels follow the convention of writing every O as 0 (the US photographs
-    of alpr-dev: not one of 222 labels holds the letter O): no label has an O, some have a 0."""
+    """Whether a set's labels may follow the convention of writing every O as 0 (the US
+    photographs of alpr-dev: not one of 222 labels holds the letter O): Latin plates only (a
+    Mongolian or Chinese set's lack of O says nothing of it), no label has an O, some a 0."""
     keys = [plate_key(plate) for plate in plates]
-    return not any("O" in key for key in keys) and any("0" in key for key in keys)
+    return (
+        all(key.isascii() for key in keys)
+        and not any("O" in key for key in keys)
+        and any("0" in key for key in keys)
+    )
 
 
 def is_right(label: str, key: str, *, o_as_zero: bool = False) -> bool:

@@ -27,6 +27,8 @@ def test_o_and_0_are_one_only_on_a_set_labelled_so() -> None:
     assert not labels_write_o_as_zero(["077OOO16", "341CM02"])  # a Kazakh O
     assert not labels_write_o_as_zero(["К834ОТ22"])  # a Cyrillic О is an O
     assert not labels_write_o_as_zero(["4PCI264"])  # no 0 either: nothing to tell
+    assert not labels_write_o_as_zero(["3386УБТ", "1207УНӨ"])  # Mongolian: no Latin O at all
+    assert not labels_write_o_as_zero(["皖A0R118"])
     assert is_right("0SG719", "OSG719", o_as_zero=True)
     assert not is_right("0SG719", "OSG719")
     assert not is_right("4PCI264", "4PC1264", o_as_zero=True)  # I and 1 stay two
