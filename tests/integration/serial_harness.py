@@ -65,3 +65,17 @@ def serial_pair(tmp_path: Path, protocol: Protocol, **device_args: object) -> It
     finally:
         device.stop()
         port.close()
+
+
+def scanner_box(tmp_path: Path, lane: str = "3") -> tuple[PtyPort, Path]:
+    """A plugged pty for one barcode scanner, and a box config with that scanner at `lane`
+    and no kiosk: the smallest `carec-edge run` that takes readings."""
+    port = PtyPort(tmp_path / "scanner.tty")
+    port.plug()
+    config = tmp_path / "box.toml"
+    config.write_text(
+        f'[kiosk]\nenabled = false\n\n[[devices]]\nkind = "barcode"\nid = "scanner-1"\n'
+        f'port = "{port.path}"\nlane = "{lane}"\n',
+        encoding="utf-8",
+    )
+    return port, config

@@ -8,20 +8,13 @@ import sqlite3
 from pathlib import Path
 
 from drivers.sim.barcode import BarcodeScannerEmulator
-from drivers.sim.pty_port import PtyPort
 from edge.store.database import DATABASE_NAME
+from tests.integration.serial_harness import scanner_box
 from tests.integration.service_process import ServiceProcess
 
 
 def test_a_reading_that_raises_is_quarantined_and_the_service_goes_on(tmp_path: Path) -> None:
-    port = PtyPort(tmp_path / "scanner.tty")
-    port.plug()
-    config = tmp_path / "box.toml"
-    config.write_text(
-        f'[kiosk]\nenabled = false\n\n[[devices]]\nkind = "barcode"\nid = "scanner-1"\n'
-        f'port = "{port.path}"\nlane = "3"\n',
-        encoding="utf-8",
-    )
+    port, config = scanner_box(tmp_path)
     data = tmp_path / "data"
     # The first reading's attaching raises (the fault point), the second goes through.
     faults = {"CAREC_EDGE_FAULTS": "service.reading=raise@1"}

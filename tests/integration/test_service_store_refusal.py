@@ -8,22 +8,15 @@ import sqlite3
 from pathlib import Path
 
 from drivers.sim.barcode import BarcodeScannerEmulator
-from drivers.sim.pty_port import PtyPort
 from edge.store.database import DATABASE_NAME, open_database
+from tests.integration.serial_harness import scanner_box
 from tests.integration.service_process import ServiceProcess
 
 
 def test_a_reading_the_store_refuses_is_quarantined_too(tmp_path: Path) -> None:
     """A store error while attaching (here a trigger refusing one reading's row) used to drop
     the reading with a log line; it is kept in the quarantine like any reading that raises."""
-    port = PtyPort(tmp_path / "scanner.tty")
-    port.plug()
-    config = tmp_path / "box.toml"
-    config.write_text(
-        f'[kiosk]\nenabled = false\n\n[[devices]]\nkind = "barcode"\nid = "scanner-1"\n'
-        f'port = "{port.path}"\nlane = "3"\n',
-        encoding="utf-8",
-    )
+    port, config = scanner_box(tmp_path)
     data = tmp_path / "data"
     open_database(data).dispose()
     with sqlite3.connect(data / DATABASE_NAME) as db:
