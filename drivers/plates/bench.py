@@ -33,6 +33,7 @@ from drivers.plates.dataset import Annotation, labelled_images
 from drivers.plates.match_bench import Truck, candidates_of, match_at_1
 from drivers.plates.ranking import plate_key
 from drivers.plates.recognizer import FrameResult, PlateRecognizer, RecognizerSettings
+from drivers.plates.seeds import real_part
 
 Reader = Callable[[Any], list[str]]  # a BGR frame -> texts, best first
 Miss = Callable[[str, str, list[str]], None]  # (image name, label, keys read)
@@ -48,11 +49,20 @@ def bench_dataset(
     on_miss: Miss | None = None,
     cache_size: int | None = None,
     on_match_miss: Callable[[str, str, str | None], None] | None = None,
+    part: str | None = None,
 ) -> dict[str, Any]:
     """The pipeline on the set's first `limit` frames (all when None), and the baseline on the
     first `baseline_limit` of those (it is four to five times slower); with `cache_size`, the
-    pipeline's reads matched among that many decoy records (0 too: the labelled plates alone)."""
-    samples = list(labelled_images(directory))[:limit]
+    pipeline's reads matched among that many decoy records (0 too: the labelled plates alone).
+    With `part` ("tune" or "report"), only the frames of that part of a real set
+    (`drivers.plates.seeds.real_part`)."""
+    if part not in (None, "tune", "report"):
+        raise ValueError(f"part {part!r}: tune or report")
+    samples = [
+        (path, note)
+        for path, note in labelled_images(directory)
+        if part is None or real_part(note.plate) == part
+    ][:limit]
     if not samples:
         raise ValueError(f"{directory}: no labelled images (NAME.jpg with NAME.txt beside it)")
     cv2.setNumThreads(1)  # one core, as the worker has on the box
@@ -65,6 +75,8 @@ def bench_dataset(
         return [c.guess.key for c in result.candidates]
 
     out: dict[str, Any] = {"dataset": str(directory), "frames": len(samples)}
+    if part is not None:
+        out["part"] = part
     out["pipeline"] = _measure(samples, ours, on_miss)
     del results[0]  # the untimed first call's
     if cache_size is not None:

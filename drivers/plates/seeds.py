@@ -14,7 +14,10 @@ use); never with REPORTING_SEED.
 
 from __future__ import annotations
 
+import hashlib
 from types import MappingProxyType
+
+from drivers.plates.ranking import plate_key
 
 # seed -> what it was used for; a seed listed here never appears in a reported figure
 TUNING_SEEDS = MappingProxyType(
@@ -47,3 +50,18 @@ def check_reporting_seed(seed: int) -> None:
         raise ValueError(
             f"seed {seed} is a tuning seed ({TUNING_SEEDS[seed]}); report on {REPORTING_SEED}"
         )
+
+
+# -- real photographs ---------------------------------------------------------------------------
+# A labelled set of real photographs (the dev folders, the US photographs) is cut in two by the
+# plate it shows: a plate whose hash falls in the reporting share is never trained or tuned on,
+# and reported figures count those frames alone. Cut by plate, not by file: several frames of one
+# car (ru-043 and ru-044) land on the same side.
+REAL_SPLIT_SALT = "carec-edge real split 1"
+REAL_REPORT_SHARE = 2  # one plate in two is for reporting: the small sets (MN, KZ) need it
+
+
+def real_part(plate: str) -> str:
+    """ "report" or "tune": which part of a real labelled set a frame showing `plate` is in."""
+    digest = hashlib.sha256(f"{REAL_SPLIT_SALT}:{plate_key(plate)}".encode()).digest()
+    return "report" if int.from_bytes(digest[:8], "big") % REAL_REPORT_SHARE == 0 else "tune"

@@ -42,6 +42,11 @@ def register(subparsers: Any) -> None:
         help="match@1: the labelled plates' records among N decoy records (default 10000)",
     )
     bench.add_argument("--no-match", action="store_true", help="skip match@1")
+    bench.add_argument(
+        "--part",
+        choices=("tune", "report"),
+        help="only that part of a real set: report is what figures are given on (README)",
+    )
     _detector_options(bench)
     bench.set_defaults(handler=bench_plates)
 
@@ -180,6 +185,7 @@ def bench_plates(args: argparse.Namespace, context: CliContext) -> int:
             on_miss=miss if args.misses else None,
             cache_size=None if args.no_match else args.cache_size,
             on_match_miss=match_miss if args.misses else None,
+            part=args.part,
         )
     except (DatasetError, _OptionError, ValueError) as error:
         print(f"plates bench: {error}", file=sys.stderr)

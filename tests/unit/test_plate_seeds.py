@@ -9,7 +9,13 @@ from pathlib import Path
 
 import pytest
 
-from drivers.plates.seeds import DECOY_SEED, REPORTING_SEED, TUNING_SEEDS, check_reporting_seed
+from drivers.plates.seeds import (
+    DECOY_SEED,
+    REPORTING_SEED,
+    TUNING_SEEDS,
+    check_reporting_seed,
+    real_part,
+)
 from tests.bench import bench_plates
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -73,3 +79,14 @@ def test_the_benchmark_refuses_to_report_on_a_tuning_seed(
 ) -> None:
     assert bench_plates.main(["--seed", "2026", "--per-country", "1"]) == 2
     assert "2026 is a tuning seed" in capsys.readouterr().err
+
+
+def test_a_real_plate_is_in_one_part_however_it_is_written() -> None:
+    # Cyrillic and its Latin look-alikes are one plate: two photographs of it never straddle
+    assert real_part("А049УЕ89") == real_part("A049YE89") == real_part("a049 ye 89")
+
+
+def test_the_real_sets_are_cut_about_in_half() -> None:
+    parts = [real_part(f"{n:03d}ABC02") for n in range(1000)]
+    assert 400 < parts.count("report") < 600
+    assert set(parts) == {"report", "tune"}
