@@ -45,3 +45,4 @@ clean:
 train-plates: bootstrap
 	$(BIN)/pip install -e '.[train]'
 	$(BIN)/python scripts/train_plate_reader.py
+	$(BIN)/python scripts/train_plate_detector.py

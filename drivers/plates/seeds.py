@@ -33,6 +33,11 @@ TUNING_SEEDS = MappingProxyType(
         6101: "training run 7 (git log: --seed 6101)",
         6102: "training run 8 (git log: --seed 6102)",
         6103: "training run 9 (git log: --seed 6103)",
+        6201: "scripts/train_plate_detector.py TRAIN_SEED: the detector's rendered scenes, "
+        "pasted plates and augmentation",
+        6202: "scripts/train_plate_detector.py VALIDATION_SEED: the rendered scenes that pick "
+        "the detector's checkpoint and thresholds",
+        6203: "tests/plates/test_plate_detector.py's scenes, whose floors were set on it",
     }
 )
 
