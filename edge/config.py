@@ -152,6 +152,9 @@ class PlatesConfig(_Section):
     """Plate recognition of the lane cameras' frames, in a worker process."""
 
     enabled: bool = True
+    # Plates are found by the plate detector and read in a window each; false: the text
+    # detector searches every whole frame (slower; the pipeline before the plate detector).
+    plate_detector: bool = True
     # The frame's long side is scaled to this for text detection (pixels) ...
     detector_side: Annotated[int, Field(ge=320, le=2048)] = 640
     # ... and searched again at this size when nothing plate-like was read (0: never).

@@ -1,5 +1,10 @@
-"""One frame in, ranked plate candidates out: detect text, form plate regions, rectify, read
-each region with both readers, rank the reads against the format grammars.
+"""One frame in, ranked plate candidates out: find the plates, and in a window around each
+detect text, form plate regions, rectify, read each region with both readers, rank the reads
+against the format grammars. Every plate found is reported with its own candidates.
+
+The plate detector (drivers/plates/plate_detector.py, trained here) says where the plates are;
+without its model, or when no plate it found reads as one, the text detector searches the whole
+frame as before it existed.
 
 PP-OCR's recogniser was trained on real photographs (Latin, digits, Chinese); the project's
 own reader was trained on the corridor's plates (Cyrillic included). Both read every likely
@@ -16,7 +21,10 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from drivers.plates.calibration import Calibration, load_calibration
+from drivers.plates.plate_detector import PlateBox, PlateDetector
 from drivers.plates.plate_reader import PlateTextReader
+from drivers.plates.plate_windows import PlateWindow, plate_window
 from drivers.plates.ppocr_reader import PpocrReader
 from drivers.plates.ranking import PlateGuess, Read, plate_key, rank
 from drivers.plates.regions import (
@@ -43,6 +51,11 @@ FOUND = 0.5  # a corridor plate read this probably: one PP-OCR read is a second 
 MEANT = 0.2  # a read this probable says what kind of plate a region holds
 HAZARD_PANEL = 0.1  # no plate of the corridor or its visitors is two lines of digits only
 STRETCHED = 2  # the likeliest regions read again stretched, when no plate is sure yet
+# A frame whose found plates all read worse than this is searched whole by the text detector
+# as well: the plate detector may have missed the plate, or boxed something else.
+SEARCH_WHOLE_BELOW = 0.2
+# Besides the likeliest, a plate the detector is less sure of than this is not read.
+OTHER_PLATES_FROM = 0.0
 
 
 @dataclass(frozen=True)
@@ -62,6 +75,14 @@ class RecognizerSettings:
     second_pass_side: int = 1024
     # Where the project's reader's model is (None: the one shipped in drivers/plates/models).
     reader_models: Path | None = None
+    # Plates are found by the plate detector and read in a window each (False: the text
+    # detector searches the whole frame, the pipeline before the plate detector).
+    use_plate_detector: bool = True
+    plates: int = 3  # plates read a frame, the detector's likeliest first
+    plate_detector_models: Path | None = None
+    # Candidates' confidences calibrated on real photographs (drivers/plates/calibration.py);
+    # False: the readers' probabilities as they are (what the calibration is fitted on).
+    calibrate: bool = True
 
 
 @dataclass(frozen=True)
@@ -72,9 +93,17 @@ class Candidate:
 
 
 @dataclass(frozen=True)
-class FrameResult:
+class FoundPlate:
+    box: tuple[int, int, int, int]  # x, y, w, h of the detector's box in the frame
+    score: float  # the detector's
     candidates: tuple[Candidate, ...]  # best first
+
+
+@dataclass(frozen=True)
+class FrameResult:
+    candidates: tuple[Candidate, ...]  # best first, of every plate of the frame
     timings_ms: dict[str, float] = field(default_factory=dict)
+    plates: tuple[FoundPlate, ...] = ()  # every plate found and read, the best read first
 
 
 class PlateRecognizer:
@@ -85,6 +114,12 @@ class PlateRecognizer:
         self.own = (
             _own_reader(self.settings.reader_models) if self.settings.use_own_reader else None
         )
+        self.calibration = load_calibration() if self.settings.calibrate else Calibration()
+        self.plate_detector = (
+            _plate_detector(self.settings.plate_detector_models)
+            if self.settings.use_plate_detector
+            else None
+        )
 
     def read(self, frame: BGR) -> FrameResult:
         if frame.ndim != 3 or frame.shape[2] != 3 or frame.dtype != np.uint8:
@@ -92,6 +127,39 @@ class PlateRecognizer:
             raise ValueError(f"a frame must be BGR uint8 (height, width, 3), not {shape}")
         timings: dict[str, float] = {}
         started = time.perf_counter()
+        plates: list[FoundPlate] = []
+        if self.plate_detector is not None:
+            at = time.perf_counter()
+            boxes = self.plate_detector.detect(frame)[: self.settings.plates]
+            boxes = boxes[:1] + [box for box in boxes[1:] if box.score >= OTHER_PLATES_FROM]
+            _add(timings, "plates", at)
+            plates = [self._read_plate(frame, box, timings) for box in boxes]
+            plates = sorted((p for p in plates if p.candidates), key=_best_score, reverse=True)
+        candidates: tuple[Candidate, ...] = ()
+        if not plates or _best_score(plates[0]) < SEARCH_WHOLE_BELOW:
+            # no plate found reads as one: the text detector searches the whole frame
+            candidates = self._whole_frame(frame, timings)
+        candidates = _merged(
+            [p.candidates for p in plates] + [candidates], self.settings.candidates
+        )
+        timings["total"] = _ms_since(started)
+        return FrameResult(candidates, timings, tuple(plates))
+
+    def _read_plate(self, frame: BGR, box: PlateBox, timings: dict[str, float]) -> FoundPlate:
+        """The plate in `box` read in its window: its lines found by the text detector there."""
+        window = plate_window(frame, box.quad)
+        regions, reads = self._search(window.image, self.settings.detector.max_side, timings)
+        guesses = rank((read for _, read in reads), self.settings.candidates)
+        crops: dict[int, bytes] = {}
+        candidates = tuple(
+            self._candidate(window.image, regions, guess, crops, window) for guess in guesses
+        )
+        x, y, w, h = cv2.boundingRect(box.quad.astype(np.float32))
+        return FoundPlate((x, y, w, h), round(box.score, 4), candidates)
+
+    def _whole_frame(self, frame: BGR, timings: dict[str, float]) -> tuple[Candidate, ...]:
+        """Candidates from text found anywhere in the frame, searched again at a larger scale
+        when nothing read is plate-like enough."""
         regions, reads = self._search(frame, self.settings.detector.max_side, timings)
         guesses = rank((read for _, read in reads), self.settings.candidates)
         settled = guesses and guesses[0].score >= self.settings.settled_score
@@ -104,9 +172,7 @@ class PlateRecognizer:
             regions += more_regions
             guesses = rank((read for _, read in reads), self.settings.candidates)
         crops: dict[int, bytes] = {}  # one crop a region, however many candidates it gave
-        candidates = tuple(self._candidate(frame, regions, guess, crops) for guess in guesses)
-        timings["total"] = _ms_since(started)
-        return FrameResult(candidates, timings)
+        return tuple(self._candidate(frame, regions, guess, crops) for guess in guesses)
 
     def _search(
         self, frame: BGR, side: int, timings: dict[str, float]
@@ -214,15 +280,39 @@ class PlateRecognizer:
         )
 
     def _candidate(
-        self, frame: BGR, regions: list[PlateRegion], guess: PlateGuess, crops: dict[int, bytes]
+        self,
+        frame: BGR,
+        regions: list[PlateRegion],
+        guess: PlateGuess,
+        crops: dict[int, bytes],
+        window: PlateWindow | None = None,  # `frame` is this window of the frame
     ) -> Candidate:
         region = regions[guess.region]
-        x, y, w, h = cv2.boundingRect(region.quad.astype(np.float32))
+        guess = replace(guess, confidence=self.calibration(guess.confidence))
+        quad = region.quad if window is None else window.to_frame(region.quad)
+        x, y, w, h = cv2.boundingRect(quad.astype(np.float32))
         if guess.region not in crops:
             crop = region_image(frame, region, self.settings.crop_height)
             ok, jpeg = cv2.imencode(".jpg", crop, [cv2.IMWRITE_JPEG_QUALITY, 80])
             crops[guess.region] = jpeg.tobytes() if ok else b""
         return Candidate(guess, (x, y, w, h), crops[guess.region])
+
+
+def _best_score(plate: FoundPlate) -> float:
+    return plate.candidates[0].guess.score if plate.candidates else 0.0
+
+
+def _merged(lists: list[tuple[Candidate, ...]], k: int) -> tuple[Candidate, ...]:
+    """The candidates of several plates (and of the whole frame) as one list, best score
+    first, each text once (where it scored best)."""
+    pooled = sorted((c for found in lists for c in found), key=lambda c: -c.guess.score)
+    seen: set[str] = set()
+    merged = []
+    for candidate in pooled:
+        if candidate.guess.key not in seen:
+            seen.add(candidate.guess.key)
+            merged.append(candidate)
+    return tuple(merged[:k])
 
 
 def _found(best: list[PlateGuess]) -> bool:
@@ -285,6 +375,14 @@ def _own_reader(models: Path | None) -> PlateTextReader | None:
         return PlateTextReader(models) if models is not None else PlateTextReader()
     except (FileNotFoundError, OSError) as error:
         logger.warning("own plate reader unavailable: %s", error)
+        return None
+
+
+def _plate_detector(models: Path | None) -> PlateDetector | None:
+    try:
+        return PlateDetector(models) if models is not None else PlateDetector()
+    except (FileNotFoundError, OSError) as error:
+        logger.warning("plate detector unavailable, the whole frame is searched: %s", error)
         return None
 
 

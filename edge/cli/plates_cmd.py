@@ -61,6 +61,11 @@ def _detector_options(parser: argparse.ArgumentParser) -> None:
         metavar="PX",
         help="default: plates.second_pass_side (1024)",
     )
+    parser.add_argument(
+        "--no-plate-detector",
+        action="store_true",
+        help="search whole frames with the text detector (as plates.plate_detector = false)",
+    )
 
 
 class _OptionError(ValueError):
@@ -86,6 +91,7 @@ def _settings(args: argparse.Namespace, context: CliContext) -> Any:
     return RecognizerSettings(
         detector=DetectorSettings(max_side=plates.detector_side),
         second_pass_side=plates.second_pass_side,
+        use_plate_detector=plates.plate_detector and not args.no_plate_detector,
     )
 
 
@@ -154,6 +160,15 @@ def read_plates(args: argparse.Namespace, context: CliContext) -> int:
                             "box": list(c.box),
                         }
                         for c in result.candidates
+                    ],
+                    "plates": [
+                        {
+                            "box": list(plate.box),
+                            "score": plate.score,
+                            "text": plate.candidates[0].guess.written,
+                            "confidence": round(plate.candidates[0].guess.confidence, 4),
+                        }
+                        for plate in result.plates
                     ],
                     "ms": {k: round(v, 1) for k, v in result.timings_ms.items()},
                 },

@@ -377,6 +377,7 @@ class EdgeService:
             settings=RecognizerSettings(
                 detector=DetectorSettings(max_side=settings.detector_side),
                 second_pass_side=settings.second_pass_side,
+                use_plate_detector=settings.plate_detector,
             ),
             vehicle_gap_s=settings.vehicle_gap_s,
         )

@@ -5,10 +5,11 @@ from __future__ import annotations
 
 import random
 
+import numpy as np
 import pytest
 
 from drivers.plates.ranking import plate_key
-from drivers.plates.recognizer import PlateRecognizer
+from drivers.plates.recognizer import PlateRecognizer, RecognizerSettings
 from drivers.sim.plates import render_scene
 from edge.plate_formats import formats_for
 
@@ -24,6 +25,7 @@ SEED = 4242  # not a training seed: scripts/train_plate_reader.py draws its own
 def recognizer() -> PlateRecognizer:
     reader = PlateRecognizer()
     assert reader.own is not None, "the project's plate reader model is not in the repo"
+    assert reader.plate_detector is not None, "the plate detector model is not in the repo"
     return reader
 
 
@@ -66,3 +68,37 @@ def test_a_chinese_plate_keeps_its_province_character(recognizer: PlateRecognize
     frame, _ = render_scene("京A·12345", fmt, random.Random(SEED), strength=0.1, two_line=False)
     best = recognizer.read(frame).candidates[0].guess
     assert (best.written, best.country) == ("京A·12345", "CN")
+
+
+def test_every_plate_in_a_frame_is_reported(recognizer: PlateRecognizer) -> None:
+    """Two vehicles side by side (a truck and the car in the next lane): both plates are found,
+    each with its own candidates and box, and the frame's candidates hold both."""
+    rng = random.Random(f"{SEED}:two")
+    texts, frames = [], []
+    for country in ("KZ", "RU"):
+        fmt = formats_for(country, "vehicle")[0]
+        text = fmt.random_plate(rng)
+        frame, _ = render_scene(text, fmt, rng, strength=0.1, two_line=False)
+        texts.append(plate_key(text))
+        frames.append(frame)
+    height = min(f.shape[0] for f in frames)
+    both = np.ascontiguousarray(np.hstack([f[:height] for f in frames]))
+    result = recognizer.read(both)
+    found = [plate.candidates[0].guess.key for plate in result.plates]
+    assert sorted(found) == sorted(texts), found
+    left, right = sorted(result.plates, key=lambda p: p.box[0])
+    assert left.box[0] + left.box[2] <= frames[0].shape[1] <= right.box[0]
+    assert {c.guess.key for c in result.candidates} >= set(texts)
+
+
+def test_without_the_plate_detector_the_whole_frame_is_searched() -> None:
+    recognizer = PlateRecognizer(RecognizerSettings(use_plate_detector=False))
+    assert recognizer.plate_detector is None
+    fmt = formats_for("KZ", "vehicle")[0]
+    rng = random.Random(f"{SEED}:whole")
+    text = fmt.random_plate(rng)
+    frame, _ = render_scene(text, fmt, rng, strength=0.1, two_line=False)
+    result = recognizer.read(frame)
+    assert result.plates == ()
+    assert result.candidates[0].guess.key == plate_key(text)
+    assert "plates" not in result.timings_ms
