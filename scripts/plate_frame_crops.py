@@ -48,7 +48,7 @@ def frame_crops(
     regions = plate_regions(detector.detect(frame, max_side), limit=8)
     out = []
     for region in regions:
-        if not _holds_plate(region, quad):
+        if not holds_plate(region, quad):
             continue
         variants = [region]
         if len(region.lines) == 1:
@@ -59,10 +59,14 @@ def frame_crops(
     return out
 
 
-def _holds_plate(region: PlateRegion, plate: Quad) -> bool:
+def holds_plate(
+    region: PlateRegion, plate: Quad, holds: float = HOLDS, within: float = WITHIN
+) -> bool:
+    """Whether the region covers `holds` of the plate's area and the plate is `within` of the
+    region's (a region that is a plate and the sign beside it is not a plate crop)."""
     plate_area = abs(float(cv2.contourArea(plate.astype(np.float32))))
     region_area = abs(float(cv2.contourArea(region.quad.astype(np.float32))))
     if plate_area <= 0 or region_area <= 0:
         return False
     shared, _ = cv2.intersectConvexConvex(region.quad.astype(np.float32), plate.astype(np.float32))
-    return shared >= HOLDS * plate_area and shared >= WITHIN * region_area
+    return shared >= holds * plate_area and shared >= within * region_area

@@ -76,6 +76,27 @@ class ValidationReport(_Strict):
     per_format: dict[str, float]  # format name -> sequence accuracy
 
 
+class DataSource(_Strict):
+    """One source of training crops: rendered, or a real labelled set's tuning part."""
+
+    name: str
+    licence: str
+    images: int  # rendered crops and scenes, or the real set's tuning-part images read
+    crops: int  # crops trained on (real: those aligned with their label, held-back excluded)
+    held_back: int = 0  # real crops of other plates kept out to choose the checkpoint
+
+
+class RealValidation(_Strict):
+    """Sequence accuracy on a real set's reporting part, read from the label's box: plates
+    that were neither trained nor chosen on."""
+
+    set: str
+    crops: int
+    sequence_accuracy: float
+    character_error_rate: float
+    previous_model: float | None = None  # the weights fine-tuned from, on the same crops
+
+
 class PlateReaderInfo(_Strict):
     """The model's card, `plate_reader.json` beside `plate_reader.onnx`."""
 
@@ -92,6 +113,9 @@ class PlateReaderInfo(_Strict):
     input: InputPolicy
     training: TrainingReport
     validation: ValidationReport
+    data: list[DataSource] = []
+    checkpoint: str = ""  # how the shipped weights were chosen among the run's checkpoints
+    real_validation: list[RealValidation] = []
 
 
 def grey(crop: Image) -> Image:

@@ -12,7 +12,7 @@ from drivers.plates.regions import LINE_HEIGHT, PlateRegion
 from drivers.plates.text_detector import DetectorSettings, TextDetector
 from drivers.sim.plates import plate_label
 from edge.plate_formats import FORMATS
-from scripts.plate_frame_crops import _holds_plate, frame_crops
+from scripts.plate_frame_crops import frame_crops, holds_plate
 
 
 @pytest.fixture(scope="module")
@@ -43,6 +43,6 @@ def test_a_region_holds_the_plate_only_when_it_covers_it_and_little_else() -> No
         quad = np.array([[x0, y0], [x1, y0], [x1, y1], [x0, y1]], np.float32)
         return PlateRegion((quad,), 0.9)
 
-    assert _holds_plate(region(95, 95, 305, 165), plate)  # the plate with a margin
-    assert not _holds_plate(region(100, 100, 200, 160), plate)  # half of it
-    assert not _holds_plate(region(0, 0, 600, 400), plate)  # the plate and much besides
+    assert holds_plate(region(95, 95, 305, 165), plate)  # the plate with a margin
+    assert not holds_plate(region(100, 100, 200, 160), plate)  # half of it
+    assert not holds_plate(region(0, 0, 600, 400), plate)  # the plate and much besides

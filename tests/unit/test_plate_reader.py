@@ -20,6 +20,9 @@ AT_LEAST = 0.9  # on 20 crops; the model card gives the rates on 134 crops a for
 # The visitors' formats had 0.4 of the corridor's training crops, and Germany's eight-character
 # plates are the longest: 16 of these 20 (93% of 60, 98.5% of the card's 134).
 AT_LEAST_VISITOR = 0.8
+# The rendered Chinese trailer crops (a full-width top line the pipeline never hands over) read
+# 14 of these 20 (0.66 of the card's 134) since the reader learnt real, mostly Anhui, plates.
+AT_LEAST_FORMAT = {"CN trailer (GA 36)": 0.65}
 
 
 @pytest.fixture(scope="module")
@@ -44,7 +47,8 @@ def test_reads_unseen_plates_of_every_format(reader: PlateTextReader, fmt: Plate
     )
     rate = right / len(crops)
     print(f"{fmt.name}: {right}/{len(crops)} read exactly ({rate:.0%})")
-    assert rate >= (AT_LEAST if fmt in FORMATS else AT_LEAST_VISITOR), [
+    floor = AT_LEAST_FORMAT.get(fmt.name, AT_LEAST if fmt in FORMATS else AT_LEAST_VISITOR)
+    assert rate >= floor, [
         (label, found[:1]) for (_, label), found in zip(crops, reads, strict=True)
     ]
 
@@ -107,11 +111,23 @@ def test_model_card_matches_the_model() -> None:
     assert info.blank_index == 0
     assert len(set(info.charset)) == len(info.charset)
     # floors under the shipped model's own figures, so a worse model is not shipped unnoticed
-    assert info.validation.sequence_accuracy >= 0.98
-    # The rendered Chinese trailer crops (a top line cut across the plate's whole width, which
-    # the pipeline never hands over) read 0.925 since run 9 learnt the pipeline's own crops
-    # (0.955 before); the pipeline reads Chinese plates better for it (0.94 -> 1.00)
-    floors = {"CN trailer (GA 36)": 0.92}
+    assert info.validation.sequence_accuracy >= 0.97
+    # Since issue 13 the reader also learns real crops, whose Chinese plates are mostly Anhui
+    # (皖) ones in the CCPD font: it reads real Chinese plates far better (0.15 -> 0.83 on the
+    # LPRNet crops' reporting part) and the rendered ones, 70% Xinjiang (新) in a Noto font,
+    # worse (CN 0.96 -> 0.87, the trailers' full-width top line 0.925 -> 0.66)
+    floors = {"CN (GA 36)": 0.85, "CN trailer (GA 36)": 0.64}
     for name, accuracy in info.validation.per_format.items():
         assert accuracy >= floors.get(name, 0.94), name
     assert set(info.validation.per_format) == {f.name for f in READ_FORMATS}
+
+
+def test_model_card_names_its_data_and_its_held_out_real_figures() -> None:
+    info = load_info()
+    assert info.data
+    assert all(source.licence and source.crops > 0 for source in info.data)
+    assert info.checkpoint
+    # the held-out real figures are on the reporting part alone, never trained or chosen on
+    assert all("reporting part" in figure.set for figure in info.real_validation)
+    if info.real_validation:
+        assert any("tuning part" in source.name for source in info.data)
