@@ -83,14 +83,14 @@ def test_a_truck_seen_by_the_lane_camera_is_read_and_matched(tmp_path: Path) -> 
     )
 
 
-def test_a_plate_the_camera_cannot_read_exactly_still_matches_its_record(tmp_path: Path) -> None:
+def test_a_plate_one_character_off_its_record_still_matches_it(tmp_path: Path) -> None:
+    # The plate's last character is not the record's: a character the camera cannot make out
+    # read as another, or the declarant's typo. (The plate is printed that way rather than
+    # hidden under a patch of mud: what a reader guesses under mud, and how surely, changes
+    # with every retraining; what the matcher does with a read one character off does not.)
     fmt = formats_for("KZ", "vehicle")[0]
-    frame, quad = render_scene(PLATE, fmt, random.Random(3), strength=0.0, two_line=False)
-    # mud over the last character: no reader can see the "2"
-    left, right = quad[0] + (quad[1] - quad[0]) * 0.9, quad[1]
-    bottom_left, bottom_right = quad[3] + (quad[2] - quad[3]) * 0.9, quad[2]
-    mud = np.array([left, right, bottom_right, bottom_left], np.int32)
-    cv2.fillPoly(frame, [mud], (40, 60, 80))
+    off_by_one = PLATE[:-1] + "3"
+    frame, _ = render_scene(off_by_one, fmt, random.Random(3), strength=0.0, two_line=False)
     video = tmp_path / "lane.avi"
     writer = cv2.VideoWriter(str(video), cv2.VideoWriter.fourcc(*"MJPG"), 10.0, (1280, 720))
     for image in (
@@ -100,7 +100,7 @@ def test_a_plate_the_camera_cannot_read_exactly_still_matches_its_record(tmp_pat
     writer.release()
     plate, best_ref, match = _run_lane(tmp_path, video)
     read = plate["candidates"][0]["text"]  # type: ignore[index]
-    assert canonical_key(str(read)) != canonical_key(PLATE)  # the read is wrong ...
+    assert canonical_key(str(read)) == canonical_key(off_by_one)  # the read is not the record's ...
     assert best_ref == "T1"  # ... and the truck is matched all the same
     codes = [d["code"] for d in match["candidates"][0]["discrepancies"]]  # type: ignore[index]
     assert "PLATE_APPROXIMATE" in codes
