@@ -73,7 +73,6 @@ def test_the_card_names_every_degradation() -> None:
 
 @pytest.mark.parametrize("codec", cam.CODECS)
 def test_the_codec_pool_returns_every_crop_through_the_encoder(codec: str) -> None:
-    pytest.importorskip("av")  # the `train` extra
     crops = [_plate(seed) for seed in range(30)]
     too_big = np.zeros((500, 900), np.uint8)
     out = cam.codec_pool([*crops, too_big], np.random.default_rng(0), codec)
