@@ -41,7 +41,9 @@ chaos: bootstrap
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .hypothesis
 
-# Retrain the project's plate reader (drivers/plates/models/plate_reader.*), about 30 minutes.
+# Retrain the plate reader (about 25 minutes) and then the plate detector (about 22), one CPU
+# thread each, into drivers/plates/models/ (the reader fine-tunes the shipped weights; README:
+# "The plate models and their training").
 train-plates: bootstrap
 	$(BIN)/pip install -e '.[train]'
 	$(BIN)/python scripts/train_plate_reader.py
