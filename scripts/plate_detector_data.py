@@ -22,7 +22,7 @@ from drivers.plates.ranking import plate_key
 from drivers.plates.seeds import real_part
 from drivers.sim.plate_degrade import soil
 from drivers.sim.plate_render import draw_plate
-from drivers.sim.plates import render_scene
+from drivers.sim.plates import paste_plate, render_scene
 from edge.plate_formats import FORMATS, VISITOR_FORMATS
 
 BGR = npt.NDArray[np.uint8]
@@ -160,7 +160,7 @@ def paste(
             cx, cy = rng.uniform(width / 2, cols - width / 2), rng.uniform(height, rows - height)
             quad = _jittered_rect(cx, cy, width, height, rng)
             if all(_apart(quad, other) for other in placed):
-                _warp_into(out, crop, quad)
+                paste_plate(out, crop, quad)
                 placed.append(quad)
                 break
     return out, np.asarray(placed, np.float32).reshape(-1, 4, 2)
@@ -181,26 +181,6 @@ def _apart(a: Quads, b: Quads) -> bool:
     return bool(
         ax1 + margin < bx0 or bx1 + margin < ax0 or ay1 + margin < by0 or by1 + margin < ay0
     )
-
-
-def _warp_into(frame: BGR, crop: BGR, quad: Quads) -> None:
-    rows, cols = frame.shape[:2]
-    x0, y0 = np.maximum(np.floor(quad.min(axis=0)).astype(int), 0)
-    x1, y1 = np.minimum(np.ceil(quad.max(axis=0)).astype(int) + 1, (cols, rows))
-    if x1 <= x0 or y1 <= y0:
-        return
-    target_w = float(np.linalg.norm(quad[1] - quad[0]))
-    scale = min(1.0, 1.25 * target_w / crop.shape[1])
-    small = cv2.resize(crop, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
-    h, w = small.shape[:2]
-    flat = np.array([[0, 0], [w, 0], [w, h], [0, h]], np.float32)
-    matrix = cv2.getPerspectiveTransform(flat, quad - np.array([x0, y0], np.float32))
-    size = (int(x1 - x0), int(y1 - y0))
-    warped = cv2.warpPerspective(small, matrix, size, flags=cv2.INTER_LINEAR)
-    alpha = cv2.warpPerspective(np.full((h, w), 255, np.uint8), matrix, size)
-    a = alpha[..., None].astype(np.float32) / 255
-    region = frame[y0:y1, x0:x1]
-    region[...] = (region * (1 - a) + warped * a).astype(np.uint8)
 
 
 # -- augmented crops ---------------------------------------------------------------------------

@@ -156,7 +156,7 @@ def render_scene(
     centre = _place_truck(frame, view, plate_w, rng)
     aspect = plate.shape[0] / plate.shape[1]
     quad = _plate_quad(centre, plate_w, aspect, rng, strength)
-    where = _paste_plate(frame, plate, quad)
+    where = paste_plate(frame, plate, quad)
     night = rng.random() < 0.35 * strength
     if night:
         frame = _infrared_night(frame, where, rng)
@@ -225,11 +225,14 @@ def _plate_quad(
     return np.asarray(corners @ turn.T + np.array(centre), np.float32)
 
 
-def _paste_plate(frame: BGR, plate: BGR, quad: Quad) -> npt.NDArray[np.bool_]:
-    """Warp the flat plate onto `quad` of the frame with soft edges; where it now is."""
+def paste_plate(frame: BGR, plate: BGR, quad: Quad) -> npt.NDArray[np.bool_]:
+    """Warp the flat plate onto `quad` of the frame with soft edges; where it now is (nowhere
+    when the quad lies outside the frame)."""
     rows, cols = frame.shape[:2]
     x0, y0 = np.maximum(np.floor(quad.min(axis=0)).astype(int), 0)
     x1, y1 = np.minimum(np.ceil(quad.max(axis=0)).astype(int) + 1, (cols, rows))
+    if x1 <= x0 or y1 <= y0:
+        return np.zeros((rows, cols), bool)
     # Shrink by area first: a straight warp from 520 pixels down to 110 would alias.
     target_w = float(np.linalg.norm(quad[1] - quad[0]))
     scale = min(1.0, 1.25 * target_w / plate.shape[1])
