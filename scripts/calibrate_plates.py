@@ -26,11 +26,6 @@ import sys
 from pathlib import Path
 from typing import Any
 
-DEV = Path(__file__).resolve().parents[2] / "shared" / "data"
-DEFAULT_SETS = [
-    DEV / "plates-real-dev" / name
-    for name in ("kz-frames", "mn-frames", "ru-frames", "cn-ccpd-frames")
-] + [DEV / "alpr-dev" / "us"]
 SURE = 0.9  # what the kiosk and the matcher may take as sure
 
 
@@ -48,10 +43,10 @@ def main(argv: list[str] | None = None) -> int:
     from drivers.plates.dataset import labelled_images
     from drivers.plates.plate_reader import MODELS
     from drivers.plates.recognizer import PlateRecognizer, RecognizerSettings
-    from drivers.plates.seeds import real_part
+    from drivers.plates.seeds import REAL_SETS, real_part
 
     cv2.setNumThreads(1)
-    sets = [s for s in (args.sets or DEFAULT_SETS) if s.is_dir()]
+    sets = [s for s in (args.sets or REAL_SETS.values()) if s.is_dir()]
     if not sets:
         print("calibrate_plates: no labelled set found", file=sys.stderr)
         return 2

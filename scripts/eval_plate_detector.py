@@ -24,17 +24,9 @@ import numpy.typing as npt
 from drivers.plates.dataset import labelled_images
 from drivers.plates.plate_detector import MODELS, PlateDetector
 from drivers.plates.regions import plate_regions
-from drivers.plates.seeds import real_part
+from drivers.plates.seeds import REAL_SETS, SHARED_DATA, real_part
 from drivers.plates.text_detector import BGR, Quad, TextDetector
 
-SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
-REAL_SETS = {
-    "cn-ccpd-frames": SHARED / "plates-real-dev" / "cn-ccpd-frames",
-    "kz-frames": SHARED / "plates-real-dev" / "kz-frames",
-    "mn-frames": SHARED / "plates-real-dev" / "mn-frames",
-    "ru-frames": SHARED / "plates-real-dev" / "ru-frames",
-    "us": SHARED / "alpr-dev" / "us",
-}
 Box = tuple[float, float, float, float]  # x0, y0, x1, y1
 
 
@@ -123,7 +115,7 @@ def main(argv: Sequence[str] | None = None) -> None:
             entry["text_detector_regions"] = measure(frames, regions)
         results[name] = entry
     if not results:
-        raise SystemExit(f"no real set under {SHARED}")
+        raise SystemExit(f"no real set under {SHARED_DATA}")
     print(json.dumps({"part": args.part, "sets": results}, indent=2))
 
 

@@ -10,7 +10,6 @@ import math
 import random
 from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import cv2
@@ -19,7 +18,7 @@ import numpy.typing as npt
 
 from drivers.plates.dataset import labelled_images
 from drivers.plates.ranking import plate_key
-from drivers.plates.seeds import real_part
+from drivers.plates.seeds import REAL_SETS, SHARED_DATA, real_part
 from drivers.sim.plate_degrade import soil
 from drivers.sim.plate_render import draw_plate
 from drivers.sim.plates import paste_plate, render_scene
@@ -28,15 +27,7 @@ from edge.plate_formats import FORMATS, VISITOR_FORMATS
 BGR = npt.NDArray[np.uint8]
 Quads = npt.NDArray[np.float32]  # (n, 4, 2), corners clockwise from the top-left
 
-SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
-REAL_SETS = {
-    "cn-ccpd-frames": SHARED / "plates-real-dev" / "cn-ccpd-frames",
-    "kz-frames": SHARED / "plates-real-dev" / "kz-frames",
-    "mn-frames": SHARED / "plates-real-dev" / "mn-frames",
-    "ru-frames": SHARED / "plates-real-dev" / "ru-frames",
-    "us": SHARED / "alpr-dev" / "us",
-}
-CROPS = SHARED / "plates-real-dev" / "cn-lprnet-crops"
+CROPS = SHARED_DATA / "plates-real-dev" / "cn-lprnet-crops"
 SCENE_FORMATS = FORMATS + VISITOR_FORMATS
 STORE_SIDE = 1280  # real frames are kept with their long side at most this
 VALIDATION_SHARE = 5  # one tuning plate in five is held back to choose the checkpoint

@@ -46,7 +46,8 @@ from edge.plate_formats import (
 
 logger = logging.getLogger(__name__)
 
-# Ablations below (issue 13, plate detector + retrained reader): scripts/plate_ablation.py on
+# Ablations below (issue 13, plate detector + retrained reader, 240 px plate windows; the
+# windows are 180 px now, plate_windows.py): scripts/plate_ablation.py on
 # the real sets' tuning part, Top-1 as is: RU 0.944 (36 frames), KZ 0.90 (10: a frame is 0.1),
 # MN 0.80 (15: a frame is 0.067), CN 0.884 (69), US 0.754 (118). Two runs of it differ by up
 # to 25% in CPU median, so CPU is named only where it moved beyond that.
@@ -67,8 +68,8 @@ HAZARD_PANEL = 0.1  # no plate of the corridor or its visitors is two lines of d
 STRETCHED = 2  # the likeliest regions read again stretched, when no plate is sure yet
 # A frame whose found plates all read worse than this is searched whole by the text detector
 # as well: the plate detector may have missed the plate, or boxed something else. Ablation on
-# the real sets' tuning part (scripts/plate_ablation.py, 248 frames): at 0.05 instead, Top-1
-# MN 0.80 -> 0.73 and US 0.73 -> 0.72, the rest unchanged, p95 CPU about the same.
+# the real sets' tuning part (scripts/plate_ablation.py, 248 frames; 240 px windows, every box
+# read): at 0.05 instead, Top-1 MN 0.80 -> 0.73 and US 0.73 -> 0.72, the rest unchanged.
 SEARCH_WHOLE_BELOW = 0.2
 # Besides the likeliest, a plate the detector is less sure of than this is not read: its boxes
 # below it are mostly other writing (2.5-4.4 boxes a real frame). Ablation as above, against

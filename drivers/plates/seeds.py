@@ -15,6 +15,7 @@ use); never with REPORTING_SEED.
 from __future__ import annotations
 
 import hashlib
+from pathlib import Path
 from types import MappingProxyType
 
 from drivers.plates.ranking import plate_key
@@ -62,6 +63,18 @@ def check_reporting_seed(seed: int) -> None:
 # plate it shows: a plate whose hash falls in the reporting share is never trained or tuned on,
 # and reported figures count those frames alone. Cut by plate, not by file: several frames of one
 # car (ru-043 and ru-044) land on the same side.
+# The labelled real sets, where a development checkout has them beside it (never in the
+# project, never needed by a test): name -> folder.
+SHARED_DATA = Path(__file__).resolve().parents[3] / "shared" / "data"
+REAL_SETS = MappingProxyType(
+    {
+        "cn-ccpd-frames": SHARED_DATA / "plates-real-dev" / "cn-ccpd-frames",
+        "kz-frames": SHARED_DATA / "plates-real-dev" / "kz-frames",
+        "mn-frames": SHARED_DATA / "plates-real-dev" / "mn-frames",
+        "ru-frames": SHARED_DATA / "plates-real-dev" / "ru-frames",
+        "us": SHARED_DATA / "alpr-dev" / "us",
+    }
+)
 REAL_SPLIT_SALT = "carec-edge real split 1"
 REAL_REPORT_SHARE = 2  # one plate in two is for reporting: the small sets (MN, KZ) need it
 
