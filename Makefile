@@ -1,7 +1,7 @@
 # The two commands that matter: `make demo` and `make test`. Each bootstraps first.
 VENV := .venv
 BIN := $(VENV)/bin
-PACKAGES := edge drivers sync provisioning ui_kiosk
+PACKAGES := edge drivers sync provisioning ui_kiosk centre
 
 .PHONY: bootstrap demo test test-year-ahead lint typecheck contracts unit bench chaos clean train-plates
 
