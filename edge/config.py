@@ -13,7 +13,7 @@ import re
 import tomllib
 import zoneinfo
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
 from pydantic import (
     AfterValidator,
@@ -60,6 +60,9 @@ def _time_zone(value: str) -> str:
 
 
 TimeZone = Annotated[str, AfterValidator(_time_zone)]
+
+
+_M = TypeVar("_M", bound=BaseModel)
 
 
 class _Section(BaseModel):
@@ -287,6 +290,12 @@ def shape_problem(text: str) -> str | None:
 
 
 def parse_config(text: str, path: Path) -> Config:
+    return parse_toml_model(text, path, Config)
+
+
+def parse_toml_model(text: str, path: Path, model: type[_M]) -> _M:
+    """`text` as `model` (the box's Config, the centre's), or ConfigError with one line per
+    problem: the same guards and messages for every configuration file of the project."""
     if problem := shape_problem(text):
         raise ConfigError(path, [f"not a config file: {problem}"])
     try:
@@ -296,7 +305,7 @@ def parse_config(text: str, path: Path) -> Config:
     except RecursionError:  # the shape check should have refused it; never a traceback
         raise ConfigError(path, ["not a config file: nested too deep"]) from None
     try:
-        return Config.model_validate(data)
+        return model.model_validate(data)
     except ValidationError as error:
         problems = [_problem(dict(item)) for item in error.errors(include_url=False)]
         raise ConfigError(path, problems) from None
@@ -308,6 +317,11 @@ def load_config(path: Path | None) -> Config:
         if not DEFAULT_CONFIG_PATH.exists():
             return Config()
         path = DEFAULT_CONFIG_PATH
+    return parse_toml_model(read_config_text(path), path, Config)
+
+
+def read_config_text(path: Path) -> str:
+    """A config file's text, or ConfigError: unreadable, too large, not UTF-8."""
     try:
         with path.open("rb") as stream:
             raw = stream.read(MAX_CONFIG_BYTES + 1)  # /dev/zero or a huge file: read no more
@@ -321,4 +335,4 @@ def load_config(path: Path | None) -> Config:
         raise ConfigError(
             path, [f"not UTF-8 text (byte {error.start}); save it as UTF-8"]
         ) from None
-    return parse_config(text, path)
+    return text

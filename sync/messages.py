@@ -250,6 +250,20 @@ class ExitConfirmationMessage(Message):
         return self.exit_node
 
 
+class ManifestWithdrawalMessage(Message):
+    """From the centre to a box: drop this record (cancelled by the CIS, or amended so that
+    it no longer concerns the box's offices). Sent on the box's manifest stream, so it is
+    applied after every version it withdraws."""
+
+    TYPE: ClassVar[str] = "manifest_withdrawal"
+    PRIORITY: ClassVar[Priority] = Priority.OPERATIONAL
+
+    issuer: PartyId
+    ref: Annotated[str, StringConstraints(min_length=1, max_length=35)]
+    version: PositiveInt  # versions up to this one are withdrawn; a later one stands
+    reason: Literal["CANCELLED", "NOT_CONCERNED"]
+
+
 class AckMessage(Message):
     """The message ids a receiver has applied (or quarantined) for good."""
 
@@ -292,6 +306,7 @@ MESSAGE_TYPES: Mapping[str, type[Message]] = MappingProxyType(
             ArrivalMessage,
             DecisionMessage,
             ExitConfirmationMessage,
+            ManifestWithdrawalMessage,
             AckMessage,
             TelemetryMessage,
         )

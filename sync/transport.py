@@ -83,6 +83,11 @@ class PeerSettings:
     window: int = 256  # messages in flight at most
     keepalive_s: int = 30
     tls: bool = True  # False only for the benchmark's plain baseline listener
+    # Several processes of one node (the national centre's instances) share what is addressed
+    # to it: each connects with its own client id and an MQTT 5 shared subscription of this
+    # group, and the broker hands each message to one of them.
+    shared_group: str | None = None
+    client_id: str | None = None  # default: the node id
 
 
 @dataclass
@@ -186,7 +191,7 @@ class PeerLink:
         s = self.settings
         client = mqtt.Client(
             callback_api_version=CallbackAPIVersion.VERSION2,
-            client_id=f"{self.node_id}",
+            client_id=s.client_id or self.node_id,
             protocol=mqtt.MQTTv5,
             manual_ack=True,
         )
@@ -224,7 +229,10 @@ class PeerLink:
             self._events.put(("refused", str(reason)))
             return
         if self.receive is not None:
-            client.subscribe([(pattern, 1) for pattern in subscribe_patterns(self.node_id)])
+            patterns = subscribe_patterns(self.node_id)
+            if self.settings.shared_group:
+                patterns = [f"$share/{self.settings.shared_group}/{p}" for p in patterns]
+            client.subscribe([(pattern, 1) for pattern in patterns])
         self._events.put(("connected",))
 
     def _on_disconnect(

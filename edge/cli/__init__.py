@@ -16,6 +16,7 @@ from types import FrameType
 from drivers.registry import DeviceConfigError
 from edge import __version__
 from edge.cli import (
+    centre_cmd,
     codes_cmd,
     config_cmd,
     demo_cmd,
@@ -36,6 +37,7 @@ from edge.config import ConfigError
 from edge.logs import setup_logging
 
 COMMAND_MODULES = (
+    centre_cmd,
     codes_cmd,
     config_cmd,
     demo_cmd,

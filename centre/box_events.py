@@ -1,0 +1,61 @@
+"""What the boxes send the centre, applied inside the inbox's transaction: arrivals,
+decisions and exit confirmations become the CIS's event feed (`cis_events`, in the order the
+centre applied them); acknowledgements settle the centre's outbox; telemetry is kept as the
+box's peer events (the fleet service reads it).
+
+Exactly once across instances: the inbox records each message id as applied in the same
+transaction (`inbox_applied`, its primary key), and `cis_events.message_id` is unique too.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+from sqlalchemy import Connection, insert
+
+from centre.store.schema import events
+from edge.timeutil import utcnow
+from sync.apply import acknowledger, record_events
+from sync.envelope import Envelope
+from sync.inbox import Acknowledger, Applier, Effects
+from sync.messages import AckMessage
+from sync.outbox import Outbox
+
+# The message types the CIS hears about.
+FEED_TYPES = ("arrival", "decision", "exit_confirmation")
+
+
+# Held until the transaction ends, on PostgreSQL: events commit in the order of their ids, so a
+# CIS reading after a cursor never skips an event another instance committed a moment later.
+FEED_LOCK = 7207202
+
+
+def feed_events(conn: Connection, envelopes: Sequence[Envelope]) -> None:
+    if conn.dialect.name == "postgresql":
+        conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({FEED_LOCK})")
+    now = utcnow()
+    conn.execute(
+        insert(events),
+        [
+            {
+                "message_id": e.id, "type": e.type, "origin": e.origin, "created_at": e.created,
+                "received_at": now, "payload": e.payload.model_dump_json(exclude_none=True),
+            }
+            for e in envelopes
+        ],
+    )  # fmt: skip
+
+
+def centre_appliers(outbox: Outbox) -> Mapping[str, Applier]:
+    def acks(conn: Connection, envelopes: Sequence[Envelope]) -> None:
+        ids = [i for e in envelopes if isinstance(e.payload, AckMessage) for i in e.payload.ids]
+        outbox.delivered(conn, ids)
+
+    appliers: dict[str, Applier] = {kind: Effects(feed_events) for kind in FEED_TYPES}
+    appliers["ack"] = Effects(acks)
+    appliers["telemetry"] = Effects(record_events)
+    return appliers
+
+
+def centre_acknowledger(outbox: Outbox) -> Acknowledger:
+    return acknowledger(outbox)

@@ -1,0 +1,136 @@
+"""The centre's configuration: one TOML file (`image/carec-centre.toml` is the example),
+validated into typed models that reject unknown keys, with the box's guards and messages."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from pathlib import Path
+from typing import Annotated
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
+
+from edge.config import ConfigPath, parse_toml_model, read_config_text
+from edge.manifest import OfficeCode
+from sync.messages import party_id_error
+from sync.topics import validate_country
+
+DEFAULT_CENTRE_CONFIG = Path("/etc/carec-edge/carec-centre.toml")
+
+
+def _party(value: str) -> str:
+    error = party_id_error(value)
+    if error:
+        raise ValueError(error)
+    return value
+
+
+PartyId = Annotated[str, AfterValidator(_party)]
+Country = Annotated[str, AfterValidator(validate_country)]
+_SHA256 = re.compile(r"^[0-9a-f]{64}$")
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
+
+
+class CentreSection(_Section):
+    # The centre's node id, the signer of every record it routes: <country>-<name>, e.g. KZ-CIS.
+    id: PartyId = "KZ-CIS"
+    # sqlite:///path (the default, nothing to install) or postgresql+psycopg://user@host/db.
+    database: Annotated[str, Field(min_length=1)] = "sqlite:////var/lib/carec-centre/centre.sqlite3"
+    # This instance's name in logs and in the broker's client id (several share one database).
+    instance: Annotated[str, Field(pattern=r"^[a-z0-9-]{1,32}$")] = "1"
+
+    @property
+    def country(self) -> str:
+        return self.id[:2]
+
+
+class IdentitySection(_Section):
+    # The centre's key (node.key) and certificate (node.crt), as a box's.
+    identity_dir: ConfigPath = Path("/var/lib/carec-centre/identity")
+    trust_store: ConfigPath = Path("/etc/carec-edge/trust.toml")
+
+
+class BrokerSection(_Section):
+    """The country's broker, where the boxes publish to the centre."""
+
+    host: Annotated[str, Field(min_length=1)] = "127.0.0.1"
+    port: Annotated[int, Field(gt=0, lt=65536)] = 8883
+    ca_file: ConfigPath = Path("/etc/carec-edge/broker-ca.pem")
+    # The MQTT 5 shared subscription group: instances of one centre share its messages.
+    shared_group: Annotated[str, Field(pattern=r"^[a-z0-9_-]{1,32}$")] = "centre"
+    redeliver_after_s: Annotated[float, Field(ge=1, le=24 * 3600)] = 60.0
+    gap_timeout_s: Annotated[float, Field(ge=1, le=7 * 24 * 3600)] = 600.0
+
+
+class ApiClient(_Section):
+    """One system allowed to call the API: it submits only its own country's records."""
+
+    name: Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,63}$")]
+    country: Country
+    # SHA-256 (hex) of the client's bearer token: the file never holds the token itself.
+    # `carec-edge centre token` prints a new token and its hash.
+    token_sha256: Annotated[str, Field(pattern=_SHA256.pattern)]
+
+
+class ApiSection(_Section):
+    host: Annotated[str, Field(min_length=1)] = "127.0.0.1"
+    port: Annotated[int, Field(ge=0, lt=65536)] = 8443
+    # TLS for the API: with client_ca, clients must present a certificate signed by it, and
+    # its common name must be a client's name (mutual TLS as well as the token).
+    tls_cert: ConfigPath | None = None
+    tls_key: ConfigPath | None = None
+    client_ca: ConfigPath | None = None
+    clients: list[ApiClient] = Field(default_factory=list)
+    # One request carries at most this many records.
+    max_records_per_request: Annotated[int, Field(ge=1, le=100_000)] = 1000
+
+    @model_validator(mode="after")
+    def _tls_pairs(self) -> ApiSection:
+        if (self.tls_cert is None) != (self.tls_key is None):
+            raise ValueError("tls_cert and tls_key go together")
+        if self.client_ca is not None and self.tls_cert is None:
+            raise ValueError("client_ca (mutual TLS) needs tls_cert and tls_key")
+        names = [c.name for c in self.clients]
+        if len(names) != len(set(names)):
+            raise ValueError("clients: two clients share one name")
+        return self
+
+
+class DropSection(_Section):
+    """The drop directory many CIS use (an SFTP drop): files in incoming/, moved to done/ or
+    failed/ with a report beside each."""
+
+    directory: ConfigPath | None = None  # none: no drop directory
+    # The country whose CIS drops here: records of another issuer are refused.
+    poll_s: Annotated[float, Field(ge=0.2, le=3600)] = 5.0
+
+
+class RetentionSection(_Section):
+    # Records expected (or cancelled) this many days ago, and their history, are purged.
+    records_days: Annotated[int, Field(ge=1, le=3650)] = 90
+    # The events feed keeps this many days for the CIS to read.
+    events_days: Annotated[int, Field(ge=1, le=3650)] = 30
+    purge_interval_minutes: Annotated[float, Field(ge=1, le=1440)] = 60.0
+
+
+class CentreConfig(_Section):
+    centre: CentreSection = CentreSection()
+    identity: IdentitySection = IdentitySection()
+    broker: BrokerSection | None = None  # none: no boxes reached (API and files only)
+    api: ApiSection = ApiSection()
+    drop: DropSection = DropSection()
+    # Customs office code -> the boxes there, e.g. KZ0001 = ["KZ-NURZHOLY-1"].
+    routing: dict[OfficeCode, list[PartyId]] = Field(default_factory=dict)
+    retention: RetentionSection = RetentionSection()
+
+
+def token_sha256(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def load_centre_config(path: Path) -> CentreConfig:
+    """The config in `path`, or edge.config.ConfigError naming each bad key."""
+    return parse_toml_model(read_config_text(path), path, CentreConfig)

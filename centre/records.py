@@ -1,0 +1,301 @@
+"""The records desk: the CIS's records as the centre keeps them, and where each goes.
+
+A submission is one transaction: the record's latest version is stored, its history written,
+and a signed `manifest` message queued in the outbox for each box of its offices; a record is
+never stored without its routes nor routed without being stored. An amendment (a higher
+version) replaces the stored one and goes to the boxes it now concerns, and a box it no longer
+concerns gets a withdrawal; a cancellation withdraws it from every box that holds it. The same
+version with the same content again is `unchanged` (a CIS may resend), with other content it
+is refused: an amendment needs a new version.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import Connection, Engine, Row, insert, select, update
+
+from centre.routing import Routing
+from centre.store.schema import record_history, record_routes, records
+from edge.logs import log_event
+from edge.manifest import Manifest, parse_manifest_json
+from edge.timeutil import utcnow
+from sync.envelope import default_stream
+from sync.messages import ManifestMessage, ManifestWithdrawalMessage, Message
+from sync.outbox import Outbox
+
+log = logging.getLogger(__name__)
+
+
+class Outcome(StrEnum):
+    ACCEPTED = "accepted"  # a new record
+    AMENDED = "amended"  # a higher version replaced the stored one
+    UNCHANGED = "unchanged"  # this version with this content is already here
+    REFUSED = "refused"
+    CANCELLED = "cancelled"
+
+
+@dataclass(frozen=True)
+class Result:
+    issuer: str
+    ref: str
+    version: int
+    outcome: Outcome
+    routed_to: tuple[str, ...] = ()
+    withdrawn_from: tuple[str, ...] = ()
+    reasons: tuple[str, ...] = ()
+    unserved_offices: tuple[str, ...] = ()
+
+    def to_dict(self) -> dict[str, object]:
+        out: dict[str, object] = {
+            "issuer": self.issuer,
+            "ref": self.ref,
+            "version": self.version,
+            "outcome": self.outcome.value,
+            "routed_to": list(self.routed_to),
+        }
+        if self.withdrawn_from:
+            out["withdrawn_from"] = list(self.withdrawn_from)
+        if self.reasons:
+            out["reasons"] = list(self.reasons)
+        if self.unserved_offices:
+            out["unserved_offices"] = list(self.unserved_offices)
+        return out
+
+
+@dataclass(frozen=True)
+class StoredRecord:
+    record: Manifest
+    state: str
+    source: str
+
+
+@dataclass
+class _Batch:
+    """What one submission sends, in order, with the rows it writes."""
+
+    messages: list[tuple[Message, str, str | None]] = field(default_factory=list)
+    history: list[dict[str, object]] = field(default_factory=list)
+
+
+class RecordDesk:
+    def __init__(self, engine: Engine, outbox: Outbox, routing: Routing) -> None:
+        self.engine = engine
+        self.outbox = outbox
+        self.routing = routing
+        self.node_id = outbox.signer.node_id
+
+    # -- in ------------------------------------------------------------------------------------
+
+    def submit(self, batch: Sequence[Manifest], source: str) -> list[Result]:
+        """Store and route records in one transaction; one result per record, in order."""
+        with self.engine.begin() as conn:
+            work = _Batch()
+            results = [self._submit_one(conn, record, source, work) for record in batch]
+            self._finish(conn, work)
+        for result in results:
+            log_event(
+                log, logging.INFO, "record." + result.outcome.value, issuer=result.issuer,
+                ref=result.ref, version=result.version, boxes=len(result.routed_to),
+                source=source,
+            )  # fmt: skip
+        return results
+
+    def cancel(self, issuer: str, ref: str, source: str) -> Result:
+        """Withdraw a record from every box that holds it; it stays, cancelled, in the trace."""
+        with self.engine.begin() as conn:
+            row = self._stored(conn, issuer, ref)
+            if row is None:
+                return Result(issuer, ref, 0, Outcome.REFUSED, reasons=("no such record",))
+            version = int(row.version)
+            if row.state == "cancelled":
+                return Result(issuer, ref, version, Outcome.UNCHANGED)
+            work = _Batch()
+            held = self._held_by(conn, issuer, ref)
+            self._withdraw(conn, issuer, ref, version, held, "CANCELLED", work)
+            now = utcnow()
+            conn.execute(
+                update(records)
+                .where(records.c.id == row.id)
+                .values(state="cancelled", updated_at=now, source=source[:200])
+            )
+            work.history.append(_event(issuer, ref, version, "cancelled", source))
+            self._finish(conn, work)
+        log_event(log, logging.INFO, "record.cancelled", issuer=issuer, ref=ref, boxes=len(held))
+        return Result(issuer, ref, version, Outcome.CANCELLED, withdrawn_from=tuple(held))
+
+    # -- out -----------------------------------------------------------------------------------
+
+    def get(self, issuer: str, ref: str) -> StoredRecord | None:
+        with self.engine.connect() as conn:
+            row = conn.execute(
+                select(records.c.record, records.c.state, records.c.source).where(
+                    records.c.issuer == issuer, records.c.ref == ref
+                )
+            ).first()
+        if row is None:
+            return None
+        return StoredRecord(parse_manifest_json(row.record), row.state, row.source)
+
+    def history(self, issuer: str, ref: str) -> list[dict[str, object]]:
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                select(record_history)
+                .where(record_history.c.issuer == issuer, record_history.c.ref == ref)
+                .order_by(record_history.c.id)
+            )
+            return [
+                {"version": r.version, "action": r.action, "detail": r.detail, "at": r.at}
+                for r in rows
+            ]
+
+    # -- the work --------------------------------------------------------------------------------
+
+    def _submit_one(self, conn: Connection, record: Manifest, source: str, work: _Batch) -> Result:
+        issuer, ref, version = record.issuer, record.ref, record.version
+        row = self._stored(conn, issuer, ref)
+        text = record.to_json()
+        now = utcnow()
+        if row is not None:
+            refusal = _refusal(row.state, int(row.version), row.record == text, version)
+            if refusal is Outcome.UNCHANGED:
+                return Result(issuer, ref, version, Outcome.UNCHANGED)
+            if refusal is not None:
+                return Result(issuer, ref, version, Outcome.REFUSED, reasons=(refusal,))
+            conn.execute(
+                update(records)
+                .where(records.c.id == row.id)
+                .values(version=version, record=text, source=source[:200], updated_at=now)
+            )
+            outcome = Outcome.AMENDED
+        else:
+            conn.execute(
+                insert(records).values(
+                    issuer=issuer, ref=ref, version=version, state="active", record=text,
+                    source=source[:200], received_at=now, updated_at=now,
+                )
+            )  # fmt: skip
+            outcome = Outcome.ACCEPTED
+        work.history.append(_event(issuer, ref, version, outcome.value, source))
+        nodes = self.routing.nodes_for(record)
+        held = self._held_by(conn, issuer, ref) if row is not None else []
+        gone = [node for node in held if node not in nodes]
+        self._withdraw(conn, issuer, ref, version, gone, "NOT_CONCERNED", work)
+        self._route(conn, record, nodes, work)
+        unserved = self.routing.unserved(record)
+        if unserved:
+            detail = "no box serves " + ", ".join(unserved)
+            work.history.append(_event(issuer, ref, version, "unserved", detail))
+        return Result(issuer, ref, version, outcome, tuple(nodes), tuple(gone), (), tuple(unserved))
+
+    def _route(self, conn: Connection, record: Manifest, nodes: list[str], work: _Batch) -> None:
+        if not nodes:
+            return
+        message = ManifestMessage(record=record)
+        for node in nodes:
+            work.messages.append((message, node, self._stream(node)))
+        self._set_routes(conn, record.issuer, record.ref, record.version, nodes, "held")
+        work.history.append(
+            _event(record.issuer, record.ref, record.version, "routed", ", ".join(nodes))
+        )
+
+    def _withdraw(
+        self, conn: Connection, issuer: str, ref: str, version: int, nodes: list[str],
+        reason: str, work: _Batch,
+    ) -> None:  # fmt: skip
+        if not nodes:
+            return
+        message = ManifestWithdrawalMessage(issuer=issuer, ref=ref, version=version, reason=reason)
+        for node in nodes:
+            work.messages.append((message, node, self._stream(node)))
+        self._set_routes(conn, issuer, ref, version, nodes, "withdrawn")
+        work.history.append(_event(issuer, ref, version, "withdrawn", ", ".join(nodes)))
+
+    def _stream(self, node: str) -> str:
+        # Records and their withdrawals share one ordered stream per box: a withdrawal is never
+        # applied before the record it withdraws.
+        return default_stream(self.node_id, node, ManifestMessage.TYPE)
+
+    def _set_routes(
+        self, conn: Connection, issuer: str, ref: str, version: int, nodes: list[str], state: str
+    ) -> None:
+        now = utcnow()
+        key = (record_routes.c.issuer == issuer) & (record_routes.c.ref == ref)
+        conn.execute(record_routes.delete().where(key & record_routes.c.node.in_(nodes)))
+        conn.execute(
+            insert(record_routes),
+            [
+                {"issuer": issuer, "ref": ref, "node": node, "version": version,
+                 "message_id": "", "state": state, "at": now}
+                for node in nodes
+            ],
+        )  # fmt: skip
+
+    def _finish(self, conn: Connection, work: _Batch) -> None:
+        if work.messages:
+            ids = self.outbox.send_many(work.messages, conn)
+            # Each route row names the message that carried its latest version.
+            for (message, node, _), message_id in zip(work.messages, ids, strict=True):
+                issuer, ref = _key_of(message)
+                conn.execute(
+                    update(record_routes)
+                    .where(
+                        record_routes.c.issuer == issuer,
+                        record_routes.c.ref == ref,
+                        record_routes.c.node == node,
+                    )
+                    .values(message_id=message_id)
+                )
+        if work.history:
+            conn.execute(insert(record_history), work.history)
+
+    @staticmethod
+    def _stored(conn: Connection, issuer: str, ref: str) -> Row[Any, Any, Any, Any] | None:
+        statement = select(records.c.id, records.c.version, records.c.state, records.c.record)
+        statement = statement.where(records.c.issuer == issuer, records.c.ref == ref)
+        # On PostgreSQL two instances amending one record queue here, one after the other.
+        return conn.execute(statement.with_for_update()).first()
+
+    @staticmethod
+    def _held_by(conn: Connection, issuer: str, ref: str) -> list[str]:
+        rows = conn.execute(
+            select(record_routes.c.node).where(
+                record_routes.c.issuer == issuer,
+                record_routes.c.ref == ref,
+                record_routes.c.state == "held",
+            )
+        )
+        return sorted(rows.scalars())
+
+
+def _refusal(state: str, stored: int, same_content: bool, version: int) -> str | Outcome | None:
+    """Why a record cannot replace the stored one; UNCHANGED for a resend; None to go on."""
+    if state == "cancelled":
+        return f"cancelled at version {stored}; a cancelled record is not reissued, use a new ref"
+    if version == stored:
+        if same_content:
+            return Outcome.UNCHANGED
+        return (
+            f"version {version} is already stored with other content; amend as version {stored + 1}"
+        )
+    if version < stored:
+        return f"version {version} is older than the stored version {stored}"
+    return None
+
+
+def _key_of(message: Message) -> tuple[str, str]:
+    if isinstance(message, ManifestMessage):
+        return message.record.issuer, message.record.ref
+    assert isinstance(message, ManifestWithdrawalMessage)
+    return message.issuer, message.ref
+
+
+def _event(issuer: str, ref: str, version: int, action: str, detail: str) -> dict[str, object]:
+    return {
+        "issuer": issuer, "ref": ref, "version": version, "action": action,
+        "detail": detail[:300], "at": utcnow(),
+    }  # fmt: skip

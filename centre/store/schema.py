@@ -1,0 +1,98 @@
+"""The centre's own tables (SQLAlchemy Core). The sync tables it shares with the box (outbox,
+inbox, quarantine) are `edge.store.schema`'s, created by the centre's first migration.
+Changes go through a migration in `centre/store/migrations`."""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    Index,
+    Integer,
+    MetaData,
+    PrimaryKeyConstraint,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+
+from edge.store.schema import UtcTime
+
+metadata = MetaData()
+
+# A growing id: BIGINT on PostgreSQL, INTEGER on SQLite (only INTEGER aliases the rowid there).
+Serial = BigInteger().with_variant(Integer(), "sqlite")
+
+# The CIS's records as the centre holds them: the latest version of each (issuer, ref).
+records = Table(
+    "cis_records",
+    metadata,
+    Column("id", Serial, primary_key=True),
+    Column("issuer", String(64), nullable=False),
+    Column("ref", String(35), nullable=False),
+    Column("version", BigInteger, nullable=False),
+    Column("state", String(16), nullable=False),  # active, cancelled
+    Column("record", Text, nullable=False),  # the record in contract JSON
+    Column("source", String(200), nullable=False),  # api:<client>, drop:<file>
+    Column("received_at", UtcTime, nullable=False),
+    Column("updated_at", UtcTime, nullable=False),
+    UniqueConstraint("issuer", "ref", name="uq_cis_records_issuer_ref"),
+    Index("ix_cis_records_updated_at", "updated_at"),
+)
+
+# What each record did, in order: the trace of a record from the CIS through the boxes.
+record_history = Table(
+    "cis_record_history",
+    metadata,
+    Column("id", Serial, primary_key=True),
+    Column("issuer", String(64), nullable=False),
+    Column("ref", String(35), nullable=False),
+    Column("version", BigInteger, nullable=False),
+    Column("action", String(16), nullable=False),  # submitted, amended, cancelled, routed, ...
+    Column("detail", String(300), nullable=False),
+    Column("at", UtcTime, nullable=False),
+    Index("ix_cis_record_history_record", "issuer", "ref", "id"),
+    Index("ix_cis_record_history_at", "at"),
+)
+
+# Which box holds which version of a record: amendments go to the same boxes, a withdrawal to
+# a box that held a record it no longer concerns.
+record_routes = Table(
+    "cis_record_routes",
+    metadata,
+    Column("issuer", String(64), nullable=False),
+    Column("ref", String(35), nullable=False),
+    Column("node", String(64), nullable=False),
+    Column("version", BigInteger, nullable=False),
+    Column("message_id", String(36), nullable=False),
+    Column("state", String(16), nullable=False),  # held, withdrawn
+    Column("at", UtcTime, nullable=False),
+    PrimaryKeyConstraint("issuer", "ref", "node"),
+)
+
+# The boxes' events for the CIS, in the order the centre applied them: `id` is the feed's cursor.
+events = Table(
+    "cis_events",
+    metadata,
+    Column("id", Serial, primary_key=True),
+    Column("message_id", String(36), nullable=False, unique=True),
+    Column("type", String(32), nullable=False),  # arrival, decision, exit_confirmation
+    Column("origin", String(64), nullable=False),
+    Column("created_at", UtcTime, nullable=False),  # at the origin
+    Column("received_at", UtcTime, nullable=False),
+    Column("payload", Text, nullable=False),  # the message's payload in JSON
+    Index("ix_cis_events_received_at", "received_at"),
+)
+
+# Files of the drop directory already taken: a file dropped twice under one name and content
+# is reported, not applied twice.
+drop_files = Table(
+    "cis_drop_files",
+    metadata,
+    Column("sha256", String(64), primary_key=True),
+    Column("name", String(255), nullable=False),
+    Column("outcome", String(16), nullable=False),  # done, failed
+    Column("taken_at", UtcTime, nullable=False),
+    Index("ix_cis_drop_files_taken_at", "taken_at"),
+)

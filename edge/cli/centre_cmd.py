@@ -1,0 +1,60 @@
+"""`carec-edge centre ...`: the national centre (`centre run`, what systemd runs beside the
+CIS), its config check, and API tokens for the CIS's clients."""
+
+from __future__ import annotations
+
+import argparse
+import secrets
+import sys
+from pathlib import Path
+from typing import Any
+
+from centre.config import DEFAULT_CENTRE_CONFIG, CentreConfig, load_centre_config, token_sha256
+from edge.cli.context import CliContext
+from edge.logs import setup_logging
+
+
+def register(subparsers: Any) -> None:
+    parser: argparse.ArgumentParser = subparsers.add_parser(
+        "centre", help="the national centre: run it, check its config, make API tokens"
+    )
+    commands = parser.add_subparsers(dest="centre_command", required=True, metavar="COMMAND")
+    run = commands.add_parser("run", help="run the centre until SIGTERM")
+    check = commands.add_parser("check", help="check a centre config file and say what is wrong")
+    for sub in (run, check):
+        sub.add_argument(
+            "--config", dest="centre_config", type=Path, default=DEFAULT_CENTRE_CONFIG,
+            help=f"the centre's TOML config (default {DEFAULT_CENTRE_CONFIG})",
+        )  # fmt: skip
+    run.set_defaults(handler=run_command)
+    check.set_defaults(handler=check_command)
+    token = commands.add_parser(
+        "token", help="a new API token for a CIS client: the token, and the hash for the config"
+    )
+    token.set_defaults(handler=token_command)
+
+
+def _config(args: argparse.Namespace) -> CentreConfig:
+    return load_centre_config(args.centre_config)
+
+
+def run_command(args: argparse.Namespace, _context: CliContext) -> int:
+    from centre.service import run_centre  # uvicorn and the API only when running
+
+    config = _config(args)
+    setup_logging("INFO")
+    return run_centre(config)
+
+
+def check_command(args: argparse.Namespace, _context: CliContext) -> int:
+    config = _config(args)
+    print(f"{args.centre_config}: ok ({config.centre.id}, {len(config.routing)} offices routed, "
+          f"{len(config.api.clients)} API clients)")  # fmt: skip
+    return 0
+
+
+def token_command(_args: argparse.Namespace, _context: CliContext) -> int:
+    token = secrets.token_urlsafe(32)
+    print(f"token (give it to the client, once): {token}", file=sys.stdout)
+    print(f'token_sha256 = "{token_sha256(token)}"  # for [[api.clients]] in the config')
+    return 0
