@@ -46,7 +46,12 @@ def feed_events(conn: Connection, envelopes: Sequence[Envelope]) -> None:
     )  # fmt: skip
 
 
-def centre_appliers(outbox: Outbox) -> Mapping[str, Applier]:
+def centre_appliers(
+    outbox: Outbox, partners: Mapping[str, Applier] | None = None
+) -> Mapping[str, Applier]:
+    """The boxes' events, acknowledgements, telemetry, and what partner centres send
+    (`centre.partner_inbox.partner_appliers`)."""
+
     def acks(conn: Connection, envelopes: Sequence[Envelope]) -> None:
         ids = [i for e in envelopes if isinstance(e.payload, AckMessage) for i in e.payload.ids]
         outbox.delivered(conn, ids)
@@ -54,6 +59,7 @@ def centre_appliers(outbox: Outbox) -> Mapping[str, Applier]:
     appliers: dict[str, Applier] = {kind: Effects(feed_events) for kind in FEED_TYPES}
     appliers["ack"] = Effects(acks)
     appliers["telemetry"] = Effects(record_events)
+    appliers.update(partners or {})
     return appliers
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import hashlib
 import re
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
@@ -108,6 +108,33 @@ class DropSection(_Section):
     poll_s: Annotated[float, Field(ge=0.2, le=3600)] = 5.0
 
 
+class PartnerSection(_Section):
+    """A partner country's centre and how the two exchange (per link):
+    - `cie`: real time, automatic, both ways, over the partner's broker (host, port, ca_file);
+    - `sie`: signed file bundles, written to `bundle_out` on a schedule (or by hand) and read
+      from `bundle_in`; every incoming record waits in the review queue for an operator."""
+
+    country: Country
+    centre: PartyId  # the partner centre's node id, e.g. KG-CIS
+    mode: Literal["cie", "sie"]
+    host: Annotated[str, Field(min_length=1)] | None = None
+    port: Annotated[int, Field(gt=0, lt=65536)] = 8883
+    ca_file: ConfigPath | None = None
+    bundle_out: ConfigPath | None = None
+    bundle_in: ConfigPath | None = None
+    bundle_every_minutes: Annotated[float, Field(ge=0.05, le=7 * 1440)] = 60.0
+
+    @model_validator(mode="after")
+    def _what_the_mode_needs(self) -> PartnerSection:
+        if self.centre[:2] != self.country:
+            raise ValueError(f"centre {self.centre} is not of {self.country}")
+        if self.mode == "cie" and (self.host is None or self.ca_file is None):
+            raise ValueError("a cie link needs host and ca_file (the partner's broker)")
+        if self.mode == "sie" and (self.bundle_out is None or self.bundle_in is None):
+            raise ValueError("a sie link needs bundle_out and bundle_in (directories)")
+        return self
+
+
 class RetentionSection(_Section):
     # Records expected (or cancelled) this many days ago, and their history, are purged.
     records_days: Annotated[int, Field(ge=1, le=3650)] = 90
@@ -124,7 +151,28 @@ class CentreConfig(_Section):
     drop: DropSection = DropSection()
     # Customs office code -> the boxes there, e.g. KZ0001 = ["KZ-NURZHOLY-1"].
     routing: dict[OfficeCode, list[PartyId]] = Field(default_factory=dict)
+    # [[partners]]: one per partner country's centre.
+    partners: list[PartnerSection] = Field(default_factory=list)
     retention: RetentionSection = RetentionSection()
+
+    @model_validator(mode="after")
+    def _coherent(self) -> CentreConfig:
+        country = self.centre.country
+        for client in self.api.clients:
+            if client.country != country:
+                raise ValueError(
+                    f"api.clients: {client.name} is of {client.country}, not {country}"
+                )
+        seen = [p.country for p in self.partners]
+        if len(seen) != len(set(seen)) or country in seen:
+            raise ValueError("partners: one link per partner country, none to this centre's own")
+        for office, nodes in self.routing.items():
+            if office[:2] != country or any(node[:2] != country for node in nodes):
+                raise ValueError(
+                    f"routing.{office}: only {country}'s offices and boxes; a partner's are "
+                    "reached through [[partners]]"
+                )
+        return self
 
 
 def token_sha256(token: str) -> str:

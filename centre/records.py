@@ -91,12 +91,19 @@ class RecordDesk:
 
     # -- in ------------------------------------------------------------------------------------
 
-    def submit(self, batch: Sequence[Manifest], source: str) -> list[Result]:
-        """Store and route records in one transaction; one result per record, in order."""
-        with self.engine.begin() as conn:
-            work = _Batch()
-            results = [self._submit_one(conn, record, source, work) for record in batch]
-            self._finish(conn, work)
+    def submit(
+        self, batch: Sequence[Manifest], source: str, conn: Connection | None = None,
+        *, partners: bool = True,
+    ) -> list[Result]:  # fmt: skip
+        """Store and route records in one transaction (or in the caller's: the inbox applies a
+        partner's records in its own); one result per record, in order. `partners=False`: the
+        records came from a partner centre and go to this country's boxes only."""
+        if conn is None:
+            with self.engine.begin() as own:
+                return self.submit(batch, source, own, partners=partners)
+        work = _Batch()
+        results = [self._submit_one(conn, r, source, work, partners) for r in batch]
+        self._finish(conn, work)
         for result in results:
             log_event(
                 log, logging.INFO, "record." + result.outcome.value, issuer=result.issuer,
@@ -105,26 +112,28 @@ class RecordDesk:
             )  # fmt: skip
         return results
 
-    def cancel(self, issuer: str, ref: str, source: str) -> Result:
-        """Withdraw a record from every box that holds it; it stays, cancelled, in the trace."""
-        with self.engine.begin() as conn:
-            row = self._stored(conn, issuer, ref)
-            if row is None:
-                return Result(issuer, ref, 0, Outcome.REFUSED, reasons=("no such record",))
-            version = int(row.version)
-            if row.state == "cancelled":
-                return Result(issuer, ref, version, Outcome.UNCHANGED)
-            work = _Batch()
-            held = self._held_by(conn, issuer, ref)
-            self._withdraw(conn, issuer, ref, version, held, "CANCELLED", work)
-            now = utcnow()
-            conn.execute(
-                update(records)
-                .where(records.c.id == row.id)
-                .values(state="cancelled", updated_at=now, source=source[:200])
-            )
-            work.history.append(_event(issuer, ref, version, "cancelled", source))
-            self._finish(conn, work)
+    def cancel(self, issuer: str, ref: str, source: str, conn: Connection | None = None) -> Result:
+        """Withdraw a record from every box (and partner centre) that holds it; it stays,
+        cancelled, in the trace."""
+        if conn is None:
+            with self.engine.begin() as own:
+                return self.cancel(issuer, ref, source, own)
+        row = self._stored(conn, issuer, ref)
+        if row is None:
+            return Result(issuer, ref, 0, Outcome.REFUSED, reasons=("no such record",))
+        version = int(row.version)
+        if row.state == "cancelled":
+            return Result(issuer, ref, version, Outcome.UNCHANGED)
+        work = _Batch()
+        held = self._held_by(conn, issuer, ref)
+        self._withdraw(conn, issuer, ref, version, held, "CANCELLED", work)
+        conn.execute(
+            update(records)
+            .where(records.c.id == row.id)
+            .values(state="cancelled", updated_at=utcnow(), source=source[:200])
+        )
+        work.history.append(_event(issuer, ref, version, "cancelled", source))
+        self._finish(conn, work)
         log_event(log, logging.INFO, "record.cancelled", issuer=issuer, ref=ref, boxes=len(held))
         return Result(issuer, ref, version, Outcome.CANCELLED, withdrawn_from=tuple(held))
 
@@ -155,7 +164,9 @@ class RecordDesk:
 
     # -- the work --------------------------------------------------------------------------------
 
-    def _submit_one(self, conn: Connection, record: Manifest, source: str, work: _Batch) -> Result:
+    def _submit_one(
+        self, conn: Connection, record: Manifest, source: str, work: _Batch, partners: bool
+    ) -> Result:
         issuer, ref, version = record.issuer, record.ref, record.version
         row = self._stored(conn, issuer, ref)
         text = record.to_json()
@@ -181,7 +192,7 @@ class RecordDesk:
             )  # fmt: skip
             outcome = Outcome.ACCEPTED
         work.history.append(_event(issuer, ref, version, outcome.value, source))
-        nodes = self.routing.nodes_for(record)
+        nodes = self.routing.nodes_for(record, partners=partners)
         held = self._held_by(conn, issuer, ref) if row is not None else []
         gone = [node for node in held if node not in nodes]
         self._withdraw(conn, issuer, ref, version, gone, "NOT_CONCERNED", work)

@@ -264,6 +264,21 @@ class ManifestWithdrawalMessage(Message):
     reason: Literal["CANCELLED", "NOT_CONCERNED"]
 
 
+class RelayMessage(Message):
+    """Another node's signed envelope, carried on by a centre: an exit post's exit confirmation
+    goes to its centre, which relays it to the partner's centre, which relays it to its entry
+    post. The inner envelope keeps its origin's signature end to end, so the entry post (and
+    each centre) checks what the exit post said, not a centre's word for it."""
+
+    TYPE: ClassVar[str] = "relay"
+    PRIORITY: ClassVar[Priority] = Priority.EVIDENCE
+
+    # The inner envelope's JWS compact serialisation, as its origin signed it.
+    envelope: Annotated[str, StringConstraints(strict=True, min_length=1, max_length=200_000)]
+    # Who relayed it so far, first hop first (the inner envelope's destination is the first).
+    via: Annotated[tuple[PartyId, ...], Field(min_length=1, max_length=4)]
+
+
 class AckMessage(Message):
     """The message ids a receiver has applied (or quarantined) for good."""
 
@@ -307,6 +322,7 @@ MESSAGE_TYPES: Mapping[str, type[Message]] = MappingProxyType(
             DecisionMessage,
             ExitConfirmationMessage,
             ManifestWithdrawalMessage,
+            RelayMessage,
             AckMessage,
             TelemetryMessage,
         )

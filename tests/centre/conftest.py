@@ -19,7 +19,7 @@ from sync.envelope import Envelope, open_envelope
 from sync.outbox import Outbox, Route, Signer
 from sync.setup import key_lookup
 
-CENTRE = "KZ-CIS"
+CENTRE, KG_CENTRE = "KZ-CIS", "KG-CIS"
 NURZHOLY, KORGAS, TORUGART = "KZ-NURZHOLY-1", "KZ-KORGAS-1", "KG-TORUGART-1"
 # The contract example's border office (KZ051900) and office of departure (KZ051100), and one
 # office with two boxes.
@@ -32,6 +32,24 @@ class Centre:
     fleet: Fleet
     outbox: Outbox
     desk: RecordDesk
+
+    def sent_raw(self, destination: str) -> list[tuple[Envelope, bytes]]:
+        """The envelopes for `destination` as signed, in order, each with its bytes."""
+        key_for = key_lookup(TrustStore.load(self.fleet.trust_store))
+        query = select(outbox_envelopes.c.envelope).join(
+            outbox, outbox_envelopes.c.id == outbox.c.id
+        )
+        query = query.where(outbox.c.destination == destination)
+        with self.engine.connect() as conn:
+            rows = conn.execute(query.order_by(outbox.c.stream, outbox.c.seq)).scalars().all()
+        return [
+            (
+                open_envelope(bytes(data), key_for, expected_destination=destination,
+                              now=utcnow(), max_age=None),
+                bytes(data),
+            )
+            for data in rows
+        ]  # fmt: skip
 
     def sent(self, destination: str | None = None) -> list[Envelope]:
         """Every envelope in the outbox (for `destination`), opened and verified, in order."""
@@ -56,11 +74,19 @@ class Centre:
 
 @pytest.fixture(scope="session")
 def fleet(tmp_path_factory: pytest.TempPathFactory) -> Fleet:
-    return make_fleet(tmp_path_factory.mktemp("fleet"), [CENTRE, NURZHOLY, KORGAS, TORUGART])
+    nodes = [CENTRE, KG_CENTRE, NURZHOLY, KORGAS, TORUGART]
+    return make_fleet(tmp_path_factory.mktemp("fleet"), nodes)
+
+
+def make_centre(
+    url: str, fleet: Fleet, node: str = CENTRE, routing: Routing | None = None
+) -> Centre:
+    routing = routing or Routing(ROUTING)
+    engine = open_centre_database(url)
+    box = Outbox(engine, Signer.load(fleet.nodes[node], node), [Route("*", "broker")])
+    return Centre(engine, fleet, box, RecordDesk(engine, box, routing))
 
 
 @pytest.fixture
 def centre(database_url: str, fleet: Fleet) -> Centre:
-    engine = open_centre_database(database_url)
-    box = Outbox(engine, Signer.load(fleet.nodes[CENTRE], CENTRE), [Route("*", "broker")])
-    return Centre(engine, fleet, box, RecordDesk(engine, box, Routing(ROUTING)))
+    return make_centre(database_url, fleet)
