@@ -214,6 +214,31 @@ class ManifestCache:
         conn.execute(delete(manifest_plates).where(manifest_plates.c.manifest_id.in_(ids)))
         conn.execute(delete(manifest_seals).where(manifest_seals.c.manifest_id.in_(ids)))
 
+    def withdraw(self, conn: Connection, withdrawals: Sequence[tuple[str, str, int]]) -> int:
+        """Forget the records their issuer withdrew (cancelled, or no longer for this post), in
+        the caller's transaction; how many were stored. Each (issuer, ref, version) withdraws
+        the versions up to `version`: a later one stored was issued after it, and stands.
+
+        No tombstone is kept, so a withdrawn record comes back if an older version arrives
+        later; on the path withdrawals travel that does not happen: the centre sends a box a
+        record's versions and their withdrawals on one ordered stream, which the inbox applies
+        in `seq` order and each message once, so every version a withdrawal covers came before
+        it, and a redelivered one is a duplicate, dropped. The exception is a gap the inbox
+        gave up on (`Inbox.release_gaps`): a version that turns up after it is applied late,
+        and the record stays until its expected arrival is purged."""
+        upto: dict[tuple[str, str], int] = {}
+        for issuer, ref, version in withdrawals:
+            upto[(issuer, ref)] = max(version, upto.get((issuer, ref), version))
+        stored = self._stored_versions(conn, list(upto))  # every issuer's record of these refs
+        ids = [
+            id_ for key, (id_, version) in stored.items() if key in upto and version <= upto[key]
+        ]
+        for start in range(0, len(ids), 500):
+            chunk = ids[start : start + 500]
+            self._delete_children(conn, chunk)
+            conn.execute(delete(manifests).where(manifests.c.id.in_(chunk)))
+        return len(ids)
+
     def purge(self, expected_before: dt.datetime) -> int:
         """Delete the records expected before `expected_before`; returns how many."""
         purged = 0
