@@ -16,8 +16,8 @@ from sqlalchemy import Connection
 
 from edge.logs import log_event
 from edge.manifest_cache import ManifestCache, PreparedManifest
-from edge.store.schema import peer_events
 from edge.timeutil import format_utc
+from sync.dialect import sync_sql
 from sync.envelope import Envelope
 from sync.inbox import Acknowledger, Applier, Effects
 from sync.messages import (
@@ -95,14 +95,6 @@ def acknowledger(outbox: Outbox) -> Acknowledger:
     return acknowledge
 
 
-# Plain executemany through the driver: no per-row work of SQLAlchemy's, on the inbox's hot
-# path (times stored as `edge.store.schema.UtcTime` stores them).
-_INSERT_EVENT = (
-    f"INSERT INTO {peer_events.name} (id, type, origin, created_at, payload)"
-    " VALUES (?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING"
-)
-
-
 def record_events(
     conn: Connection, envelopes: Sequence[Envelope], payloads: Sequence[str] | None = None
 ) -> None:
@@ -117,7 +109,9 @@ def record_events(
         if when is None:
             when = created[envelope.created] = format_utc(envelope.created)
         rows.append((envelope.id, envelope.type, envelope.origin, when, payload))
-    conn.exec_driver_sql(_INSERT_EVENT, rows)
+    # Plain executemany through the driver: no per-row work of SQLAlchemy's, on the inbox's
+    # hot path (times stored as `edge.store.schema.UtcTime` stores them).
+    conn.exec_driver_sql(sync_sql(conn).insert_event, rows)
 
 
 def exit_confirmation_json(message: ExitConfirmationMessage, record_json: str) -> str:

@@ -34,12 +34,11 @@ from enum import StrEnum
 from typing import NamedTuple
 
 from sqlalchemy import Connection, Engine, delete, func, insert, select
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import SQLAlchemyError
 
 from edge.logs import log_event
 from edge.store.schema import inbox_applied, inbox_parked, quarantine
-from edge.timeutil import utcnow
+from edge.timeutil import format_utc, utcnow
 from sync.envelope import Envelope, EnvelopeRejected, KeyLookup, Reason, open_envelope
 from sync.frame import is_frame, unpack
 from sync.inbox_batch import UNORDERED_TYPES, ApplyFailed, Batch, Effects, Incoming
@@ -263,7 +262,7 @@ class Inbox:
         if ordered:
             run.to_ack.append((envelope.origin, envelope.id))
             if envelope.seq > run.position(envelope.stream) + 1:
-                self._park(run.conn, item, envelope, run.now)
+                self._park(run, item, envelope)
                 run.parked_ids.add(envelope.id)
                 run.parked_streams.add(envelope.stream)
                 return Result(Outcome.PARKED, envelope.id)
@@ -289,12 +288,14 @@ class Inbox:
     # -- stream order --------------------------------------------------------------------------
 
     @staticmethod
-    def _park(conn: Connection, item: Incoming, envelope: Envelope, now: dt.datetime) -> None:
-        statement = sqlite_insert(inbox_parked).values(
-            id=envelope.id, stream=envelope.stream, seq=envelope.seq, peer=item.peer,
-            topic=item.topic, data=bytes(item.data), parked_at=now,
+    def _park(run: Batch, item: Incoming, envelope: Envelope) -> None:
+        run.conn.exec_driver_sql(
+            run.sql.park,
+            (
+                envelope.id, envelope.stream, envelope.seq, item.peer, item.topic,
+                bytes(item.data), format_utc(run.now),
+            ),
         )  # fmt: skip
-        conn.execute(statement.on_conflict_do_nothing(index_elements=["id"]))
 
     def _apply_parked_after(self, run: Batch, stream: str, force: bool = False) -> int:
         """Apply the parked messages of `stream` that now follow on (all, in order, with
@@ -339,6 +340,7 @@ class Inbox:
                     select(inbox_parked.c.stream)
                     .group_by(inbox_parked.c.stream)
                     .having(func.min(inbox_parked.c.parked_at) < cutoff)
+                    .order_by(inbox_parked.c.stream)  # the order streams are locked in
                 )
                 .scalars()
                 .all()

@@ -6,7 +6,6 @@ rows and stream positions written at the end, in the same transaction as the eff
 from __future__ import annotations
 
 import datetime as dt
-import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import NamedTuple
@@ -14,8 +13,9 @@ from typing import NamedTuple
 from sqlalchemy import Connection, select
 from sqlalchemy.exc import SQLAlchemyError
 
-from edge.store.schema import inbox_applied, inbox_parked, stream_positions
+from edge.store.schema import inbox_applied
 from edge.timeutil import format_utc
+from sync.dialect import sync_sql
 from sync.envelope import Envelope
 
 
@@ -37,30 +37,9 @@ class Effects:
         self.apply_many(conn, [envelope])
 
 
-# The dedupe rows of a batch, in one plain executemany (times as `UtcTime` stores them).
-_INSERT_APPLIED = (
-    f"INSERT INTO {inbox_applied.name} (id, origin, type, stream, seq, peer, applied_at)"
-    " VALUES (?, ?, ?, ?, ?, ?, ?)"
-)
-
-# Which ids of a batch (a JSON array: one statement, whatever their number) were applied, or
-# are parked, before.
-_APPLIED_OF = f"SELECT id FROM {inbox_applied.name} WHERE id IN (SELECT value FROM json_each(?))"
-_PARKED_OF = f"SELECT id FROM {inbox_parked.name} WHERE id IN (SELECT value FROM json_each(?))"
-
-# Where the streams of a batch stand, and which of them have messages parked.
-_POSITIONS_OF = (
-    f"SELECT stream, last_seq FROM {stream_positions.name}"
-    " WHERE stream IN (SELECT value FROM json_each(?))"
-)
-_PARKED_STREAMS_OF = (
-    f"SELECT DISTINCT stream FROM {inbox_parked.name}"
-    " WHERE stream IN (SELECT value FROM json_each(?))"
-)
-_SAVE_POSITION = (
-    f"INSERT INTO {stream_positions.name} (stream, last_seq) VALUES (?, ?)"
-    " ON CONFLICT (stream) DO UPDATE SET last_seq = excluded.last_seq"
-)
+# The dedupe rows of a batch go in one plain executemany, and which ids of a batch were
+# applied or parked before, and where its streams stand, are one statement each, the ids as one
+# parameter whatever their number (`sync.dialect`, per database).
 
 # Types whose streams are applied in order, and whose receipt the receiver acknowledges.
 UNORDERED_TYPES = frozenset({"ack", "telemetry"})
@@ -79,6 +58,7 @@ class Batch:
 
     def __init__(self, conn: Connection, now: dt.datetime, envelopes: Sequence[Envelope]) -> None:
         self.conn = conn
+        self.sql = sql = sync_sql(conn)
         self.now = now
         self._applied_at = format_utc(now)
         self.to_ack: list[tuple[str, str]] = []
@@ -93,22 +73,29 @@ class Batch:
         self.applied_ids: set[str] = set()
         self.parked_ids: set[str] = set()
         self._positions: dict[str, int] = {}
-        if ids:
-            listed = (json.dumps(ids),)
-            self.applied_ids = set(conn.exec_driver_sql(_APPLIED_OF, listed).scalars())
-            self.parked_ids = set(conn.exec_driver_sql(_PARKED_OF, listed).scalars())
         self._known_streams: set[str] = set()
         self.parked_streams: set[str] = set()
+        # Several writers (PostgreSQL): hold the batch's streams first, so that what is read
+        # next is not applied meanwhile by another instance that received the same messages.
+        sql.lock(conn, streams)
+        if ids:
+            listed = (sql.listed(ids),)
+            self.applied_ids = set(conn.exec_driver_sql(sql.applied_of, listed).scalars())
+            self.parked_ids = set(conn.exec_driver_sql(sql.parked_of, listed).scalars())
         if streams:
-            self._load_streams(streams)
+            self._load_streams(streams, locked=True)
 
-    def _load_streams(self, streams: Sequence[str]) -> None:
-        # Plain SQL, the streams as one JSON array: once a batch, where building and compiling
+    def _load_streams(self, streams: Sequence[str], locked: bool = False) -> None:
+        # Plain SQL, the streams as one parameter: once a batch, where building and compiling
         # two expressions with expanding IN cost more than the lookups.
-        listed = (json.dumps(list(streams)),)
-        rows = self.conn.exec_driver_sql(_POSITIONS_OF, listed)
+        if not locked:
+            self.sql.lock(self.conn, streams)
+        listed = (self.sql.listed(list(streams)),)
+        rows = self.conn.exec_driver_sql(self.sql.positions_of, listed)
         self._positions.update({stream: int(last) for stream, last in rows})
-        self.parked_streams.update(self.conn.exec_driver_sql(_PARKED_STREAMS_OF, listed).scalars())
+        self.parked_streams.update(
+            self.conn.exec_driver_sql(self.sql.parked_streams_of, listed).scalars()
+        )
         self._known_streams.update(streams)
 
     def position(self, stream: str) -> int:
@@ -160,9 +147,9 @@ class Batch:
     def flush(self) -> None:
         self.apply_deferred()
         if self._rows:
-            self.conn.exec_driver_sql(_INSERT_APPLIED, self._rows)
+            self.conn.exec_driver_sql(self.sql.insert_applied, self._rows)
             self._rows = []
         if self._dirty:
             positions = [(stream, self._positions[stream]) for stream in sorted(self._dirty)]
-            self.conn.exec_driver_sql(_SAVE_POSITION, positions)
+            self.conn.exec_driver_sql(self.sql.save_position, positions)
         self._dirty = set()

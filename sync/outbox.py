@@ -25,8 +25,7 @@ from __future__ import annotations
 
 import datetime as dt
 import fnmatch
-import json
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -34,72 +33,27 @@ from typing import Any, NamedTuple
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-from sqlalchemy import (
-    ColumnElement,
-    Connection,
-    Engine,
-    and_,
-    func,
-    literal_column,
-    select,
-    update,
-)
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy import ColumnElement, Connection, Engine, and_, func, literal_column, select, update
 
 from edge.store.schema import outbox, outbox_envelopes, sync_counters
 from edge.timeutil import format_utc, utcnow
 from provisioning.identity.keys import load_private_key
+from sync.dialect import SyncSql, sync_sql
 from sync.envelope import default_stream, seal_new
 from sync.messages import Message, Priority
 from sync.topics import topic_for
 
-# Message types whose broker acknowledgement is enough: the receiver does not acknowledge them.
-BROKER_ACK_ENOUGH = ("ack", "telemetry")
-UNDELIVERED = ("pending", "inflight", "acked")
 # Acks of a batch arrive out of step by about this much; an older gap than that is a loss.
 FAST_RETRANSMIT_GRACE = dt.timedelta(seconds=2)
-# Insertion order: SQLite keeps the rowid in every index entry, so (rank, rowid) needs no sort.
-_ROWID: ColumnElement[int] = literal_column("outbox.rowid")
 RANK = {Priority.EVIDENCE: 0, Priority.OPERATIONAL: 1, Priority.TELEMETRY: 2}
 PRIORITY_OF_RANK = {rank: priority for priority, rank in RANK.items()}
-
-# The hot paths, as SQL through the driver: one plain executemany or query each, without the
-# per-row work of SQLAlchemy's expressions (a third of a message's time on the sender).
-# A state change touches only the small `outbox` row; the envelope is written once, apart.
-_INSERT_MESSAGE = (
-    "INSERT INTO outbox (id, peer, rank, type, destination, stream, seq, topic, created_at,"
-    " expires_at, state, attempts) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'pending', 0)"
-)
-_INSERT_ENVELOPE = "INSERT INTO outbox_envelopes (id, envelope) VALUES (?, ?)"
-_UNCONFIRMED = "SELECT count(*) FROM outbox WHERE peer = ? AND state IN ('inflight', 'acked')"
-# (peer, state[, rank]) are equalities, so (rank, rowid) order comes from the queue index.
-_TAKE = (
-    "SELECT o.id, o.topic, e.envelope, o.rank, o.stream, o.seq, o.expires_at"
-    " FROM outbox AS o JOIN outbox_envelopes AS e ON e.id = o.id"
-    " WHERE o.peer = ? AND o.state = 'pending' {rank} ORDER BY o.rank, o.rowid LIMIT ?"
-)
-# The ids of a batch as one JSON array parameter: one statement, whatever their number.
-_IDS = "id IN (SELECT value FROM json_each(?))"
-_IN_FLIGHT = (
-    f"UPDATE outbox SET state = 'inflight', sent_at = ?, attempts = attempts + 1 WHERE {_IDS}"
-)
-_BROKER_ACKED = (
-    f"UPDATE outbox SET acked_at = ?, state = CASE WHEN type IN {BROKER_ACK_ENOUGH!r}"
-    f" THEN 'delivered' ELSE 'acked' END WHERE {_IDS} AND state = 'inflight'"
-)
-_DELIVERED = f"UPDATE outbox SET state = 'delivered' WHERE {_IDS} AND state IN {UNDELIVERED!r}"
-_LAST_SEQ = "SELECT last_seq FROM stream_sequences WHERE stream = ?"
-_SAVE_SEQ = (
-    "INSERT INTO stream_sequences (stream, last_seq) VALUES (?, ?)"
-    " ON CONFLICT (stream) DO UPDATE SET last_seq = excluded.last_seq"
-)
-_LATEST_OF_STREAMS = f"SELECT peer, stream, max(seq) FROM outbox WHERE {_IDS} GROUP BY peer, stream"
 # Not yet acknowledged by the receiver: what a file bundle carries, in queue order.
 UNCONFIRMED = ("pending", "inflight", "acked", "refused")
-_RELEASE_REFUSED = (
-    "UPDATE outbox SET state = 'pending' WHERE peer = ? AND state = 'refused'"
-    " AND (retry_at IS NULL OR retry_at <= ?)"
-)
+
+# The hot paths are SQL through the driver (`sync.dialect`, per database): one plain
+# executemany or query each, without the per-row work of SQLAlchemy's expressions (a third of
+# a message's time on the sender). A state change touches only the small `outbox` row; the
+# envelope is written once, apart.
 
 # PUBACK reason codes (MQTT 5, 3.4.2.1) that say the broker could not take the message now:
 # it may well take it on the next try. Any other failing code waits for the broker's
@@ -233,6 +187,9 @@ class Outbox:
         refusal_backoff: RefusalBackoff = RefusalBackoff(),
     ) -> None:
         self.engine = engine
+        self._sql: SyncSql = sync_sql(engine)  # SQLite's or PostgreSQL's statements
+        # The queue's order after rank: insertion order (`sync.dialect` says why each).
+        self._queue_order: ColumnElement[str] = literal_column(f"outbox.{self._sql.queue_order}")
         self.signer = signer
         self.routes = list(routes)
         self.telemetry_ttl = telemetry_ttl
@@ -274,8 +231,14 @@ class Outbox:
         telemetry_peers: set[str] = set()
         rows: list[tuple[object, ...]] = []
         envelopes: list[tuple[str, bytes]] = []
-        sequences = _Sequences(conn)
+        sql = self._sql
+        sequences = _Sequences(conn, sql)
         origin = self.signer.node_id
+        if sql.lock_streams is not None:  # several writers: lock every stream, in one order
+            sequences.lock(
+                stream or default_stream(origin, destination, payload.TYPE)
+                for payload, destination, stream in items
+            )
         peers: dict[str, str] = {}  # a batch goes to few destinations
         for payload, destination, stream in items:
             peer = peers.get(destination) or peers.setdefault(
@@ -300,8 +263,8 @@ class Outbox:
             envelopes.append((message_id, signed))
             ids.append(message_id)
         sequences.save()
-        conn.exec_driver_sql(_INSERT_MESSAGE, rows)
-        conn.exec_driver_sql(_INSERT_ENVELOPE, envelopes)
+        conn.exec_driver_sql(sql.insert_message, rows)
+        conn.exec_driver_sql(sql.insert_envelope, envelopes)
         for peer in telemetry_peers:
             self._cap_telemetry(conn, peer)
         return ids
@@ -323,13 +286,14 @@ class Outbox:
         """Up to `limit` pending messages for `peer`, best class first, now in flight; fewer
         while the receiver lags (`max_unconfirmed`)."""
         now = format_utc(utcnow())  # stored times are fixed-width text: they compare as such
+        sql = self._sql
         with self.engine.begin() as conn:
-            unconfirmed = conn.exec_driver_sql(_UNCONFIRMED, (peer,)).scalar_one()
+            unconfirmed = conn.exec_driver_sql(sql.unconfirmed, (peer,)).scalar_one()
             credit = self.max_unconfirmed - int(unconfirmed)
             if credit <= 0:  # evidence is few and urgent: flow control does not hold it back
-                take = _TAKE.format(rank=f"AND o.rank = {RANK[Priority.EVIDENCE]}")
+                take = sql.take_evidence
             else:
-                take = _TAKE.format(rank="")
+                take = sql.take
                 limit = min(limit, credit)
             taken: list[Outgoing] = []
             expired: list[str] = []
@@ -347,7 +311,7 @@ class Outbox:
                 conn.execute(update(outbox).where(outbox.c.id.in_(expired)).values(state="expired"))
                 _count(conn, peer, "expired.telemetry", len(expired))
             if taken:
-                conn.exec_driver_sql(_IN_FLIGHT, (now, json.dumps([m.id for m in taken])))
+                conn.exec_driver_sql(sql.in_flight, (now, sql.listed([m.id for m in taken])))
         return taken
 
     def acknowledged(self, ids: Sequence[str]) -> None:
@@ -357,7 +321,7 @@ class Outbox:
             return
         now = format_utc(utcnow())
         with self.engine.begin() as conn:
-            conn.exec_driver_sql(_BROKER_ACKED, (now, json.dumps(list(ids))))
+            conn.exec_driver_sql(self._sql.broker_acked, (now, self._sql.listed(list(ids))))
 
     def delivered(self, conn: Connection, ids: Sequence[str]) -> int:
         """The receiver acknowledged them (its `ack` message, applied in `conn`); how many.
@@ -368,9 +332,9 @@ class Outbox:
         ids = list(ids)
         if not ids:
             return 0
-        listed = json.dumps(ids)
-        done = conn.exec_driver_sql(_DELIVERED, (listed,)).rowcount
-        latest = conn.exec_driver_sql(_LATEST_OF_STREAMS, (listed,)).all()
+        listed = self._sql.listed(ids)
+        done = conn.exec_driver_sql(self._sql.delivered, (listed,)).rowcount
+        latest = conn.exec_driver_sql(self._sql.latest_of_streams, (listed,)).all()
         grace = utcnow() - FAST_RETRANSMIT_GRACE
         for peer, stream, seq in latest:
             again = conn.execute(
@@ -429,7 +393,9 @@ class Outbox:
     def release_refused(self, peer: str) -> int:
         """Back to pending what the broker refused and whose backoff has passed; how many."""
         with self.engine.begin() as conn:
-            count = conn.exec_driver_sql(_RELEASE_REFUSED, (peer, format_utc(utcnow()))).rowcount
+            count = conn.exec_driver_sql(
+                self._sql.release_refused, (peer, format_utc(utcnow()))
+            ).rowcount
             _count(conn, peer, "retried.refused", count)
         return int(count)
 
@@ -456,7 +422,7 @@ class Outbox:
                         outbox.c.state.in_(("refused", "pending", "inflight")),
                         outbox.c.refusals > 0,
                     )
-                    .order_by(outbox.c.rank, _ROWID)
+                    .order_by(outbox.c.rank, self._queue_order)
                     .limit(limit - len(rows))
                 ).all()
         return [
@@ -502,7 +468,7 @@ class Outbox:
                 select(outbox.c.topic, outbox_envelopes.c.envelope)
                 .join(outbox_envelopes, outbox_envelopes.c.id == outbox.c.id)
                 .where(outbox.c.peer == peer, outbox.c.state.in_(UNCONFIRMED))
-                .order_by(outbox.c.rank, _ROWID)
+                .order_by(outbox.c.rank, self._queue_order)
             ).all()
         return [(topic, bytes(envelope)) for topic, envelope in rows]
 
@@ -582,22 +548,34 @@ class Outbox:
 
 
 class _Sequences:
-    """Each stream's next seq within one transaction: read once, counted here, written once."""
+    """Each stream's next seq within one transaction: read once, counted here, written once.
+    On PostgreSQL the read locks the stream's row until the commit, so that two senders on one
+    stream take turns and its seqs stay unique and without gaps."""
 
-    def __init__(self, conn: Connection) -> None:
+    def __init__(self, conn: Connection, sql: SyncSql) -> None:
         self.conn = conn
+        self.sql = sql
         self.last: dict[str, int] = {}
+
+    def lock(self, streams: Iterable[str]) -> None:
+        """Read (and lock) these streams now, sorted, so that two transactions that share
+        streams take their locks in one order and never wait for each other in a circle."""
+        for stream in sorted(set(streams) - self.last.keys()):
+            self.last[stream] = self._read(stream)
+
+    def _read(self, stream: str) -> int:
+        return int(self.conn.exec_driver_sql(self.sql.last_seq, (stream,)).scalar() or 0)
 
     def next(self, stream: str) -> int:
         last = self.last.get(stream)
         if last is None:
-            last = int(self.conn.exec_driver_sql(_LAST_SEQ, (stream,)).scalar() or 0)
+            last = self._read(stream)
         self.last[stream] = last = last + 1
         return last
 
     def save(self) -> None:
         if self.last:
-            self.conn.exec_driver_sql(_SAVE_SEQ, list(self.last.items()))
+            self.conn.exec_driver_sql(self.sql.save_seq, list(self.last.items()))
 
 
 def _waiting(peer: str, priority: Priority) -> ColumnElement[bool]:
@@ -620,9 +598,4 @@ def _parse_time(value: object) -> dt.datetime | None:
 def _count(conn: Connection, peer: str, name: str, amount: int) -> None:
     if amount <= 0:
         return
-    statement = sqlite_insert(sync_counters).values(peer=peer, name=name, value=amount)
-    conn.execute(
-        statement.on_conflict_do_update(
-            index_elements=["peer", "name"], set_={"value": sync_counters.c.value + amount}
-        )
-    )
+    conn.exec_driver_sql(sync_sql(conn).add_to_counter, (peer, name, amount))

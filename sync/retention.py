@@ -24,6 +24,7 @@ from sqlalchemy import Connection, Engine, delete, func, insert, select, update
 from edge.logs import log_event
 from edge.store.schema import outbox, outbox_envelopes, peer_events, sync_counters
 from edge.timeutil import format_utc
+from sync.dialect import sync_sql
 from sync.envelope import CLOCK_SKEW
 from sync.inbox import DEFAULT_MAX_AGE
 from sync.messages import Priority
@@ -103,30 +104,24 @@ def purge_sync_batches(
     def before(days: int) -> str:
         return format_utc(now - dt.timedelta(days=days))
 
+    sql = sync_sql(engine)
     final = ", ".join(f"'{state}'" for state in _FINAL)
-    kept_long = f"state IN ({final}) AND NOT {_SHORT_LIVED} AND created_at < :evidence"
-    kept_short = f"state IN ({final}) AND {_SHORT_LIVED} AND created_at < :events"
-    outbox_done = f"({kept_long}) OR ({kept_short})"
-    times = {"evidence": before(evidence_days), "events": before(events_days)}
+    kept_long = f"state IN ({final}) AND NOT {_SHORT_LIVED} AND created_at < ?"
+    kept_short = f"state IN ({final}) AND {_SHORT_LIVED} AND created_at < ?"
+    outbox_done = sql.render(
+        f"SELECT id FROM outbox WHERE ({kept_long}) OR ({kept_short}) LIMIT {CHUNK}"
+    )
+    delete_envelopes = sql.render("DELETE FROM outbox_envelopes WHERE id {any}")
+    delete_messages = sql.render("DELETE FROM outbox WHERE id {any}")
+    times = (before(evidence_days), before(events_days))
     while True:  # the outbox and its envelopes together
         with engine.begin() as conn:
-            ids = (
-                conn.exec_driver_sql(
-                    f"SELECT id FROM outbox WHERE {outbox_done} LIMIT {CHUNK}",
-                    times,
-                )
-                .scalars()
-                .all()
-            )
+            ids = conn.exec_driver_sql(outbox_done, times).scalars().all()
             if not ids:
                 break
-            listed = ", ".join("?" * len(ids))
-            envelopes = conn.exec_driver_sql(
-                f"DELETE FROM outbox_envelopes WHERE id IN ({listed})", tuple(ids)
-            ).rowcount
-            rows = conn.exec_driver_sql(
-                f"DELETE FROM outbox WHERE id IN ({listed})", tuple(ids)
-            ).rowcount
+            listed = (sql.listed(ids),)
+            envelopes = conn.exec_driver_sql(delete_envelopes, listed).rowcount
+            rows = conn.exec_driver_sql(delete_messages, listed).rowcount
         yield "outbox_envelopes", envelopes
         yield "outbox", rows
     for table, column, days in (
@@ -134,19 +129,16 @@ def purge_sync_batches(
         ("quarantine", "received_at", quarantine_days),
         ("peer_events", "created_at", events_days),
     ):
-        yield from _delete_older(engine, table, column, before(days))
+        statement = sql.delete_older(table, column, CHUNK)
+        yield from _delete_older(engine, table, statement, before(days))
 
 
 def _delete_older(
-    engine: Engine, table: str, column: str, cutoff: str
+    engine: Engine, table: str, delete_chunk: str, cutoff: str
 ) -> Iterator[tuple[str, int]]:
     while True:
         with engine.begin() as conn:
-            count = conn.exec_driver_sql(
-                f"DELETE FROM {table} WHERE rowid IN"
-                f" (SELECT rowid FROM {table} WHERE {column} < ? LIMIT {CHUNK})",
-                (cutoff,),
-            ).rowcount
+            count = conn.exec_driver_sql(delete_chunk, (cutoff,)).rowcount
         yield table, count
         if count < CHUNK:
             return
