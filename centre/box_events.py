@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
-from sqlalchemy import Connection, insert
+from sqlalchemy import Connection, insert, select
 
 from centre.store.schema import events
 from edge.timeutil import utcnow
@@ -33,6 +33,14 @@ FEED_LOCK = 7207202
 def feed_events(conn: Connection, envelopes: Sequence[Envelope]) -> None:
     if conn.dialect.name == "postgresql":
         conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({FEED_LOCK})")
+    # An exit confirmation relayed twice (two partner messages carrying it) is one event.
+    ids = [e.id for e in envelopes]
+    known = set(
+        conn.execute(select(events.c.message_id).where(events.c.message_id.in_(ids))).scalars()
+    )
+    fresh = {e.id: e for e in envelopes if e.id not in known}
+    if not fresh:
+        return
     now = utcnow()
     conn.execute(
         insert(events),
@@ -41,7 +49,7 @@ def feed_events(conn: Connection, envelopes: Sequence[Envelope]) -> None:
                 "message_id": e.id, "type": e.type, "origin": e.origin, "created_at": e.created,
                 "received_at": now, "payload": e.payload.model_dump_json(exclude_none=True),
             }
-            for e in envelopes
+            for e in fresh.values()
         ],
     )  # fmt: skip
 

@@ -18,6 +18,7 @@ from sync.apply import acknowledger, appliers
 from sync.envelope import KeyLookup
 from sync.inbox import Inbox
 from sync.outbox import Outbox, Route, Signer
+from sync.relay import relay_effects
 from sync.transport import PeerSettings
 
 
@@ -82,11 +83,15 @@ def build_sync(config: SyncConfig, node_id: str, engine: Engine, cache: Manifest
         telemetry_cap=config.telemetry_cap,
         redeliver_after=dt.timedelta(seconds=config.redeliver_after_s),
     )
+    key_for = key_lookup(trust)
+    # An exit confirmation relayed by this country's centre arrives inside a `relay`.
+    applying = appliers(cache, outbox)
+    applying["relay"] = relay_effects(key_for, node_id, applying)
     inbox = Inbox(
         engine,
         node_id,
-        key_lookup(trust),
-        appliers(cache, outbox),
+        key_for,
+        applying,
         on_failed_transaction=cache.forget_index,
         acknowledge=acknowledger(outbox),
         gap_timeout=dt.timedelta(seconds=config.gap_timeout_s),
