@@ -27,6 +27,7 @@ from sync.messages import (
     Message,
 )
 from sync.outbox import NoRouteError, Outbox
+from sync.withdrawals import withdrawal_effects
 
 log = logging.getLogger(__name__)
 ACK_IDS_PER_MESSAGE = 1000
@@ -56,6 +57,7 @@ def appliers(cache: ManifestCache, outbox: Outbox | None = None) -> dict[str, Ap
     return {
         "manifest": Effects(manifests),
         "exit_confirmation": Effects(exit_confirmations),
+        "manifest_withdrawal": withdrawal_effects(cache),
         "arrival": Effects(record_events),
         "decision": Effects(record_events),
         "ack": Effects(acks),
