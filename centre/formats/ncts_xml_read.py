@@ -5,6 +5,7 @@ checked here."""
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 from lxml import etree  # type: ignore[import-untyped]
@@ -38,6 +39,7 @@ _DRIVER = {
 }  # fmt: skip
 
 
+@functools.cache  # a few dozen paths, built once instead of per element looked up
 def _path(*names: str) -> str:
     return "/".join(_N + name for name in names)
 
