@@ -17,13 +17,24 @@ from pathlib import Path
 from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
-from sqlalchemy import Column, Connection, Engine, Integer, MetaData, String, Table, create_engine
+from sqlalchemy import (
+    Column,
+    Connection,
+    Engine,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    create_engine,
+    func,
+    select,
+)
 
 from edge.store.database import create_store_engine, migrate
 from edge.store.schema import metadata
 from edge.timeutil import utcnow
 from sync.apply import acknowledger, record_events
-from sync.envelope import Envelope, seal_new
+from sync.envelope import Envelope, open_envelope, seal_new
 from sync.inbox import Applier, Effects, Inbox, Incoming
 from sync.messages import AckMessage, DecisionMessage, Message, TelemetryMessage
 from sync.outbox import Outbox, Route, Signer
@@ -130,6 +141,23 @@ def signed(
         created=created or utcnow(),
     )  # fmt: skip
     return Incoming(PEER, topic_for(origin, destination, message.TYPE), data)
+
+
+def count(engine: Engine, table: Any) -> int:
+    with engine.connect() as conn:
+        return int(conn.execute(select(func.count()).select_from(table)).scalar_one())
+
+
+def effect_ids(engine: Engine) -> list[str]:
+    """The message ids whose effect was applied, in the order applied, once per application."""
+    with engine.connect() as conn:
+        return list(conn.execute(select(effects.c.message_id).order_by(effects.c.n)).scalars())
+
+
+def opened(data: bytes, destination: str) -> Envelope:
+    return open_envelope(
+        data, key_for, expected_destination=destination, now=utcnow(), max_age=None
+    )
 
 
 # -- the workers: each in its own process, with its own engine -------------------------------
