@@ -96,3 +96,71 @@ drop_files = Table(
     Column("taken_at", UtcTime, nullable=False),
     Index("ix_cis_drop_files_taken_at", "taken_at"),
 )
+
+# -- The operators' console (centre.console) and the SIE review queue (centre.review_queue). --
+# Kept in a MetaData of their own: migration 0001 creates `metadata` as it stands, and these
+# tables come with migration 0002's explicit create_table calls only. (Imported here so that
+# this block is the only part of the file it touches.)
+from sqlalchemy import LargeBinary  # noqa: E402
+
+console_metadata = MetaData()
+
+console_operators = Table(
+    "console_operators",
+    console_metadata,
+    Column("login", String(64), primary_key=True),
+    Column("role", String(16), nullable=False),  # operator, viewer
+    Column("password_hash", String(128), nullable=False),  # Argon2id, never the password
+    Column("active", Integer, nullable=False),  # 0: may no longer log in (the audit keeps it)
+    Column("language", String(8), nullable=False),
+    Column("created_at", UtcTime, nullable=False),
+)
+
+# The cookie's token is never stored: only its SHA-256.
+console_sessions = Table(
+    "console_sessions",
+    console_metadata,
+    Column("id", String(64), primary_key=True),
+    Column("login", String(64), nullable=False),
+    Column("created_at", UtcTime, nullable=False),
+    Column("last_seen_at", UtcTime, nullable=False),
+    Column("expires_at", UtcTime, nullable=False),
+    Index("ix_console_sessions_expires_at", "expires_at"),
+)
+
+# Every operator action: who, what, on which item, why (the reason as typed), when, and what
+# came of it. Log lines name the action and the item only; the reason lives here.
+console_audit = Table(
+    "console_audit",
+    console_metadata,
+    Column("id", Serial, primary_key=True),
+    Column("at", UtcTime, nullable=False),
+    Column("operator", String(64), nullable=False),
+    Column("action", String(32), nullable=False),  # e.g. quarantine.release, review.reject
+    Column("item", String(200), nullable=False),  # e.g. quarantine:17, review:4
+    Column("reason", Text, nullable=False),
+    Column("outcome", String(300), nullable=False),
+    Index("ix_console_audit_at", "at"),
+    Index("ix_console_audit_item", "item", "id"),
+)
+
+# The SIE review queue: partner records held until an operator approves or rejects them.
+partner_review = Table(
+    "partner_review",
+    console_metadata,
+    Column("id", Serial, primary_key=True),
+    Column("partner", String(64), nullable=False),
+    Column("message_id", String(36), nullable=False),
+    Column("received_at", UtcTime, nullable=False),
+    Column("issuer", String(64), nullable=False),
+    Column("ref", String(35), nullable=False),
+    Column("version", BigInteger, nullable=False),
+    Column("envelope", LargeBinary, nullable=False),  # the signed envelope, as received
+    Column("state", String(16), nullable=False),  # pending, approved, rejected
+    Column("decided_by", String(64), nullable=True),
+    Column("reason", Text, nullable=True),
+    Column("decided_at", UtcTime, nullable=True),
+    UniqueConstraint("message_id", name="uq_partner_review_message_id"),
+    Index("ix_partner_review_state", "state", "id"),
+    Index("ix_partner_review_record", "issuer", "ref"),
+)

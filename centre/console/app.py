@@ -1,0 +1,172 @@
+"""`create_console(engine, settings, reverify=inbox)`: the operators' console as an ASGI app
+(FastAPI), ready for uvicorn. Pages only, in the operator's language, nothing loaded from
+elsewhere; every state change needs a session, its CSRF token and, to act, the operator role."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+from argon2 import PasswordHasher
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import RedirectResponse, Response
+from fastapi.staticfiles import StaticFiles
+from sqlalchemy import Engine
+from starlette.concurrency import run_in_threadpool
+from starlette.middleware.trustedhost import TrustedHostMiddleware
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from centre.console import routes_auth, routes_pages, routes_quarantine, routes_review
+from centre.console.audit import ReasonError
+from centre.console.i18n import Catalogs
+from centre.console.operators import OperatorStore
+from centre.console.quarantine import QuarantineDesk, QuarantineError, Reverifier
+from centre.console.sessions import COOKIE_NAME, Clock, LoginGuard, SessionStore, wall_clock
+from centre.console.settings import ConsoleSettings
+from centre.console.web import (
+    Actor,
+    Console,
+    CsrfError,
+    NotAllowedError,
+    NotLoggedInError,
+    console_of,
+    make_templates,
+    render,
+)
+from centre.review_queue import ReviewError, ReviewQueue
+from edge.logs import log_event
+
+logger = logging.getLogger(__name__)
+STATIC = Path(__file__).parent / "static"
+
+# Everything the pages load comes from the centre itself; nothing inline, nothing from elsewhere.
+CONTENT_SECURITY_POLICY = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "connect-src 'self'; font-src 'self'; object-src 'none'; base-uri 'none'; "
+    "form-action 'self'; frame-ancestors 'none'"
+)
+SECURITY_HEADERS = [
+    (b"content-security-policy", CONTENT_SECURITY_POLICY.encode()),
+    (b"x-content-type-options", b"nosniff"),
+    (b"referrer-policy", b"same-origin"),
+    (b"x-frame-options", b"DENY"),
+    (b"cache-control", b"no-store"),
+]
+
+
+def create_console(
+    engine: Engine,
+    settings: ConsoleSettings | None = None,
+    reverify: Reverifier | None = None,
+    *,
+    centre_id: str = "",
+    routing: Mapping[str, Sequence[str]] | None = None,
+    review: ReviewQueue | None = None,
+    clock: Clock = wall_clock,
+    hasher: PasswordHasher | None = None,
+) -> FastAPI:
+    """The console over the centre's migrated database. `reverify` is the centre's inbox (built
+    with its key lookup and appliers): without it, quarantine can be read and discarded, not
+    re-verified or released. `review` carries the partner link's `on_approved`."""
+    settings = settings or ConsoleSettings()
+    app = FastAPI(
+        title="carec-edge centre console", docs_url=None, redoc_url=None, openapi_url=None
+    )
+    app.state.console = Console(
+        engine=engine,
+        settings=settings,
+        centre_id=centre_id,
+        routing=dict(routing or {}),
+        operators=OperatorStore(engine, hasher),
+        sessions=SessionStore(engine, settings.idle_timeout_minutes * 60, clock),
+        guard=LoginGuard(settings.max_login_failures, settings.lockout_minutes * 60),
+        catalogs=Catalogs(settings.default_language),
+        templates=make_templates(),
+        quarantine=QuarantineDesk(engine, reverify),
+        review=review or ReviewQueue(engine),
+    )
+    for module in (routes_auth, routes_pages, routes_quarantine, routes_review):
+        app.include_router(module.router)
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    _handle_errors(app)
+    app.add_middleware(
+        TrustedHostMiddleware,
+        allowed_hosts=sorted({settings.host, "127.0.0.1", "localhost", *settings.allowed_hosts}),
+    )
+    app.add_middleware(SecurityHeaders)
+    return app
+
+
+def _handle_errors(app: FastAPI) -> None:
+    @app.exception_handler(NotLoggedInError)
+    async def no_session(request: Request, _error: Exception) -> Response:
+        target = "/login"
+        if request.method == "GET" and request.url.path not in ("/", "/login"):
+            target += "?next=" + request.url.path
+        return RedirectResponse(target, status_code=303)
+
+    @app.exception_handler(CsrfError)
+    async def csrf_refused(request: Request, _error: Exception) -> Response:
+        log_event(logger, logging.WARNING, "console.csrf_refused", path=request.url.path)
+        return await run_in_threadpool(_error_page, request, "csrf", 403)
+
+    @app.exception_handler(NotAllowedError)
+    async def not_allowed(request: Request, _error: Exception) -> Response:
+        log_event(logger, logging.WARNING, "console.not_allowed", path=request.url.path)
+        return await run_in_threadpool(_error_page, request, "not_allowed", 403)
+
+    @app.exception_handler(ReasonError)
+    async def no_reason(request: Request, error: Exception) -> Response:
+        return await run_in_threadpool(_error_page, request, "reason", 422, str(error))
+
+    @app.exception_handler(QuarantineError)
+    async def no_message(request: Request, error: Exception) -> Response:
+        return await run_in_threadpool(_error_page, request, "not_found", 404, str(error))
+
+    @app.exception_handler(ReviewError)
+    async def review_refused(request: Request, error: Exception) -> Response:
+        return await run_in_threadpool(_error_page, request, "conflict", 409, str(error))
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid(request: Request, error: Exception) -> Response:
+        assert isinstance(error, RequestValidationError)
+        # Which fields, never what they held (a password, a reason).
+        fields = ", ".join(
+            ".".join(str(p) for p in item.get("loc", ()))[:100] for item in error.errors()[:10]
+        )
+        log_event(logger, logging.WARNING, "console.invalid", path=request.url.path, fields=fields)
+        return await run_in_threadpool(_error_page, request, "invalid", 422, fields)
+
+
+def _error_page(request: Request, code: str, status: int, detail: str = "") -> Response:
+    """The error in the operator's language (the default one when nobody is logged in)."""
+    console = console_of(request)
+    session = console.sessions.get(request.cookies.get(COOKIE_NAME))
+    operator = console.operators.get(session.login) if session else None
+    who = Actor(operator, session) if operator is not None and session is not None else None
+    context = {"code": code, "detail": detail}
+    return render(request, "error.html", context, who=who, status_code=status)
+
+
+class SecurityHeaders:
+    """The security headers (CSP, nosniff, same-origin referrer, no framing, no caching) on
+    every response that does not set them itself."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                present = {name.lower() for name, _ in message.get("headers", [])}
+                extra = [(n, v) for n, v in SECURITY_HEADERS if n not in present]
+                message["headers"] = [*message.get("headers", []), *extra]
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)

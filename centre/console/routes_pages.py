@@ -1,0 +1,42 @@
+"""The pages that only read: the overview of the boxes, and the trace of one record."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import HTMLResponse, Response
+
+from centre.console.audit import audit_entries
+from centre.console.overview import box_states
+from centre.console.trace import trace
+from centre.console.web import Who, console_of, render
+from edge.timeutil import utcnow
+
+router = APIRouter()
+
+
+@router.get("/", response_class=HTMLResponse)
+def overview(request: Request, who: Who) -> Response:
+    console = console_of(request)
+    context = {
+        "boxes": box_states(console.engine, console.centre_id, console.routing),
+        "now": utcnow(),
+        "quarantined": console.quarantine.count(),
+        "pending_reviews": len(console.review.pending()),
+    }
+    return render(request, "overview.html", context, who=who)
+
+
+@router.get("/trace", response_class=HTMLResponse)
+def trace_page(
+    request: Request, who: Who, ref: Annotated[str, Query(max_length=35)] = ""
+) -> Response:
+    found = trace(console_of(request).engine, ref) if ref.strip() else []
+    return render(request, "trace.html", {"ref": ref.strip(), "found": found}, who=who)
+
+
+@router.get("/audit", response_class=HTMLResponse)
+def audit_page(request: Request, who: Who) -> Response:
+    entries = audit_entries(console_of(request).engine)
+    return render(request, "audit.html", {"entries": entries}, who=who)
