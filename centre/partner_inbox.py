@@ -4,9 +4,10 @@ A partner's relayed exit confirmation (`relay`, see `sync.relay`) is checked und
 post's signature, given to this CIS's feed and relayed on to the entry post it names.
 A partner's record (`manifest`) concerns this country's offices: over a CIE link it is stored
 and routed to this country's boxes at once (never on to another partner); over a SIE link it
-is held in the review queue until an operator approves it. A partner's withdrawal cancels its
-record here and withdraws it from the boxes (held for review too over SIE). A message from a
-node that is no partner centre of ours is refused, and the inbox quarantines it.
+is held in the review queue until an operator approves it (its relayed exit confirmations
+too). A partner's withdrawal cancels its record here and withdraws it from the boxes. A
+message from a node that is no partner centre of ours is refused, and the inbox quarantines
+it.
 """
 
 from __future__ import annotations
@@ -65,11 +66,10 @@ def partner_appliers(
             desk.submit([payload.record], f"partner:{envelope.origin}", conn, partners=False)
 
     def withdrawals(conn: Connection, envelopes: Sequence[Envelope]) -> None:
+        # Applied over either kind of link: a withdrawal adds no record, it only takes one back.
+        # (One for a record still waiting for review finds nothing to cancel here.)
         for envelope in envelopes:
-            if mode_of(envelope) == "sie":
-                assert hold is not None
-                hold(conn, envelope.origin, envelope)
-                continue
+            mode_of(envelope)
             apply_withdrawal(desk, conn, envelope)
 
     def relays(conn: Connection, envelopes: Sequence[Envelope]) -> None:

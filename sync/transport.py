@@ -88,6 +88,8 @@ class PeerSettings:
     # group, and the broker hands each message to one of them.
     shared_group: str | None = None
     client_id: str | None = None  # default: the node id
+    # Topic filters to take instead of what is addressed to the node (the centre's relay tap).
+    subscriptions: tuple[str, ...] | None = None
 
 
 @dataclass
@@ -229,7 +231,7 @@ class PeerLink:
             self._events.put(("refused", str(reason)))
             return
         if self.receive is not None:
-            patterns = subscribe_patterns(self.node_id)
+            patterns = list(self.settings.subscriptions or subscribe_patterns(self.node_id))
             if self.settings.shared_group:
                 patterns = [f"$share/{self.settings.shared_group}/{p}" for p in patterns]
             client.subscribe([(pattern, 1) for pattern in patterns])

@@ -1,0 +1,331 @@
+"""The centre's wiring (`carec-edge centre run`): its database, its signed outbox and inbox on
+the country's broker, the records desk, the API server, the drop directory and the periodic
+jobs, each on a thread of its own, until SIGTERM.
+
+Several instances may run against one PostgreSQL: the broker spreads the boxes' messages over
+them (an MQTT 5 shared subscription), the database applies each message id once, each outbox
+message is taken by one instance (`SKIP LOCKED`), and the periodic jobs run on whichever
+instance holds their advisory lock.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import logging
+import socket
+import ssl
+import threading
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field, replace
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+import orjson
+import uvicorn
+from sqlalchemy import Connection, Engine, delete, select
+
+from centre.api import ApiSettings, create_api
+from centre.box_events import centre_acknowledger, centre_appliers
+from centre.config import ApiSection, CentreConfig, PartnerSection
+from centre.drop_directory import DropDirectory
+from centre.partner_inbox import Relaying, apply_partner_message, partner_appliers
+from centre.records import RecordDesk
+from centre.relay_tap import RelayTap, relay_patterns
+from centre.review_queue import Held, ReviewQueue, hold
+from centre.routing import Routing
+from centre.store import open_centre_database
+from centre.store.schema import drop_files, events, record_history, record_routes, records
+from edge import systemd_notify
+from edge.logs import log_event
+from edge.store.schema import outbox as outbox_table
+from edge.timeutil import utcnow
+from provisioning.identity.trust import TrustStore
+from sync.bundle import BundleError, export_bundle
+from sync.bundle_import import import_bundle
+from sync.dialect import BROKER_ACK_ENOUGH
+from sync.envelope import Envelope
+from sync.inbox import Inbox
+from sync.messages import ExitConfirmationMessage, ManifestMessage, RelayMessage
+from sync.outbox import Outbox, Route, Signer
+from sync.relay import open_relayed
+from sync.retention import purge_sync_tables
+from sync.setup import key_lookup
+from sync.transport import PeerLink, PeerSettings
+
+log = logging.getLogger(__name__)
+
+BROKER_PEER = "broker"
+JOBS_LOCK = 7207203  # the PostgreSQL advisory lock of the periodic jobs
+
+
+class _Server(uvicorn.Server):
+    """uvicorn without its own signal handlers: the service stops it."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
+
+
+@dataclass
+class CentreService:
+    config: CentreConfig
+    engine: Engine
+    outbox: Outbox
+    desk: RecordDesk
+    inbox: Inbox
+    review: ReviewQueue
+    links: list[PeerLink] = field(default_factory=list)
+    stop: threading.Event = field(default_factory=threading.Event)
+    threads: list[threading.Thread] = field(default_factory=list)
+    api_port: int | None = None  # the port the API listens on, once it does
+
+    @classmethod
+    def build(cls, config: CentreConfig) -> CentreService:
+        centre = config.centre
+        engine = open_centre_database(centre.database)
+        signer = Signer.load(config.identity.identity_dir, centre.id)
+        key_for = key_lookup(TrustStore.load(config.identity.trust_store))
+        # A partner's centre through its link; this country's nodes through the broker.
+        routes = [Route(p.centre, _peer_of(p)) for p in config.partners]
+        outbox = Outbox(engine, signer, [*routes, Route("*", BROKER_PEER)])
+        partners = {p.country: p.centre for p in config.partners}
+        desk = RecordDesk(engine, outbox, Routing(config.routing, partners))
+        own_nodes = frozenset(node for nodes in config.routing.values() for node in nodes)
+        relaying = Relaying(key_for, own_nodes)
+        review = ReviewQueue(engine, lambda conn, held: _approved(desk, conn, held, relaying))
+        modes = {p.centre: p.mode for p in config.partners}
+        hold = partial(_hold, relaying) if any(m == "sie" for m in modes.values()) else None
+        appliers = centre_appliers(outbox, partner_appliers(desk, modes, hold, relaying))
+        inbox = Inbox(
+            engine, centre.id, key_for, appliers, acknowledge=centre_acknowledger(outbox),
+            gap_timeout=dt.timedelta(seconds=config.broker.gap_timeout_s if config.broker else 600),
+        )  # fmt: skip
+        service = cls(config, engine, outbox, desk, inbox, review)
+        broker = config.broker
+        if broker is not None:
+            identity = config.identity.identity_dir
+            settings = PeerSettings(
+                BROKER_PEER, broker.host, broker.port, broker.ca_file, identity / "node.crt",
+                identity / "node.key", shared_group=broker.shared_group,
+                client_id=f"{centre.id}-{centre.instance}",
+            )  # fmt: skip
+            service.links.append(PeerLink(settings, centre.id, outbox, inbox.receive))
+            if partners:
+                tap = RelayTap(engine, outbox, key_for, partners, inbox)
+                relay = replace(
+                    settings, name="relay", client_id=f"{centre.id}-{centre.instance}-relay",
+                    subscriptions=tuple(relay_patterns(centre.country)),
+                )  # fmt: skip
+                service.links.append(PeerLink(relay, centre.id, None, tap.receive))
+        for partner in config.partners:
+            if partner.mode == "cie":
+                assert partner.host is not None
+                assert partner.ca_file is not None
+                identity = config.identity.identity_dir
+                link = PeerSettings(
+                    _peer_of(partner), partner.host, partner.port, partner.ca_file,
+                    identity / "node.crt", identity / "node.key", receive=False,
+                    client_id=f"{centre.id}-{centre.instance}-{partner.country}",
+                )  # fmt: skip
+                service.links.append(PeerLink(link, centre.id, outbox, None))
+        return service
+
+    # -- life cycle --------------------------------------------------------------------------
+
+    def start(self) -> None:
+        for link in self.links:
+            link.start()
+        self._thread("api", self._serve_api)
+        if self.config.drop.directory is not None:
+            drop = DropDirectory(
+                self.config.drop.directory, self.desk, self.config.centre.country,
+                self.config.centre.instance,
+            )  # fmt: skip
+            self._every("drop", self.config.drop.poll_s, drop.poll)
+        self._every("jobs", self.config.retention.purge_interval_minutes * 60, self.run_jobs)
+        for partner in self.config.partners:
+            if partner.mode == "sie":
+                self._every(
+                    f"sie-{partner.country}", partner.bundle_every_minutes * 60,
+                    partial(self.exchange_bundles, partner),
+                )  # fmt: skip
+        log_event(log, logging.INFO, "centre.started", node=self.config.centre.id,
+                  instance=self.config.centre.instance)  # fmt: skip
+
+    def close(self) -> None:
+        self.stop.set()
+        for thread in self.threads:
+            thread.join(10)
+        for link in self.links:
+            link.stop()
+        self.engine.dispose()
+
+    def _thread(self, name: str, target: Callable[[], None]) -> None:
+        thread = threading.Thread(target=target, name=f"centre-{name}", daemon=True)
+        self.threads.append(thread)
+        thread.start()
+
+    def _every(self, name: str, seconds: float, job: Callable[[], object]) -> None:
+        def loop() -> None:
+            while not self.stop.is_set():
+                try:
+                    job()
+                except Exception:  # one failed round is logged; the next one tries again
+                    log.exception("centre.job_failed", extra={"job": name})
+                self.stop.wait(seconds)
+
+        self._thread(name, loop)
+
+    def _serve_api(self) -> None:
+        api = self.config.api
+        app = create_api(
+            self.desk,
+            ApiSettings(self.config.centre.country, api.clients, api.max_records_per_request),
+        )
+        sock = socket.create_server((api.host, api.port), reuse_port=False)
+        self.api_port = sock.getsockname()[1]
+        server = _Server(uvicorn.Config(app, log_config=None, access_log=False, **_tls(api)))
+
+        def stop_server() -> None:
+            self.stop.wait()
+            server.should_exit = True
+
+        threading.Thread(target=stop_server, name="centre-api-stop", daemon=True).start()
+        log_event(log, logging.INFO, "centre.api", host=api.host, port=self.api_port)
+        server.run(sockets=[sock])
+
+    # -- the simple exchange: signed file bundles ------------------------------------------------
+
+    def exchange_bundles(self, partner: PartnerSection) -> tuple[Path | None, int]:
+        """Apply every bundle the partner left in `bundle_in` (its records wait in the review
+        queue), then write what the partner has not confirmed (the acknowledgements of what was
+        just read among it) to a new bundle in `bundle_out`; the bundle written (None when
+        nothing waits) and how many were read."""
+        assert partner.bundle_out is not None
+        assert partner.bundle_in is not None
+        read = 0
+        done = partner.bundle_in / "done"
+        done.mkdir(parents=True, exist_ok=True)
+        for path in sorted(partner.bundle_in.glob("*.bundle")):
+            try:
+                report = import_bundle(self.inbox, path)
+            except (BundleError, OSError) as error:
+                log_event(log, logging.WARNING, "sie.bundle_refused", partner=partner.country,
+                          file=path.name, error=str(error)[:300])  # fmt: skip
+                path.rename(done / f"{path.name}.refused")
+                continue
+            log_event(log, logging.INFO, "sie.bundle_read", partner=partner.country,
+                      file=path.name, summary=report.summary())  # fmt: skip
+            path.rename(done / path.name)
+            read += 1
+        written = None
+        peer = _peer_of(partner)
+        if self.outbox.has_pending(peer) or self.outbox.unconfirmed(peer):
+            partner.bundle_out.mkdir(parents=True, exist_ok=True)
+            stamp = utcnow().strftime("%Y%m%dT%H%M%S%f")
+            name = f"{self.config.centre.id}-to-{partner.centre}-{stamp}.bundle"
+            written = export_bundle(self.outbox, peer, partner.bundle_out / name).path
+            # A written bundle is what a broker's PUBACK is to a link: acks and telemetry need
+            # no more (the rest waits for the partner's acknowledgement, in its bundles).
+            with self.engine.begin() as conn:
+                self.outbox.delivered(conn, self._handed_over(peer))
+            log_event(log, logging.INFO, "sie.bundle_written", partner=partner.country,
+                      file=name)  # fmt: skip
+        return written, read
+
+    def _handed_over(self, peer: str) -> list[str]:
+        table = outbox_table
+        waiting = (table.c.peer == peer) & table.c.state.in_(("pending", "inflight"))
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                select(table.c.id).where(waiting & table.c.type.in_(BROKER_ACK_ENOUGH))
+            )
+            return list(rows.scalars())
+
+    # -- periodic jobs -----------------------------------------------------------------------
+
+    def run_jobs(self) -> None:
+        """Retention, on one instance at a time."""
+        with self.engine.connect() as conn:
+            if conn.dialect.name == "postgresql":
+                held = conn.exec_driver_sql(f"SELECT pg_try_advisory_lock({JOBS_LOCK})").scalar()
+                if not held:
+                    return
+            try:
+                self._purge()
+            finally:
+                if conn.dialect.name == "postgresql":
+                    conn.exec_driver_sql(f"SELECT pg_advisory_unlock({JOBS_LOCK})")
+                    conn.commit()
+
+    def _purge(self) -> None:
+        keep = self.config.retention
+        now = utcnow()
+        records_before = now - dt.timedelta(days=keep.records_days)
+        events_before = now - dt.timedelta(days=keep.events_days)
+        with self.engine.begin() as conn:
+            purged_events = conn.execute(
+                delete(events).where(events.c.received_at < events_before)
+            ).rowcount
+            old = records.c.updated_at < records_before
+            purged = conn.execute(delete(records).where(old)).rowcount
+            conn.execute(delete(record_history).where(record_history.c.at < records_before))
+            conn.execute(delete(record_routes).where(record_routes.c.at < records_before))
+            conn.execute(delete(drop_files).where(drop_files.c.taken_at < records_before))
+        purge_sync_tables(
+            self.engine, now=now, evidence_days=keep.records_days, dedupe_days=keep.records_days,
+            quarantine_days=keep.records_days, events_days=keep.events_days,
+        )  # fmt: skip
+        if purged or purged_events:
+            log_event(log, logging.INFO, "centre.purged", records=purged, events=purged_events)
+
+
+def _peer_of(partner: PartnerSection) -> str:
+    return f"{partner.mode}-{partner.country}"
+
+
+def _hold(relaying: Relaying, conn: Connection, partner: str, envelope: Envelope) -> None:
+    """A SIE partner's record (or relayed exit confirmation, with its record) into the review
+    queue: the envelope's signed content as it was verified on receipt."""
+    payload = envelope.payload
+    if isinstance(payload, RelayMessage):
+        record = open_relayed(envelope, relaying.key_for, relaying.own_nodes.__contains__)[0]
+        inner = record.payload
+        assert isinstance(inner, ExitConfirmationMessage)
+        manifest = inner.record
+    else:
+        assert isinstance(payload, ManifestMessage)
+        manifest = payload.record
+    hold(conn, partner, envelope.canonical_json(), manifest, message_id=envelope.id)
+
+
+def _approved(desk: RecordDesk, conn: Connection, held: Held, relaying: Relaying) -> None:
+    """An operator approved a held item: it takes effect as over a CIE link."""
+    envelope = Envelope.model_validate(orjson.loads(held.envelope))
+    apply_partner_message(desk, conn, envelope, relaying)
+
+
+def _tls(api: ApiSection) -> dict[str, Any]:
+    """uvicorn's TLS settings: none, server TLS, or mutual TLS with the clients' CA."""
+    if api.tls_cert is None:
+        return {}
+    tls: dict[str, Any] = {"ssl_certfile": str(api.tls_cert), "ssl_keyfile": str(api.tls_key)}
+    if api.client_ca is not None:
+        tls |= {"ssl_ca_certs": str(api.client_ca), "ssl_cert_reqs": ssl.CERT_REQUIRED}
+    return tls
+
+
+def run_centre(config: CentreConfig) -> int:
+    """Run until SIGTERM or Ctrl-C (the CLI turns SIGTERM into SystemExit)."""
+    service = CentreService.build(config)
+    try:
+        service.start()
+        systemd_notify.ready("serving")
+        while not service.stop.wait(1.0):
+            systemd_notify.watchdog()
+    finally:
+        systemd_notify.stopping()
+        service.close()
+    return 0
