@@ -9,13 +9,13 @@ the segment; the messages around it are still read."""
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 
 from pydifact.segmentcollection import Message
 from pydifact.segments import Segment
 
 from centre.formats.cuscar_read import MessageReader
-from centre.formats.edifact import RawMessage, read_interchange, write_interchange
+from centre.formats.edifact import RawMessage, iter_messages, write_interchange
 from centre.formats.errors import FormatReject
 from centre.formats.mapping import decimal_text
 from edge.manifest import ContractError, Manifest, Party, Procedure, parse_manifest
@@ -32,8 +32,15 @@ NAME_PART, TEXT_PART, TEXT_PARTS = 35, 70, 5  # C080 3036 an..35; C108 4440 an..
 def read_cuscar(data: bytes, where: str) -> list[Manifest | FormatReject]:
     """Every message of the interchange, in order: a Manifest, or a FormatReject with its
     reasons. Raises FormatError when the file is not a readable interchange at all."""
-    _, messages = read_interchange(data, where)
-    return [_read_message(message) for message in messages]
+    return list(iter_cuscar(data, where))
+
+
+def iter_cuscar(data: bytes, where: str) -> Iterator[Manifest | FormatReject]:
+    """read_cuscar one message at a time, for files too large to hold as records. A
+    FormatError may come after records were yielded (a UNZ that miscounts, a file cut short):
+    take none of them unless the iteration ends without one."""
+    for message in iter_messages(data, where):
+        yield _read_message(message)
 
 
 def _read_message(message: RawMessage) -> Manifest | FormatReject:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 import warnings
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 
 from pydifact.control.characters import Characters
@@ -109,79 +109,95 @@ def _decode(data: bytes, where: str) -> str:
         ) from None
 
 
-def _parse(text: str, where: str) -> tuple[Interchange, list[Segment]]:
+_SEGMENTING_ERRORS = (EDISyntaxError, ValidationError, ValueError, IndexError, TypeError)
+
+
+def _numbered(text: str, where: str) -> Iterator[tuple[int, Segment]]:
+    """pydifact's segments with their ISO 9735 numbers (UNA 0, UNB 1); a file it cannot
+    segment raises FormatError naming the segment it failed at and the one before."""
     if not text.startswith("UNA"):
         # pydifact looks for "'UNA" anywhere when the file does not start with one, and would
         # take a released ?'UNA in a text for it: an explicit default advice rules that out.
         text = "UNA" + SERVICE_CHARACTERS + text
-    segments: list[Segment] = []
-    parser = Parser(factory=_SegmentOrRaw())
+    stream = Parser(factory=_SegmentOrRaw()).parse(text)
+    number, tag = 0, "UNA"
+    while True:
+        try:
+            segment = next(stream)
+        except StopIteration:
+            return
+        except _SEGMENTING_ERRORS as error:
+            reason = str(error).removeprefix("EDIFACT Syntax Error: ")
+            raise FormatError(
+                f"{where}: segment {max(1, number)} (after {tag}): {reason}"
+            ) from None
+        yield number, segment
+        number, tag = number + 1, segment.tag
+
+
+def _envelope(una: Segment, unb: Segment | None, where: str) -> Interchange:
+    if unb is None or unb.tag != "UNB":
+        first = unb.tag if unb is not None else "nothing"
+        raise FormatError(f"{where}: segment 1: {first} where an interchange starts with UNB")
     try:
         with warnings.catch_warnings():
             # pydifact validates UNB against service directories it does not ship
             warnings.simplefilter("ignore", MissingImplementationWarning)
-            segments.extend(parser.parse(text))
-            if len(segments) < 2 or segments[1].tag != "UNB":
-                first = segments[1].tag if len(segments) > 1 else "nothing"
-                raise FormatError(
-                    f"{where}: segment 1: {first} where an interchange starts with UNB"
-                )
-            return Interchange.from_segments(segments, characters=parser.characters), segments
-    except (EDISyntaxError, ValidationError, ValueError, IndexError, TypeError) as error:
-        after = f" (after {segments[-1].tag})" if segments else ""
+            return Interchange.from_segments([una, unb])
+    except _SEGMENTING_ERRORS as error:
         reason = str(error).removeprefix("EDIFACT Syntax Error: ")
-        # segments[0] is the UNA, which ISO 9735 does not count as a segment
-        raise FormatError(f"{where}: segment {max(1, len(segments))}{after}: {reason}") from None
+        raise FormatError(f"{where}: segment 1 (UNB): {reason}") from None
 
 
-def read_interchange(data: bytes, where: str) -> tuple[Interchange, list[RawMessage]]:
-    """The interchange's envelope and its messages, in order. Raises FormatError for a file
-    that is not an interchange: undecodable, unsegmentable, no UNZ, a UNZ that counts other
-    messages than there are or names another reference, segments outside any message."""
-    interchange, segments = _parse(_decode(data, where), where)
-    unz = segments[-1]
-    if unz.tag != "UNZ":
-        raise FormatError(
-            f"{where}: UNZ missing after segment {len(segments) - 1}: the file is cut short"
-        )
-    messages = _messages(segments[2:-1], where)
-    if element(unz, 0) != str(len(messages)):
-        raise FormatError(
-            f"{where}: UNZ counts {element(unz, 0)!r} messages; there are {len(messages)}"
-        )
-    if element(unz, 1) != element(segments[1], 4):
-        raise FormatError(
-            f"{where}: UNZ reference {element(unz, 1)!r} is not UNB's {element(segments[1], 4)!r}"
-        )
-    return interchange, messages
-
-
-def _messages(body: list[Segment], where: str) -> list[RawMessage]:
-    messages: list[RawMessage] = []
+def iter_messages(data: bytes, where: str) -> Iterator[RawMessage]:
+    """The interchange's messages, in order, as they are segmented: a 100,000-message file is
+    never held as segments. FormatError, for a file that is not an interchange (undecodable,
+    unsegmentable, segments outside any message, no UNZ, a UNZ that counts other messages or
+    names another reference), may come after messages were yielded: a file is whole only
+    when the iteration ends without one."""
+    numbered = _numbered(_decode(data, where), where)
+    _, una = next(numbered)
+    interchange = _envelope(una, next(numbered, (1, None))[1], where)
+    count, number = 0, 1
     current: RawMessage | None = None
-    for number, segment in enumerate(body, start=2):  # UNB is segment 1
+    for number, segment in numbered:
+        if segment.tag == "UNZ":
+            if current is not None:
+                current.framing.append("UNT missing at the end of the interchange")
+                yield current
+            _check_end(segment, count, interchange, where)
+            extra = next(numbered, None)
+            if extra is not None:
+                raise FormatError(f"{where}: segment {extra[0]}: {extra[1].tag} after UNZ")
+            return
         if segment.tag == "UNH":
             if current is not None:
                 current.framing.append(f"UNT missing: the next UNH is at segment {number}")
-            current = RawMessage(
-                len(messages) + 1, element(segment, 0), components(segment, 1), [segment]
-            )
-            messages.append(current)
+                yield current
+            count += 1
+            current = RawMessage(count, element(segment, 0), components(segment, 1), [segment])
         elif current is None:
             what = (
                 "functional groups (UNG..UNE) are not read"
                 if segment.tag in ("UNG", "UNE")
-                else (f"{segment.tag} outside a message (UNH..UNT)")
+                else f"{segment.tag} outside a message (UNH..UNT)"
             )
             raise FormatError(f"{where}: segment {number}: {what}")
         else:
             current.segments.append(segment)
             if segment.tag == "UNT":
                 _check_trailer(current, segment)
+                yield current
                 current = None
-    if current is not None:
-        current.framing.append("UNT missing at the end of the interchange")
-    return messages
+    raise FormatError(f"{where}: UNZ missing after segment {number}: the file is cut short")
+
+
+def _check_end(unz: Segment, count: int, interchange: Interchange, where: str) -> None:
+    if element(unz, 0) != str(count):
+        raise FormatError(f"{where}: UNZ counts {element(unz, 0)!r} messages; there are {count}")
+    reference = interchange.control_reference
+    if element(unz, 1) != reference:
+        raise FormatError(f"{where}: UNZ reference {element(unz, 1)!r} is not UNB's {reference!r}")
 
 
 def _check_trailer(message: RawMessage, unt: Segment) -> None:

@@ -10,8 +10,9 @@ refuses, becomes a FormatReject naming its XPath and line; the others are still 
 from __future__ import annotations
 
 import functools
+import io
 import re
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 from lxml import etree  # type: ignore[import-untyped]
@@ -28,49 +29,59 @@ ROAD_CONSIGNMENT_NOTE = "N730"  # NCTS CL754
 _CLARK = re.compile(r"\{[^}]*\}")
 
 
-def _parser() -> etree.XMLParser:
-    # No DTD loaded, no entity expanded, nothing fetched, libxml2's size limits kept.
-    return etree.XMLParser(
-        resolve_entities=False, no_network=True, huge_tree=False, load_dtd=False,
-        dtd_validation=False, remove_comments=True, remove_pis=True,
-    )  # fmt: skip
+# No DTD loaded, no entity expanded, nothing fetched, libxml2's size limits kept.
+_SAFE = {
+    "resolve_entities": False, "no_network": True, "huge_tree": False, "load_dtd": False,
+    "dtd_validation": False, "remove_comments": True, "remove_pis": True,
+}  # fmt: skip
 
 
 @functools.cache
 def schema() -> etree.XMLSchema:
     """docs/ncts-transit.xsd, compiled once."""
-    return etree.XMLSchema(etree.parse(str(XSD_PATH), _parser()))
-
-
-def parse_document(data: bytes, where: str) -> etree._Element:
-    """The root element of a well-formed file without DOCTYPE, or FormatError."""
-    try:
-        root = etree.fromstring(data, _parser())
-    except etree.XMLSyntaxError as error:
-        line, column = error.position
-        raise FormatError(
-            f"{where}: not well-formed XML at line {line}, column {column}: {error.msg}"
-        ) from None
-    info = root.getroottree().docinfo
-    if info.doctype or info.internalDTD is not None or info.externalDTD is not None:
-        raise FormatError(f"{where}: a DOCTYPE is refused (entities and DTDs are not read)")
-    return root
+    return etree.XMLSchema(etree.parse(str(XSD_PATH), etree.XMLParser(**_SAFE)))
 
 
 def read_ncts_xml(data: bytes, where: str) -> list[Manifest | FormatReject]:
     """Every declaration of the file, in order: a Manifest, or a FormatReject with reasons.
     Raises FormatError for a file that is not well-formed, has a DOCTYPE or another root."""
-    root = parse_document(data, where)
+    return list(iter_ncts_xml(data, where))
+
+
+def iter_ncts_xml(data: bytes, where: str) -> Iterator[Manifest | FormatReject]:
+    """read_ncts_xml one declaration at a time, each dropped from the tree once read, for
+    files too large to hold as a tree. A FormatError may come after records were yielded (the
+    file not well-formed further on): take none of them unless the iteration ends without one."""
+    validator = schema()
+    depth, index = 0, 0
+    events = etree.iterparse(io.BytesIO(data), events=("start", "end"), **_SAFE)
+    try:
+        for event, element in events:
+            depth += 1 if event == "start" else -1
+            if event == "start" and depth == 1:
+                _check_root(element, where)
+            elif event == "end" and depth == 1:  # a declaration (a child of the root) is whole
+                index += 1
+                yield _read_declaration(validator, index, element)
+                element.clear(keep_tail=True)
+                while element.getprevious() is not None:
+                    del element.getparent()[0]
+    except etree.XMLSyntaxError as error:
+        line, column = error.position
+        raise FormatError(
+            f"{where}: not well-formed XML at line {line}, column {column}: {error.msg}"
+        ) from None
+
+
+def _check_root(root: etree._Element, where: str) -> None:
+    info = root.getroottree().docinfo
+    if info.doctype or info.internalDTD is not None or info.externalDTD is not None:
+        raise FormatError(f"{where}: a DOCTYPE is refused (entities and DTDs are not read)")
     if root.tag != ROOT:
         raise FormatError(
             f"{where}: the root element is {_CLARK.sub('', str(root.tag))} in namespace "
             f"{etree.QName(root).namespace!r}; expected TransitDeclarations in {NS!r}"
         )
-    validator = schema()
-    out: list[Manifest | FormatReject] = []
-    for index, declaration in enumerate(root.iterchildren(etree.Element), start=1):
-        out.append(_read_declaration(validator, index, declaration))
-    return out
 
 
 def _read_declaration(

@@ -248,6 +248,19 @@ def test_a_unt_that_miscounts_refuses_its_message_only() -> None:
     ]
 
 
+def test_a_unt_naming_another_message_refuses_its_message_only() -> None:
+    good = _sample_messages()[0]
+    data = _interchange(good, good).replace(
+        f"UNT+{len(good) + 2}+2'".encode(), f"UNT+{len(good) + 2}+9'".encode()
+    )
+
+    results = read_cuscar(data, "bad.edi")
+
+    assert isinstance(results[0], Manifest)
+    assert isinstance(results[1], FormatReject)
+    assert results[1].reasons == ["UNT: reference '9' is not UNH's '2'"]
+
+
 def test_a_message_without_unt_is_refused_and_the_next_still_read() -> None:
     good = _sample_messages()[0]
     unt = f"UNT+{len(good) + 2}+2'\n"
@@ -317,6 +330,11 @@ BAD_FILES = [
         "a segment between messages",
         _interchange(_sample_messages()[0]).replace(b"UNZ", b"FTX+AAA'\nUNZ"),
         "segment 26: FTX outside a message",
+    ),
+    (
+        "a segment after UNZ",
+        _interchange(_sample_messages()[0]) + b"\nUNH+9+CUSCAR:D:00B:UN'",
+        "segment 27: UNH after UNZ",
     ),
     (
         "a functional group",

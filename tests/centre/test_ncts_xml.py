@@ -176,6 +176,25 @@ def test_a_bad_declaration_is_refused_alone_naming_where(
     assert str(reject).startswith("declaration 2")
 
 
+def test_an_element_that_is_no_declaration_is_refused_alone() -> None:
+    text = _three_declarations().replace(
+        "<TransitDeclaration>", "<Remark>a note</Remark>\n  <TransitDeclaration>", 1
+    )
+
+    results = read_ncts_xml(text.encode("utf-8"), "bad.xml")
+
+    assert [type(r).__name__ for r in results] == [
+        "FormatReject",
+        "Manifest",
+        "Manifest",
+        "Manifest",
+    ]
+    assert isinstance(results[0], FormatReject)
+    assert (
+        "No matching global declaration available for the validation root" in results[0].reasons[0]
+    )
+
+
 def test_a_declaration_the_schema_refuses_names_its_line() -> None:
     text = _three_declarations()
     data = _spoil_second(text, "<grossMass>", "<grossMass>heavy")
