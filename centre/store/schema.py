@@ -9,6 +9,7 @@ from sqlalchemy import (
     Column,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     PrimaryKeyConstraint,
     String,
@@ -98,12 +99,8 @@ drop_files = Table(
 )
 
 # -- The operators' console (centre.console) and the SIE review queue (centre.review_queue). --
-# Kept in a MetaData of their own: migration 0001 creates `metadata` as it stands, and these
-# tables come with migration 0002's explicit create_table calls only. (Imported here so that
-# this block is the only part of the file it touches.)
-from sqlalchemy import LargeBinary  # noqa: E402
-
-console_metadata = MetaData()
+# Created by migration 0002. (`console_metadata` is the one metadata, by its older name.)
+console_metadata = metadata
 
 console_operators = Table(
     "console_operators",
@@ -163,4 +160,18 @@ partner_review = Table(
     UniqueConstraint("message_id", name="uq_partner_review_message_id"),
     Index("ix_partner_review_state", "state", "id"),
     Index("ix_partner_review_record", "issuer", "ref"),
+)
+
+# -- Webhooks to the CIS (centre.webhooks): how far each configured target has been delivered.
+# In `metadata` (migration 0001 writes its tables out, so a table here no longer leaks into it);
+# migration 0003 creates this one.
+webhook_cursors = Table(
+    "cis_webhook_cursors",
+    metadata,
+    Column("name", String(64), primary_key=True),  # the [[webhooks]] entry's name
+    Column("cursor", BigInteger, nullable=False),  # the last cis_events.id the CIS accepted
+    Column("failures", Integer, nullable=False),  # failed attempts since the last delivery
+    Column("next_attempt_at", UtcTime, nullable=True),  # none: at once
+    Column("last_error", String(200), nullable=True),  # "HTTP 503", "ConnectError": no payload
+    Column("updated_at", UtcTime, nullable=False),
 )

@@ -1,14 +1,6 @@
-"""The sync tables the centre's database holds beside its own: the box's outbox, inbox,
-quarantine and peer events (edge.store.schema), which `sync.outbox` and `sync.inbox` use."""
+"""The sync tables the centre's database holds beside its own (`sync.tables.SYNC_TABLES`: the
+box's outbox, inbox, quarantine and peer events), by name, for its migrations and tests."""
 
-SYNC_TABLE_NAMES = (
-    "outbox",
-    "outbox_envelopes",
-    "stream_sequences",
-    "inbox_applied",
-    "stream_positions",
-    "inbox_parked",
-    "quarantine",
-    "sync_counters",
-    "peer_events",
-)
+from sync.tables import SYNC_TABLES
+
+SYNC_TABLE_NAMES = tuple(table.name for table in SYNC_TABLES)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 
 from sqlalchemy import (
+    BigInteger,
     Column,
     Dialect,
     Float,
@@ -45,6 +46,12 @@ class UtcTime(TypeDecorator[dt.datetime]):
     def process_result_value(self, value: str | None, dialect: Dialect) -> dt.datetime | None:
         return None if value is None else parse_utc(value)
 
+
+# A 64-bit integer on every database: SQLite's INTEGER is one already (and only INTEGER aliases
+# the rowid), PostgreSQL's INTEGER is 32-bit. The sync tables hold numbers from the wire (a
+# stream's seq may be up to 2^63 - 1) and counters that grow for years: on a centre's
+# PostgreSQL they are BIGINT, while the box's SQLite schema stays exactly as migrated.
+Int64 = BigInteger().with_variant(Integer(), "sqlite")
 
 metadata = MetaData()
 
@@ -133,7 +140,7 @@ outbox = Table(
     Column("type", String(32), nullable=False),
     Column("destination", String(64), nullable=False),
     Column("stream", String(200), nullable=False),
-    Column("seq", Integer, nullable=False),
+    Column("seq", Int64, nullable=False),
     Column("topic", String(300), nullable=False),
     Column("created_at", UtcTime, nullable=False),
     Column("expires_at", UtcTime, nullable=True),  # telemetry only
@@ -150,6 +157,9 @@ outbox = Table(
     Column("retry_at", UtcTime, nullable=True),
     # The queue's order is (rank, rowid): SQLite keeps the rowid in every index entry.
     Index("ix_outbox_queue", "peer", "state", "rank"),
+    # PostgreSQL has no rowid: its queue order is (rank, id), UUIDv7 ids being time-ordered
+    # (sync.dialect), and this index serves it without a sort of the backlog on every take.
+    Index("ix_outbox_queue_order", "peer", "state", "rank", "id").ddl_if(dialect="postgresql"),
 )
 
 # The signed JWS of each outbox message, as sent: written once, never rewritten. Apart from
@@ -166,7 +176,7 @@ stream_sequences = Table(
     "stream_sequences",
     metadata,
     Column("stream", String(200), primary_key=True),
-    Column("last_seq", Integer, nullable=False),
+    Column("last_seq", Int64, nullable=False),
 )
 
 inbox_applied = Table(
@@ -176,7 +186,7 @@ inbox_applied = Table(
     Column("origin", String(64), nullable=False),
     Column("type", String(32), nullable=False),
     Column("stream", String(200), nullable=False),
-    Column("seq", Integer, nullable=False),
+    Column("seq", Int64, nullable=False),
     Column("peer", String(64), nullable=False),
     Column("applied_at", UtcTime, nullable=False),
     Index("ix_inbox_applied_stream", "stream", "seq"),
@@ -187,7 +197,7 @@ stream_positions = Table(
     "stream_positions",
     metadata,
     Column("stream", String(200), primary_key=True),
-    Column("last_seq", Integer, nullable=False),
+    Column("last_seq", Int64, nullable=False),
 )
 
 # Verified messages that arrived ahead of a gap in their stream, waiting for it to fill.
@@ -196,7 +206,7 @@ inbox_parked = Table(
     metadata,
     Column("id", String(36), primary_key=True),
     Column("stream", String(200), nullable=False),
-    Column("seq", Integer, nullable=False),
+    Column("seq", Int64, nullable=False),
     Column("peer", String(64), nullable=False),
     Column("topic", String(300), nullable=False),
     Column("data", LargeBinary, nullable=False),
@@ -207,7 +217,7 @@ inbox_parked = Table(
 quarantine = Table(
     "quarantine",
     metadata,
-    Column("id", Integer, primary_key=True),
+    Column("id", Int64, primary_key=True),
     Column("received_at", UtcTime, nullable=False),
     Column("peer", String(64), nullable=False),
     Column("topic", String(300), nullable=False),
@@ -224,7 +234,7 @@ sync_counters = Table(
     metadata,
     Column("peer", String(64), nullable=False),
     Column("name", String(64), nullable=False),  # e.g. dropped.telemetry, expired.telemetry
-    Column("value", Integer, nullable=False),
+    Column("value", Int64, nullable=False),
     PrimaryKeyConstraint("peer", "name"),
 )
 

@@ -15,7 +15,7 @@ import pytest
 from centre.drop_directory import DropDirectory
 from centre.formats.cuscar import write_cuscar
 from centre.formats.ncts_xml import write_ncts_xml
-from edge.manifest import Manifest, parse_manifest
+from edge.manifest import Manifest
 from edge.synthetic import generate_day
 from edge.timeutil import utcnow
 from tests.centre.conftest import NURZHOLY, Centre

@@ -8,7 +8,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.config import Config as AlembicConfig
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Engine, text
+from sqlalchemy import Engine, MetaData, text
 
 from edge.store import open_database
 from edge.store.database import _MIGRATIONS
@@ -18,7 +18,21 @@ from edge.store.schema import metadata
 def test_migrations_build_the_declared_schema(engine: Engine) -> None:
     with engine.connect() as conn:
         diff = compare_metadata(MigrationContext.configure(conn), metadata)
-    assert diff == []
+    assert [d for d in diff if not not_for(d, "sqlite", metadata)] == []
+
+
+def not_for(difference: object, dialect: str, declared: MetaData) -> bool:
+    """Whether `difference` is an index declared for another database only (`ddl_if`), e.g.
+    a centre's PostgreSQL queue index on the shared outbox table, never in the box's SQLite."""
+    if not (isinstance(difference, tuple) and difference[0] == "add_index"):
+        return False
+    elsewhere = {
+        index.name
+        for table in declared.tables.values()
+        for index in table.indexes
+        if index._ddl_if is not None and index._ddl_if.dialect not in (None, dialect)
+    }
+    return difference[1].name in elsewhere
 
 
 def test_database_is_in_wal_mode_with_full_sync(engine: Engine) -> None:
