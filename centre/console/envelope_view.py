@@ -1,5 +1,6 @@
-"""A stored envelope decoded for reading, not trusted: its header and payload as indented JSON,
-or what made them unreadable. Nothing here verifies; the inbox does that (`quarantine.py`).
+"""A stored envelope decoded for reading, not trusted: its header and payload as indented JSON
+(or, for an envelope kept as its canonical JSON, that JSON), or what made them unreadable.
+Nothing here verifies; the inbox does that (`quarantine.py`).
 
 A frame (several envelopes behind one signed line) shows as its lines, each decoded alike."""
 
@@ -41,6 +42,14 @@ def decode_part(line: bytes, index: int) -> DecodedPart:
         text = line.decode("ascii")
     except UnicodeDecodeError:
         return DecodedPart(None, None, f"part {index}: not ASCII, so not a JWS")
+    if text.lstrip().startswith("{"):  # an envelope's canonical JSON, kept without its JWS
+        try:
+            value = json.loads(text)
+        except ValueError:
+            return DecodedPart(None, None, f"part {index}: not JSON")
+        if isinstance(value, dict):
+            return DecodedPart(None, _pretty(value), None)
+        return DecodedPart(None, None, f"part {index}: not a JSON object")
     segments = text.strip().split(".")
     if len(segments) != 3:
         return DecodedPart(None, None, f"part {index}: {len(segments)} segments, a JWS has 3")

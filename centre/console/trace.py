@@ -118,9 +118,8 @@ def _box_copies(conn: Connection, issuer: str, ref: str) -> list[BoxCopy]:
         .order_by(record_routes.c.node)
     ).all()
     ids = [r.message_id for r in routes if r.message_id]
-    states = dict(
-        conn.execute(select(outbox.c.id, outbox.c.state).where(outbox.c.id.in_(ids))).tuples()
-    )
+    rows = conn.execute(select(outbox.c.id, outbox.c.state).where(outbox.c.id.in_(ids)))
+    states = {row.id: row.state for row in rows}
     return [
         BoxCopy(
             r.node, int(r.version), r.state, r.message_id, states.get(r.message_id, "purged"), r.at
