@@ -13,12 +13,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from argon2 import PasswordHasher
+from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 from centre.box_events import centre_acknowledger, centre_appliers
 from centre.console.app import create_console
 from centre.console.operators import Role, add_operator
+from centre.console.sessions import wall_clock
 from centre.console.settings import ConsoleSettings
 from centre.review_queue import OnApproved, ReviewQueue
 from centre.store.schema import console_audit
@@ -86,10 +88,10 @@ def centre_inbox(centre: Centre) -> Inbox:
     )  # fmt: skip
 
 
-@contextmanager
-def console_under_test(
-    centre: Centre, on_approved: OnApproved | None = None
-) -> Iterator[ConsoleUnderTest]:
+def console_app(
+    centre: Centre, on_approved: OnApproved | None = None, clock: FakeClock | None = None
+) -> tuple[FastAPI, Inbox, ReviewQueue]:
+    """The console over `centre` with its three operators and the centre's real inbox."""
     engine = centre.engine
     add_operator(engine, "olga", PASSWORDS["olga"], Role.OPERATOR, hasher=FAST_HASHER)
     add_operator(engine, "viktor", PASSWORDS["viktor"], "viewer", hasher=FAST_HASHER)
@@ -97,12 +99,20 @@ def console_under_test(
                  hasher=FAST_HASHER)  # fmt: skip
     inbox = centre_inbox(centre)
     review = ReviewQueue(engine, on_approved)
-    clock = FakeClock()
     settings = ConsoleSettings(cookie_secure=False, idle_timeout_minutes=IDLE_MINUTES)
     app = create_console(
         engine, settings, inbox, centre_id=CENTRE, routing=ROUTING, review=review,
-        clock=clock, hasher=FAST_HASHER,
+        clock=clock or wall_clock, hasher=FAST_HASHER,
     )  # fmt: skip
+    return app, inbox, review
+
+
+@contextmanager
+def console_under_test(
+    centre: Centre, on_approved: OnApproved | None = None
+) -> Iterator[ConsoleUnderTest]:
+    clock = FakeClock()
+    app, inbox, review = console_app(centre, on_approved, clock)
     with TestClient(app, base_url="http://127.0.0.1") as client:
         yield ConsoleUnderTest(client, centre, inbox, review, clock)
 
