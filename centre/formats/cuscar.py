@@ -87,7 +87,9 @@ def _segments(record: Manifest, number: int) -> list[Segment]:
         driver = record.driver
         out.append(Segment("NAD", "FM", "", "", _parts(driver.name, NAME_PART)))
         if driver.birth_date:
-            out.append(Segment("DTM", ["329", f"{driver.birth_date:%Y%m%d}", "102"]))
+            out.append(
+                Segment("DTM", ["329", driver.birth_date.isoformat().replace("-", ""), "102"])
+            )
         out.append(Segment("DOC", driver.document_type.value, driver.document_number))
         if driver.nationality:
             out.append(Segment("NAT", "2", driver.nationality))
@@ -153,6 +155,7 @@ def _arrival(moment: dt.datetime, number: int) -> list[str]:
             f"records[{number - 1}].expected_arrival: {moment.isoformat()} has fractions of a "
             "second, which a CUSCAR DTM (format 203/204) cannot hold"
         )
+    year = f"{moment.year:04d}"  # strftime's %Y does not pad years before 1000
     if moment.second:
-        return ["132", f"{moment:%Y%m%d%H%M%S}", "204"]
-    return ["132", f"{moment:%Y%m%d%H%M}", "203"]
+        return ["132", f"{year}{moment:%m%d%H%M%S}", "204"]
+    return ["132", f"{year}{moment:%m%d%H%M}", "203"]

@@ -143,9 +143,9 @@ class MessageReader:
         if moment is None:
             return
         if qualifier == "132":
-            self._set("expected_arrival", f"{moment:%Y-%m-%dT%H:%M:%S}Z", segment)
+            self._set("expected_arrival", f"{moment.isoformat()}Z", segment)
         elif self._in_group("FM", segment):
-            self._driver_field("birth_date", f"{moment:%Y-%m-%d}", segment)
+            self._driver_field("birth_date", moment.date().isoformat(), segment)
 
     def _moment(self, segment: Segment) -> dt.datetime | None:
         text, form = element(segment, 0, 1), element(segment, 0, 2) or "102"

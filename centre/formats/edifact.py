@@ -63,7 +63,7 @@ class BrokenSegment(Segment):  # type: ignore[no-untyped-call]  # pydifact's plu
 @dataclass
 class RawMessage:
     """One UNH..UNT message: its position in the interchange (1-based), the UNH reference,
-    message type (S009) and the segments between UNH and UNT; `framing` holds what was wrong
+    message type (S009) and its segments, UNH to UNT; `framing` holds what was wrong
     with UNH/UNT (a count that disagrees, no UNT), which refuses the message."""
 
     index: int
@@ -102,7 +102,7 @@ def _decode(data: bytes, where: str) -> str:
             f"{where}: UNB syntax identifier {syntax!r} is not one of {', '.join(CHARSETS)}"
         )
     try:
-        return data.decode(encoding)
+        return data.decode(encoding).removeprefix("\ufeff")  # a byte order mark is no segment
     except UnicodeDecodeError as error:
         raise FormatError(
             f"{where}: byte {error.start} is not {encoding} as UNB's {syntax} says"

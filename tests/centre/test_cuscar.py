@@ -274,6 +274,13 @@ def test_a_message_without_unt_is_refused_and_the_next_still_read() -> None:
     assert f"UNT missing: the next UNH is at segment {next_unh}" in results[1].reasons
 
 
+def test_a_byte_order_mark_before_the_interchange_is_read_over() -> None:
+    (record,) = read_cuscar(b"\xef\xbb\xbf" + _interchange(_sample_messages()[0]), "bom.edi")
+
+    assert isinstance(record, Manifest)
+    assert record.ref == "26KZ00010000000123"
+
+
 def test_a_comma_is_read_as_the_decimal_mark() -> None:
     body = _replace(_sample_messages()[0], "MEA", "MEA+AAE+G+KGM:11850,5")
 

@@ -257,6 +257,15 @@ def test_a_file_that_cannot_be_read_safely_is_refused_whole(
     assert "root:" not in str(raised.value)  # nothing of /etc/passwd
 
 
+def test_an_arrival_with_fractions_of_a_second_survives_the_xml() -> None:
+    record = generate_day(random.Random(25), DAY, 1)[0]
+    precise = record.model_copy(
+        update={"expected_arrival": record.expected_arrival.replace(microsecond=250_000)}
+    )
+
+    assert read_ncts_xml(write_ncts_xml([precise]), "precise.xml") == [precise]
+
+
 def test_a_text_xml_cannot_carry_is_not_written() -> None:
     record = generate_day(random.Random(24), DAY, 1)[0]
     bell = record.model_copy(update={"cmr": "KZ\x07-2026"})
