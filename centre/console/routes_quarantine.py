@@ -18,9 +18,16 @@ Reason = Annotated[str, Form(max_length=MAX_REASON_CHARS)]
 
 
 @router.get("/quarantine", response_class=HTMLResponse)
-def quarantine_list(request: Request, who: Who) -> Response:
+def quarantine_list(
+    request: Request, who: Who, released: int | None = None, discarded: int | None = None
+) -> Response:
     desk = console_of(request).quarantine
-    context = {"items": desk.latest(), "can_reverify": desk.inbox is not None}
+    context = {
+        "items": desk.latest(),
+        "can_reverify": desk.inbox is not None,
+        "released": released,
+        "discarded": discarded,
+    }
     return render(request, "quarantine.html", context, who=who)
 
 

@@ -19,10 +19,14 @@ Reason = Annotated[str, Form(max_length=MAX_REASON_CHARS)]
 
 
 @router.get("/review", response_class=HTMLResponse)
-def review_queue(request: Request, who: Who) -> Response:
+def review_queue(
+    request: Request, who: Who, approved: int | None = None, rejected: int | None = None
+) -> Response:
     queue = console_of(request).review
     pending = queue.pending()
     context = {
+        "approved": approved,
+        "rejected": rejected,
         "pending": pending,
         "parts": {held.id: decode_envelope(held.envelope) for held in pending},
         "decided": queue.decided(),

@@ -100,6 +100,7 @@ def test_an_operator_logs_in_and_discards_a_quarantined_message_with_a_reason(
         page.fill("#discard-reason", "tampered in transit; the box resent it")
         with page.expect_navigation(url=re.compile(rf"/quarantine\?discarded={item}$")):
             page.click("#discard-button")
+        expect(page.locator("#notice")).to_have_text(f"Message {item} discarded.")
         expect(page.locator("#quarantine-empty")).to_be_visible()
         page.click("#nav-audit")
         entry = page.locator("#audit tbody tr").first

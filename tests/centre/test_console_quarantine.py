@@ -137,6 +137,7 @@ def test_discarding_needs_a_reason_and_is_audited_with_it_not_logged(
             follow_redirects=False,
         )
     assert done.status_code == 303
+    assert f"Message {item} discarded." in console.client.get(done.headers["location"]).text
     assert console.quarantined_ids() == []
     assert console.audit_rows() == [
         ("olga", "quarantine.discard", f"quarantine:{item}", SECRET_REASON,

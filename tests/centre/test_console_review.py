@@ -103,6 +103,7 @@ def test_held_records_are_listed_and_one_is_approved_with_its_envelope_handed_on
         follow_redirects=False,
     )
     assert response.status_code == 303
+    assert f"Item {first} approved." in console.client.get(response.headers["location"]).text
     [handed] = applied.items
     assert (handed.id, handed.envelope, handed.partner) == (first, envelope, PARTNER)
     assert handed.state is ReviewState.APPROVED
