@@ -13,7 +13,8 @@ from centre.console.audit import MAX_REASON_CHARS, audit_entries
 from centre.console.web import Acting, Who, console_of, render
 
 router = APIRouter()
-ItemId = Annotated[int, PathParam(ge=1, le=2**62)]
+# quarantine.id is an INTEGER: beyond it is no message (and a driver error, not a 404).
+ItemId = Annotated[int, PathParam(ge=1, le=2**31 - 1)]
 Reason = Annotated[str, Form(max_length=MAX_REASON_CHARS)]
 
 

@@ -152,6 +152,7 @@ def test_discarding_needs_a_reason_and_is_audited_with_it_not_logged(
         f"/quarantine/{item}/discard", data={"csrf_token": csrf, "reason": "twice"}
     )
     assert again.status_code == 404
+    assert console.client.get(f"/quarantine/{2**40}").status_code == 422
 
 
 def test_what_a_hostile_message_holds_is_shown_escaped(console: ConsoleUnderTest) -> None:
