@@ -258,7 +258,7 @@ def test_nothing_is_lost_while_the_cis_is_down_for_several_rounds(
     assert stored(centre.engine, "cis").failures == 4
 
     cis.start()
-    outcomes = []
+    outcomes: list[Outcome] = []
     while not outcomes or outcomes[-1].status == "delivered":
         outcomes.append(deliver_once(centre.engine, cis_target, SECRET, now))
     assert [(o.status, o.count) for o in outcomes] == [
