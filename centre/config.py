@@ -7,9 +7,11 @@ import hashlib
 import re
 from pathlib import Path
 from typing import Annotated, Literal
+from urllib.parse import urlsplit
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from centre.console.settings import ConsoleSettings
 from edge.config import ConfigPath, parse_toml_model, read_config_text
 from edge.manifest import OfficeCode
 from sync.messages import party_id_error
@@ -135,6 +137,44 @@ class PartnerSection(_Section):
         return self
 
 
+def _http_url(value: str) -> str:
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError(
+            f"{value!r} is not an http:// or https:// URL, e.g. https://cis.example/carec/events"
+        )
+    if parts.username or parts.password:
+        raise ValueError("no credentials in the URL: the signature authenticates the centre")
+    return value
+
+
+class WebhookSection(_Section):
+    """[[webhooks]]: a URL of the CIS that takes the boxes' events (centre.webhooks), signed with
+    the key in secret_file, in batches, retried with a backoff until it answers 2xx."""
+
+    # The target's name in logs and in its cursor row; renaming it starts the feed over.
+    name: Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,63}$")]
+    url: Annotated[str, AfterValidator(_http_url)]
+    # A file holding the HMAC key (at least 16 bytes), never the key itself in the config;
+    # e.g. `openssl rand -hex 32 > /etc/carec-edge/webhook-cis.key`.
+    secret_file: ConfigPath
+    types: tuple[Literal["arrival", "decision", "exit_confirmation"], ...] = (
+        "arrival", "decision", "exit_confirmation",
+    )  # fmt: skip
+    batch: Annotated[int, Field(ge=1, le=1000)] = 100
+    timeout_s: Annotated[float, Field(gt=0, le=300)] = 10.0
+    max_backoff_s: Annotated[float, Field(ge=1, le=24 * 3600)] = 600.0
+
+    @field_validator("types")
+    @classmethod
+    def _some_types_once_each(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        if not value:
+            raise ValueError("empty: list the event types to send, or leave types out for all")
+        if len(set(value)) != len(value):
+            raise ValueError("a type is listed twice")
+        return value
+
+
 class RetentionSection(_Section):
     # Records expected (or cancelled) this many days ago, and their history, are purged.
     records_days: Annotated[int, Field(ge=1, le=3650)] = 90
@@ -153,6 +193,10 @@ class CentreConfig(_Section):
     routing: dict[OfficeCode, list[PartyId]] = Field(default_factory=dict)
     # [[partners]]: one per partner country's centre.
     partners: list[PartnerSection] = Field(default_factory=list)
+    # [[webhooks]]: where the boxes' events are pushed to the CIS (besides the API's feed).
+    webhooks: list[WebhookSection] = Field(default_factory=list)
+    # The operators' web console (centre.console); none: no console.
+    console: ConsoleSettings | None = None
     retention: RetentionSection = RetentionSection()
 
     @model_validator(mode="after")
@@ -163,6 +207,9 @@ class CentreConfig(_Section):
                 raise ValueError(
                     f"api.clients: {client.name} is of {client.country}, not {country}"
                 )
+        names = [w.name for w in self.webhooks]
+        if len(names) != len(set(names)):
+            raise ValueError("webhooks: two entries share one name (each has its own cursor)")
         seen = [p.country for p in self.partners]
         if len(seen) != len(set(seen)) or country in seen:
             raise ValueError("partners: one link per partner country, none to this centre's own")

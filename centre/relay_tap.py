@@ -116,7 +116,7 @@ class RelayTap:
         if messages:
             self.outbox.send_many(messages, conn)
         for envelope, _, partner in fresh:
-            log_event(log, logging.INFO, "relay.taken", message=envelope.id,
+            log_event(log, logging.INFO, "relay.taken", message_id=envelope.id,
                       origin=envelope.origin, partner=partner)  # fmt: skip
         return [
             Result(Outcome.APPLIED if e.id not in done else Outcome.DUPLICATE, e.id)

@@ -29,6 +29,7 @@ from sqlalchemy import Connection, Engine, delete, select
 from centre.api import ApiSettings, create_api
 from centre.box_events import centre_acknowledger, centre_appliers
 from centre.config import ApiSection, CentreConfig, PartnerSection
+from centre.console.app import create_console
 from centre.drop_directory import DropDirectory
 from centre.partner_inbox import Relaying, apply_partner_message, partner_appliers
 from centre.records import RecordDesk
@@ -37,6 +38,7 @@ from centre.review_queue import Held, ReviewQueue, hold
 from centre.routing import Routing
 from centre.store import open_centre_database
 from centre.store.schema import drop_files, events, record_history, record_routes, records
+from centre.webhooks import POLL_S, webhook_job
 from edge import systemd_notify
 from edge.logs import log_event
 from edge.store.schema import outbox as outbox_table
@@ -135,8 +137,13 @@ class CentreService:
     # -- life cycle --------------------------------------------------------------------------
 
     def start(self) -> None:
+        if self.config.webhooks:  # reads the key files now: a missing one stops the start
+            send_webhooks = webhook_job(self.engine, self.config.webhooks)
+            self._every("webhooks", POLL_S, send_webhooks)
         for link in self.links:
             link.start()
+        if self.config.console is not None:
+            self._thread("console", self._serve_console)
         self._thread("api", self._serve_api)
         if self.config.drop.directory is not None:
             drop = DropDirectory(
@@ -194,6 +201,28 @@ class CentreService:
 
         threading.Thread(target=stop_server, name="centre-api-stop", daemon=True).start()
         log_event(log, logging.INFO, "centre.api", host=api.host, port=self.api_port)
+        server.run(sockets=[sock])
+
+    def _serve_console(self) -> None:
+        console = self.config.console
+        assert console is not None
+        app = create_console(
+            self.engine, console, self.inbox, centre_id=self.config.centre.id,
+            routing=self.config.routing, review=self.review,
+        )  # fmt: skip
+        sock = socket.create_server((console.host, console.port), reuse_port=False)
+        tls: dict[str, Any] = {}
+        if console.tls_cert is not None:
+            tls = {"ssl_certfile": str(console.tls_cert), "ssl_keyfile": str(console.tls_key)}
+        server = _Server(uvicorn.Config(app, log_config=None, access_log=False, **tls))
+
+        def stop_server() -> None:
+            self.stop.wait()
+            server.should_exit = True
+
+        threading.Thread(target=stop_server, name="centre-console-stop", daemon=True).start()
+        port = sock.getsockname()[1]
+        log_event(log, logging.INFO, "centre.console", host=console.host, port=port)
         server.run(sockets=[sock])
 
     # -- the simple exchange: signed file bundles ------------------------------------------------

@@ -40,18 +40,16 @@ import hmac
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Annotated, Any, Literal
-from urllib.parse import urlsplit
+from typing import Any, Literal
 
 import httpx
 import orjson
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
 from sqlalchemy import Connection, Engine, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
+from centre.config import WebhookSection
 from centre.feed import read_feed
 from centre.store.schema import events, webhook_cursors
-from edge.config import ConfigPath
 from edge.logs import log_event
 from edge.timeutil import format_utc, utcnow
 from sync.messages import new_message_id
@@ -67,41 +65,7 @@ FIRST_BACKOFF_S = 1.0
 MIN_SECRET_BYTES = 16
 
 
-def _http_url(value: str) -> str:
-    parts = urlsplit(value)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise ValueError(
-            f"{value!r} is not an http:// or https:// URL, e.g. https://cis.example/carec/events"
-        )
-    if parts.username or parts.password:
-        raise ValueError("no credentials in the URL: the signature authenticates the centre")
-    return value
-
-
-class WebhookTarget(BaseModel):
-    """One `[[webhooks]]` entry: where the CIS takes the boxes' events, and how."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
-
-    # The target's name in logs and in its cursor row; renaming it starts the feed over.
-    name: Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,63}$")]
-    url: Annotated[str, AfterValidator(_http_url)]
-    # A file holding the HMAC key (at least 16 bytes), never the key itself in the config;
-    # e.g. `openssl rand -hex 32 > /etc/carec-edge/webhook-cis.key`.
-    secret_file: ConfigPath
-    types: tuple[WebhookType, ...] = ("arrival", "decision", "exit_confirmation")
-    batch: Annotated[int, Field(ge=1, le=1000)] = 100
-    timeout_s: Annotated[float, Field(gt=0, le=300)] = 10.0
-    max_backoff_s: Annotated[float, Field(ge=1, le=24 * 3600)] = 600.0
-
-    @field_validator("types")
-    @classmethod
-    def _some_types_once_each(cls, value: tuple[str, ...]) -> tuple[str, ...]:
-        if not value:
-            raise ValueError("empty: list the event types to send, or leave types out for all")
-        if len(set(value)) != len(value):
-            raise ValueError("a type is listed twice")
-        return value
+WebhookTarget = WebhookSection  # the config's model: one type for the job and the file
 
 
 class WebhookSecretError(ValueError):

@@ -28,6 +28,20 @@ def register(subparsers: Any) -> None:
         )  # fmt: skip
     run.set_defaults(handler=run_command)
     check.set_defaults(handler=check_command)
+    operator = commands.add_parser(
+        "operator", help="add an operator of the centre's console (asks for the password)"
+    )
+    operator.add_argument("login")
+    operator.add_argument("--role", choices=["operator", "viewer"], default="operator")
+    operator.add_argument("--language", default="en")
+    operator.add_argument(
+        "--password-stdin", action="store_true",
+        help="read the password from stdin (scripts, the demo)",
+    )  # fmt: skip
+    operator.add_argument(
+        "--config", dest="centre_config", type=Path, default=DEFAULT_CENTRE_CONFIG
+    )
+    operator.set_defaults(handler=operator_command)
     token = commands.add_parser(
         "token", help="a new API token for a CIS client: the token, and the hash for the config"
     )
@@ -57,4 +71,30 @@ def token_command(_args: argparse.Namespace, _context: CliContext) -> int:
     token = secrets.token_urlsafe(32)
     print(f"token (give it to the client, once): {token}", file=sys.stdout)
     print(f'token_sha256 = "{token_sha256(token)}"  # for [[api.clients]] in the config')
+    return 0
+
+
+def operator_command(args: argparse.Namespace, _context: CliContext) -> int:
+    import getpass
+
+    from centre.console.operators import OperatorError, add_operator
+    from centre.store import open_centre_database
+
+    config = _config(args)
+    if args.password_stdin:
+        password = sys.stdin.readline().rstrip("\n")
+    else:
+        password = getpass.getpass(f"password for {args.login}: ")
+        if password != getpass.getpass("again: "):
+            print("the two passwords differ; nothing changed", file=sys.stderr)
+            return 1
+    engine = open_centre_database(config.centre.database)
+    try:
+        added = add_operator(engine, args.login, password, args.role, language=args.language)
+    except OperatorError as error:
+        print(error, file=sys.stderr)
+        return 1
+    finally:
+        engine.dispose()
+    print(f"operator {added.login} ({added.role.value}) added")
     return 0

@@ -33,6 +33,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -40,6 +41,24 @@ from typing import Any
 
 from drivers.sim.live_lane import LiveLane
 from edge.cli.context import CliContext
+from edge.cli.demo_centres import (
+    CN_CIS,
+    DEMO_OPERATOR,
+    DEMO_OPERATOR_PASSWORD,
+    ENTRY_OFFICE,
+    KG_CIS,
+    KG_ROUTING,
+    KZ_CIS,
+    KZ_ROUTING,
+    Centre,
+    centre_access,
+    centre_config,
+    cie_partner,
+    drop_files,
+    fetch_events,
+    sie_partner,
+    submit_through_api,
+)
 from edge.cli.demo_lane import (
     LiveTraffic,
     PostLane,
@@ -61,20 +80,16 @@ from edge.officers import (
 )
 from edge.plates import canonical_key
 from edge.store import open_database
+from edge.store.database import DATABASE_NAME
 from edge.synthetic import Scenario, arrivals, generate_day
 from edge.timeutil import utcnow
 from provisioning.identity.fleet import Fleet, make_fleet
-from provisioning.identity.trust import TrustStore
-from sync.apply import acknowledger, appliers
 from sync.broker_config import BrokerConfig, TlsListener, TopicAccess
 from sync.broker_process import MosquittoBroker, free_port
-from sync.inbox import Inbox
-from sync.messages import ExitConfirmationMessage, ManifestMessage, Message
+from sync.messages import ExitConfirmationMessage, Message
 from sync.outbox import Outbox, Route, Signer
-from sync.setup import key_lookup
-from sync.transport import PeerLink, PeerSettings
 
-CIS, EXIT, ENTRY = "KZ-CIS", "KZ-NURZHOLY-1", "KG-TORUGART-1"
+EXIT, ENTRY = "KZ-NURZHOLY-1", "KG-TORUGART-1"
 CAMERA_TRUCKS = 12
 TIMEOUT_S = 120.0
 PACE_S = 30.0  # while serving: seconds between one truck leaving a lane and the next arriving
@@ -171,6 +186,17 @@ def kiosk_port(wanted: int) -> int:
                 return free_port()
             return wanted
     return free_port()
+
+
+def _counted(outcomes: dict[str, int]) -> str:
+    return ", ".join(f"{n} {outcome}" for outcome, n in sorted(outcomes.items()))
+
+
+def _refs(post: Post) -> set[str]:
+    import sqlite3
+
+    with sqlite3.connect(post.data_dir / DATABASE_NAME) as db:
+        return {ref for (ref,) in db.execute("SELECT ref FROM manifests")}
 
 
 def wait_until(condition: Callable[[], bool], what: str) -> None:
@@ -285,80 +311,117 @@ class Crossing:
         self.exit_records: list[Manifest] = []  # the day's records, sent to the exit post
 
     def run(self) -> int:
-        print(f"== a crossing of two posts, in {self.root}")
-        fleet = make_fleet(self.root / "fleet", [CIS, EXIT, ENTRY])
-        print(f"fleet PKI: a CA each for KZ and KG; identities for {CIS}, {EXIT}, {ENTRY}")
-        access = tuple(TopicAccess.for_node(n) for n in (CIS, EXIT, ENTRY))
-        tls = TlsListener(port=0, cafiles=(fleet.ca_bundle,), certfile=fleet.broker_cert,
-                          keyfile=fleet.broker_key)  # fmt: skip
+        print(f"== a crossing of two posts and three national centres, in {self.root}")
+        nodes = [KZ_CIS, KG_CIS, CN_CIS, EXIT, ENTRY]
+        fleet = make_fleet(self.root / "fleet", nodes)
+        print(f"fleet PKI: a CA each for KZ, KG and CN; identities for {', '.join(nodes)}")
         serve = self.options.serve
         previous = {sig: signal.signal(sig, _interrupted) for sig in STOP_SIGNALS}
         try:
             with contextlib.ExitStack() as stack:
-                broker = stack.enter_context(
-                    MosquittoBroker(BrokerConfig(tls=tls, access=access), self.root / "broker")
-                )
-                print(f"mosquitto on 127.0.0.1:{broker.port}: mutual TLS, each node writes "
-                      "only under its own topics")  # fmt: skip
+                kz_broker = stack.enter_context(self._broker(fleet, "KZ", (
+                    centre_access(KZ_CIS), TopicAccess.for_node(EXIT),
+                    TopicAccess.for_node(KG_CIS))))  # fmt: skip
+                kg_broker = stack.enter_context(self._broker(fleet, "KG", (
+                    centre_access(KG_CIS), TopicAccess.for_node(ENTRY),
+                    TopicAccess.for_node(KZ_CIS))))  # fmt: skip
+                print(f"mosquitto for KZ on 127.0.0.1:{kz_broker.port} and for KG on "
+                      f"127.0.0.1:{kg_broker.port}: mutual TLS, each node writes only under "
+                      "its own topics")  # fmt: skip
                 # The entry post's lane camera always; the exit post's only to serve the kiosk.
                 entry_camera = stack.enter_context(LiveLane(seed=1))
                 exit_camera = stack.enter_context(LiveLane(seed=2)) if serve else None
                 exit_kiosk = kiosk_port(self.options.kiosk_port) if serve else None
                 entry_kiosk = kiosk_port(exit_kiosk + 1 if exit_kiosk else 0) if serve else None
-                exit_post = Post(self.root, fleet, EXIT, broker.port, camera=exit_camera,
+                exit_post = Post(self.root, fleet, EXIT, kz_broker.port, camera=exit_camera,
                                  kiosk=exit_kiosk)  # fmt: skip
-                entry_post = Post(self.root, fleet, ENTRY, broker.port, camera=entry_camera,
+                entry_post = Post(self.root, fleet, ENTRY, kg_broker.port, camera=entry_camera,
                                   kiosk=entry_kiosk)  # fmt: skip
-                cis = self._cis(fleet, broker.port)
-                for stop in (exit_post.stop, entry_post.stop, cis.stop):
-                    stack.callback(stop)  # run in reverse: the CIS, then the posts
+                centres = self._centres(fleet, kz_broker.port, kg_broker.port, serve)
+                for stop in (exit_post.stop, entry_post.stop, *(c.stop for c in centres)):
+                    stack.callback(stop)  # run in reverse: the centres, then the posts
                 exit_post.start()
                 entry_post.start()
                 print(f"{EXIT} and {ENTRY} are running (carec-edge run; logs in {self.root})")
-                cis.start()
-                self._play(fleet, cis, exit_post, entry_post)
+                for centre in centres:
+                    centre.start(wait_until, linked=centre.node != CN_CIS)
+                print(f"{KZ_CIS}, {KG_CIS} and {CN_CIS} are running (carec-edge centre run): "
+                      "KZ-KG a CIE link, KZ-CN a SIE link (bundles, a review queue)")  # fmt: skip
+                self._play(fleet, centres, exit_post, entry_post)
                 if serve:
-                    self._serve(exit_post, entry_post)
+                    self._serve(exit_post, entry_post, centres)
         except KeyboardInterrupt:
-            print("\nstopped: every post, the broker and the cameras are down")
+            print("\nstopped: every post, centre and broker, and the cameras are down")
             return 0
         finally:
             for sig, handler in previous.items():
                 signal.signal(sig, handler)
         return 0
 
-    def _cis(self, fleet: Fleet, port: int) -> PeerLink:
-        engine = open_database(self.root / CIS)
-        self.cis_outbox = Outbox(engine, Signer.load(fleet.nodes[CIS], CIS), [Route("*", "hub")])
-        inbox = Inbox(engine, CIS, key_lookup(TrustStore.load(fleet.trust_store)),
-                      appliers(ManifestCache(engine), self.cis_outbox),
-                      acknowledge=acknowledger(self.cis_outbox))  # fmt: skip
-        identity = fleet.nodes[CIS]
-        settings = PeerSettings("hub", "127.0.0.1", port, fleet.ca_bundle,
-                                identity / "node.crt", identity / "node.key")  # fmt: skip
-        return PeerLink(settings, CIS, self.cis_outbox, inbox.receive)
+    def _broker(
+        self, fleet: Fleet, country: str, access: tuple[TopicAccess, ...]
+    ) -> MosquittoBroker:
+        tls = TlsListener(port=0, cafiles=(fleet.ca_bundle,), certfile=fleet.broker_cert,
+                          keyfile=fleet.broker_key)  # fmt: skip
+        return MosquittoBroker(
+            BrokerConfig(tls=tls, access=access), self.root / f"broker-{country}"
+        )
 
-    def _play(self, fleet: Fleet, cis: PeerLink, exit_post: Post, entry_post: Post) -> None:
+    def _centres(self, fleet: Fleet, kz_port: int, kg_port: int, serve: bool) -> list[Centre]:
+        kz_to_cn, cn_to_kz = self.root / "sie" / "KZ-to-CN", self.root / "sie" / "CN-to-KZ"
+        ports = {node: free_port() for node in (KZ_CIS, KG_CIS, CN_CIS)}
+        # The consoles of the KZ centre and of CN's (its review queue), when serving.
+        consoles = {node: free_port() for node in (KZ_CIS, CN_CIS)} if serve else {}
+        configs = {
+            KZ_CIS: centre_config(
+                self.root, fleet, KZ_CIS, broker=kz_port, api_port=ports[KZ_CIS],
+                routing=KZ_ROUTING, drop=True, console=consoles.get(KZ_CIS),
+                partners=[cie_partner(KG_CIS, kg_port, fleet),
+                          sie_partner(CN_CIS, kz_to_cn, cn_to_kz)],
+            ),
+            KG_CIS: centre_config(
+                self.root, fleet, KG_CIS, broker=kg_port, api_port=ports[KG_CIS],
+                routing=KG_ROUTING, partners=[cie_partner(KZ_CIS, kz_port, fleet)],
+            ),
+            CN_CIS: centre_config(
+                self.root, fleet, CN_CIS, broker=None, api_port=ports[CN_CIS], routing={},
+                console=consoles.get(CN_CIS),
+                partners=[sie_partner(KZ_CIS, cn_to_kz, kz_to_cn)],
+            ),
+        }  # fmt: skip
+        return [
+            Centre(self.root, node, configs[node], ports[node], consoles.get(node))
+            for node in configs
+        ]
+
+    def _play(self, fleet: Fleet, centres: list[Centre], exit_post: Post, entry_post: Post) -> None:
+        kz, kg, cn = centres
         day = utcnow().date()
         records = generate_day(self.rng, day, self.trucks)
         self.exit_records = records
         start = time.perf_counter()
-        send: list[tuple[Message, str, str | None]] = [
-            (ManifestMessage(record=r), EXIT, None) for r in records
-        ]
-        self.cis_outbox.send_many(send)
-        cis.notify()
+        by_api, in_files = records[: len(records) // 2], records[len(records) // 2 :]
+        outcomes = submit_through_api(kz, by_api)
+        files = drop_files(kz, in_files)
         wait_until(lambda: exit_post.cache.count() >= len(records), "the CIS's records")
-        print(f"\n== {CIS} sent {len(records)} signed pre-arrival records to {EXIT}: "
-              f"applied there in {time.perf_counter() - start:.1f} s")  # fmt: skip
+        print(f"\n== the KZ customs system submitted {len(records)} pre-arrival records to "
+              f"{KZ_CIS}: {len(by_api)} through its API ({_counted(outcomes)}), "
+              f"{len(in_files)} in its drop directory ({', '.join(files)})")  # fmt: skip
+        print(f"{KZ_CIS} signed and routed them: {len(records)} to {EXIT} (applied there in "
+              f"{time.perf_counter() - start:.1f} s)")  # fmt: skip
+        to_kg = [r for r in records if ENTRY_OFFICE in (r.office_destination, r.office_border)]
+        wait_until(lambda: kg.count("SELECT count(*) FROM cis_records") >= len(to_kg),
+                   f"{KG_CIS}'s records")  # fmt: skip
+        print(f"{KZ_CIS} -> {KG_CIS} (CIE, real time): the {len(to_kg)} records for Kyrgyz "
+              f"offices, routed on to {ENTRY}")  # fmt: skip
 
         settings = MatchingConfig()
         at_exit = arrivals(self.rng, records, window=settings)
         exit_post.cache.forget_index()  # the service wrote; this view reads afresh
-        outcomes = replay(Matcher(exit_post.cache, settings), at_exit)
-        self._report(f"trucks at the exit post {EXIT}", outcomes)
+        replayed = replay(Matcher(exit_post.cache, settings), at_exit)
+        self._report(f"trucks at the exit post {EXIT}", replayed)
 
-        leaving = self._leaving(outcomes)
+        leaving = self._leaving(replayed)
         start = time.perf_counter()
         confirmations: list[tuple[Message, str, str | None]] = [
             (ExitConfirmationMessage(record=record, exited_at=utcnow(),
@@ -366,9 +429,12 @@ class Crossing:
             for record in leaving
         ]  # fmt: skip
         exit_post.outbox(fleet).send_many(confirmations)
-        wait_until(lambda: entry_post.cache.count() >= len(leaving), "the exit confirmations")
-        print(f"\n== {EXIT} sent {len(leaving)} exit confirmations to {ENTRY}: applied there "
-              f"as pre-arrival information in {time.perf_counter() - start:.1f} s")  # fmt: skip
+        refs = {record.ref for record in leaving}
+        wait_until(lambda: refs <= _refs(entry_post), "the exit confirmations")
+        print(f"\n== {EXIT} sent {len(leaving)} exit confirmations to {ENTRY}, through "
+              f"{KZ_CIS} (custody, relay) and {KG_CIS} (relay), each still signed by {EXIT}: "
+              f"applied there as pre-arrival information in "
+              f"{time.perf_counter() - start:.1f} s")  # fmt: skip
 
         hour = dt.timedelta(hours=1)  # the road between the posts
         later = [
@@ -379,7 +445,21 @@ class Crossing:
         entry_outcomes = replay(Matcher(entry_post.cache, settings), at_entry)
         self._report(f"the same trucks at the entry post {ENTRY}", entry_outcomes)
         self._camera_lane(entry_post, later)
+        self._centre_summary(kz, cn, records)
         self._status(fleet, exit_post, entry_post)
+
+    def _centre_summary(self, kz: Centre, cn: Centre, records: Sequence[Manifest]) -> None:
+        to_cn = [r for r in records if "CN" in (r.office_departure or "")[:2]
+                 or "CN" in (r.office_destination or "")[:2]]  # fmt: skip
+        held = "SELECT count(*) FROM partner_review WHERE state = 'pending'"
+        wait_until(lambda: cn.count(held) >= len(to_cn), f"{CN_CIS}'s review queue")
+        events = fetch_events(kz)
+        kinds = Counter(str(event["type"]) for event in events)
+        counted = ", ".join(f"{n} {kind}" for kind, n in sorted(kinds.items()))
+        print(f"\n== the centres: {KZ_CIS}'s event feed for its CIS holds {len(events)} events "
+              f"({counted}); "
+              f"{CN_CIS} holds {cn.count(held)} records from {KZ_CIS} in its SIE review queue, "
+              "waiting for an operator")  # fmt: skip
 
     def _camera_lane(self, post: Post, records: Sequence[Manifest]) -> None:
         """Some of the trucks again, this time past the post's lane camera: the post reads
@@ -413,11 +493,16 @@ class Crossing:
         print(f"read exactly {exact}/{len(trucks)}, matched to their record {right}/{len(trucks)}, "
               f"median {firsts[len(firsts) // 2]:.1f} s from arrival to first read")  # fmt: skip
 
-    def _serve(self, exit_post: Post, entry_post: Post) -> None:
+    def _serve(self, exit_post: Post, entry_post: Post, centres: Sequence[Centre]) -> None:
         """Keep the crossing running, trucks arriving at each post's camera, until Ctrl-C."""
         print("\n== the crossing keeps running: open a kiosk and decide on the trucks")
         for post, role in ((exit_post, "exit post"), (entry_post, "entry post")):
             print(f"kiosk of {post.node_id} ({role}): {post.kiosk_url}")
+        for centre in centres:
+            if centre.console_url:
+                print(f"console of {centre.node}: {centre.console_url}")
+        print(f"console login: {DEMO_OPERATOR} / {DEMO_OPERATOR_PASSWORD} (the SIE review "
+              f"queue is on {CN_CIS}'s console)")  # fmt: skip
         print("demo logins (id / badge / PIN):")
         for officer in DEMO_OFFICERS:
             print(f"  {officer.id:<16} {officer.badge}  {officer.pin}  ({officer.role.value})")

@@ -1,4 +1,5 @@
-"""`make demo` keeps working: the crossing of two posts, run as the README says. With
+"""`make demo` keeps working: the crossing of two posts and three national centres, run as the
+README says. With
 `--no-serve` it stops after the day's summary; without, it keeps the crossing running (both
 kiosks, trucks arriving at each post's camera) until Ctrl-C, which stops every process."""
 
@@ -22,6 +23,7 @@ from edge.officers import DEMO_MARKER
 from edge.store.database import DATABASE_NAME
 
 REPO = Path(__file__).resolve().parents[2]
+CONSOLE = re.compile(r"^console of (\S+): (http://127\.0\.0\.1:\d+/)$")
 KIOSK = re.compile(r"^kiosk of (\S+) \((?:exit|entry) post\): (http://127\.0\.0\.1:\d+/)$")
 
 
@@ -33,10 +35,25 @@ def test_the_crossing_demo_matches_trucks_on_both_sides_of_the_border(tmp_path: 
     )  # fmt: skip
     assert result.returncode == 0, result.stderr[-2000:]
     out = result.stdout
-    assert "sent 25 signed pre-arrival records to KZ-NURZHOLY-1" in out
-    confirmations = re.search(r"sent (\d+) exit confirmations to KG-TORUGART-1", out)
+    # The simulated CIS submitted through the centre's API and its drop directory (a file in
+    # each format); the centre signed and routed every record to the exit post.
+    assert "submitted 25 pre-arrival records to KZ-CIS: 12 through its API (12 accepted)" in out
+    assert "(day.jsonl, day.edi, day.xml)" in out
+    assert "KZ-CIS signed and routed them: 25 to KZ-NURZHOLY-1" in out
+    to_kg = re.search(r"KZ-CIS -> KG-CIS \(CIE, real time\): the (\d+) records", out)
+    assert to_kg is not None
+    assert int(to_kg.group(1)) >= 1
+    held = re.search(r"CN-CIS holds (\d+) records from KZ-CIS in its SIE review queue", out)
+    assert held is not None
+    assert int(held.group(1)) >= 1
+    feed = re.search(r"KZ-CIS's event feed for its CIS holds (\d+) events", out)
+    assert feed is not None
+    confirmations = re.search(
+        r"sent (\d+) exit confirmations to KG-TORUGART-1, through KZ-CIS .* and KG-CIS", out
+    )
     assert confirmations is not None
     assert int(confirmations.group(1)) >= 20
+    assert int(feed.group(1)) >= int(confirmations.group(1))  # each one in the KZ CIS's feed
     rights = [(int(a), int(b)) for a, b in re.findall(r"^right +(\d+)/(\d+)", out, re.MULTILINE)]
     assert len(rights) == 2  # the exit post's trucks, then the entry post's
     assert all(right >= 0.9 * total for right, total in rights)
@@ -140,6 +157,12 @@ def test_the_demo_serves_both_kiosks_until_ctrl_c_then_stops_every_process(
     urls = {m.group(1): m.group(2) for m in kiosks if m}
     assert set(urls) == {"KZ-NURZHOLY-1", "KG-TORUGART-1"}
     lines.wait_for(re.compile(r"^  demo-supervisor +BADGE-0002  5678  \(supervisor\)$"))
+    consoles = [CONSOLE.match(line) for line in lines.wait_for(CONSOLE, count=2)]
+    console_urls = {m.group(1): m.group(2) for m in consoles if m}
+    assert set(console_urls) == {"KZ-CIS", "CN-CIS"}
+    for url in console_urls.values():
+        with urllib.request.urlopen(f"{url}login", timeout=60) as response:
+            assert response.status == 200
     for url in urls.values():
         with urllib.request.urlopen(f"{url}login", timeout=60) as response:
             assert response.status == 200
@@ -149,8 +172,11 @@ def test_the_demo_serves_both_kiosks_until_ctrl_c_then_stops_every_process(
 
     running = session_processes(process.pid)
     assert "mosquitto" in running.values(), running
-    assert len(running) >= 4, running  # the demo, the broker, two posts (and their readers)
+    # the demo, two brokers, two posts (and their readers), three centres
+    assert len(running) >= 8, running
     process.send_signal(signal.SIGINT)  # Ctrl-C
     assert process.wait(timeout=120) == 0
-    lines.wait_for(re.compile(r"^stopped: every post, the broker and the cameras are down$"))
+    lines.wait_for(
+        re.compile(r"^stopped: every post, centre and broker, and the cameras are down$")
+    )
     assert session_processes(process.pid) == {}
