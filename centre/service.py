@@ -25,6 +25,7 @@ from typing import Any
 import orjson
 import uvicorn
 from sqlalchemy import Connection, Engine, delete, select
+from sqlalchemy.exc import SQLAlchemyError
 
 from centre.api import ApiSettings, create_api
 from centre.box_events import centre_acknowledger, centre_appliers
@@ -82,6 +83,7 @@ class CentreService:
     stop: threading.Event = field(default_factory=threading.Event)
     threads: list[threading.Thread] = field(default_factory=list)
     api_port: int | None = None  # the port the API listens on, once it does
+    api_listening: threading.Event = field(default_factory=threading.Event)
 
     @classmethod
     def build(cls, config: CentreConfig) -> CentreService:
@@ -169,6 +171,16 @@ class CentreService:
             link.stop()
         self.engine.dispose()
 
+    def database_answers(self) -> bool:
+        """A round trip to the database (the watchdog is petted only after one)."""
+        try:
+            with self.engine.connect() as conn:
+                conn.exec_driver_sql("SELECT 1")
+        except SQLAlchemyError:
+            log_event(log, logging.ERROR, "centre.database_unreachable")
+            return False
+        return True
+
     def _thread(self, name: str, target: Callable[[], None]) -> None:
         thread = threading.Thread(target=target, name=f"centre-{name}", daemon=True)
         self.threads.append(thread)
@@ -193,6 +205,7 @@ class CentreService:
         )
         sock = socket.create_server((api.host, api.port), reuse_port=False)
         self.api_port = sock.getsockname()[1]
+        self.api_listening.set()  # connections wait in the socket's backlog until uvicorn runs
         server = _Server(uvicorn.Config(app, log_config=None, access_log=False, **_tls(api)))
 
         def stop_server() -> None:
@@ -353,7 +366,8 @@ def run_centre(config: CentreConfig) -> int:
         service.start()
         systemd_notify.ready("serving")
         while not service.stop.wait(1.0):
-            systemd_notify.watchdog()
+            if service.database_answers():
+                systemd_notify.watchdog()
     finally:
         systemd_notify.stopping()
         service.close()

@@ -26,6 +26,15 @@ def register(subparsers: Any) -> None:
             "--config", dest="centre_config", type=Path, default=DEFAULT_CENTRE_CONFIG,
             help=f"the centre's TOML config (default {DEFAULT_CENTRE_CONFIG})",
         )  # fmt: skip
+    exchange = commands.add_parser(
+        "exchange", help="exchange signed bundles with a SIE partner now (by hand, not waiting "
+        "for the schedule): read what it left, write what it has not confirmed",
+    )  # fmt: skip
+    exchange.add_argument("partner", help="the partner's country, e.g. CN")
+    exchange.add_argument(
+        "--config", dest="centre_config", type=Path, default=DEFAULT_CENTRE_CONFIG
+    )
+    exchange.set_defaults(handler=exchange_command)
     run.set_defaults(handler=run_command)
     check.set_defaults(handler=check_command)
     operator = commands.add_parser(
@@ -97,4 +106,23 @@ def operator_command(args: argparse.Namespace, _context: CliContext) -> int:
     finally:
         engine.dispose()
     print(f"operator {added.login} ({added.role.value}) added")
+    return 0
+
+
+def exchange_command(args: argparse.Namespace, _context: CliContext) -> int:
+    from centre.service import CentreService
+
+    config = _config(args)
+    partners = [p for p in config.partners if p.country == args.partner and p.mode == "sie"]
+    if not partners:
+        print(f"carec-edge: no SIE partner {args.partner!r} in {args.centre_config}",
+              file=sys.stderr)  # fmt: skip
+        return 2
+    service = CentreService.build(config)
+    try:
+        written, read = service.exchange_bundles(partners[0])
+    finally:
+        service.engine.dispose()
+    print(f"read {read} bundle(s) from {partners[0].bundle_in}; "
+          + (f"wrote {written}" if written else "nothing to write"))  # fmt: skip
     return 0
