@@ -104,12 +104,18 @@ class RecordDesk:
         work = _Batch()
         results = [self._submit_one(conn, r, source, work, partners) for r in batch]
         self._finish(conn, work)
+        # One line a batch (a drop file of 100,000 records is 100 of them), each record at DEBUG.
+        counts: dict[str, int] = {}
         for result in results:
+            counts[result.outcome.value] = counts.get(result.outcome.value, 0) + 1
             log_event(
-                log, logging.INFO, "record." + result.outcome.value, issuer=result.issuer,
+                log, logging.DEBUG, "record." + result.outcome.value, issuer=result.issuer,
                 ref=result.ref, version=result.version, boxes=len(result.routed_to),
                 source=source,
             )  # fmt: skip
+        if results:
+            outcomes = " ".join(f"{outcome}={n}" for outcome, n in sorted(counts.items()))
+            log_event(log, logging.INFO, "records.submitted", source=source, outcomes=outcomes)
         return results
 
     def cancel(self, issuer: str, ref: str, source: str, conn: Connection | None = None) -> Result:
