@@ -1,7 +1,7 @@
 """The centre's operators' console: a web app (FastAPI, Jinja2 templates, nothing loaded from
-elsewhere) where operators log in and watch the boxes the centre routes to and their backlog,
-inspect, re-verify, release or discard quarantined messages, trace one record from the CIS
-through the boxes, and approve or reject the partner records of the SIE review queue. Every
+elsewhere) where operators log in and watch the centre's links (broker, relay, partners) and the boxes
+it routes to with their backlog, inspect, re-verify, release or discard quarantined messages,
+trace one record from the CIS through the boxes, and approve or reject the partner records of the SIE review queue. Every
 action is audited with its reason (`centre.console.audit`).
 
 `centre.console.app.create_console` builds the app; `centre.console.operators.add_operator`

@@ -5,7 +5,7 @@ elsewhere; every state change needs a session, its CSRF token and, to act, the o
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
 from argon2 import PasswordHasher
@@ -22,6 +22,7 @@ from centre.console import routes_auth, routes_pages, routes_quarantine, routes_
 from centre.console.audit import ReasonError
 from centre.console.i18n import Catalogs
 from centre.console.operators import OperatorStore
+from centre.console.overview import LinkState
 from centre.console.quarantine import QuarantineDesk, QuarantineError, Reverifier
 from centre.console.sessions import COOKIE_NAME, Clock, LoginGuard, SessionStore, wall_clock
 from centre.console.settings import ConsoleSettings
@@ -64,12 +65,14 @@ def create_console(
     centre_id: str = "",
     routing: Mapping[str, Sequence[str]] | None = None,
     review: ReviewQueue | None = None,
+    links: Callable[[], Sequence[LinkState]] | None = None,
     clock: Clock = wall_clock,
     hasher: PasswordHasher | None = None,
 ) -> FastAPI:
     """The console over the centre's migrated database. `reverify` is the centre's inbox (built
     with its key lookup and appliers): without it, quarantine can be read and discarded, not
-    re-verified or released. `review` carries the partner link's `on_approved`."""
+    re-verified or released. `review` carries the partner link's `on_approved`. `links` gives
+    the service's links as they are now (`centre.console.link_states`), asked at each overview."""
     settings = settings or ConsoleSettings()
     app = FastAPI(
         title="carec-edge centre console", docs_url=None, redoc_url=None, openapi_url=None
@@ -86,6 +89,7 @@ def create_console(
         templates=make_templates(),
         quarantine=QuarantineDesk(engine, reverify),
         review=review or ReviewQueue(engine),
+        links=links,
     )
     for module in (routes_auth, routes_pages, routes_quarantine, routes_review):
         app.include_router(module.router)

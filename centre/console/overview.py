@@ -1,6 +1,7 @@
-"""The overview: each box the centre routes to (from the routing table and from where its
-outbox sends), its backlog (messages not yet delivered, and the oldest one's age) and its last
-contact (the latest message from it the centre applied).
+"""The overview: the centre's links (its broker, the relay, each partner's CIE link or SIE
+bundles) with their state, and each box the centre routes to (from the routing table and from
+where its outbox sends), its backlog (messages not yet delivered, and the oldest one's age) and
+its last contact (the latest message from it the centre applied).
 
 Cheap at scale: destinations come from the sender's stream table and last contact from the
 receiver's stream positions (a few rows per box), each followed into its indexed table."""
@@ -10,9 +11,11 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Literal
 
 from sqlalchemy import Connection, Engine, and_, func, or_, select, tuple_
 
+from centre.console.i18n import N_
 from edge.store.schema import inbox_applied, outbox, peer_events, stream_positions, stream_sequences
 from sync.inbox import UNORDERED_TYPES
 from sync.outbox import UNCONFIRMED
@@ -36,6 +39,33 @@ class BoxState:
 
     def oldest_age(self, now: dt.datetime) -> dt.timedelta | None:
         return None if self.oldest is None else now - self.oldest
+
+
+LinkKind = Literal["broker", "relay", "cie", "sie"]
+# What each kind is, as the operator reads it (translated when shown).
+LINK_KINDS: dict[str, str] = {
+    "broker": N_("broker (this country's boxes)"),
+    "relay": N_("relay (exits for partners)"),
+    "cie": N_("CIE (partner's broker)"),
+    "sie": N_("SIE (file bundles)"),
+}
+
+
+@dataclass(frozen=True)
+class LinkState:
+    """One link as the service sees it now. An SIE partner has no connection (`connected` is
+    None) and no counters of its own: its bundles' times say how it goes."""
+
+    name: str
+    kind: LinkKind
+    partner: str | None = None  # the partner centre's node id: its backlog is its box row
+    connected: bool | None = None
+    published: int = 0
+    received: int = 0
+    quarantined: int = 0
+    reconnects: int = 0
+    last_bundle_read: dt.datetime | None = None
+    last_bundle_written: dt.datetime | None = None
 
 
 def _offices_of(routing: Mapping[str, Sequence[str]]) -> dict[str, list[str]]:

@@ -1,4 +1,5 @@
-"""The pages that only read: the overview of the boxes, and the trace of one record."""
+"""The pages that only read: the overview of the links and boxes, the trace of one record, and
+the audit."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, Response
 
 from centre.console.audit import audit_entries
-from centre.console.overview import box_states
+from centre.console.overview import LINK_KINDS, box_states
 from centre.console.trace import trace
 from centre.console.web import Who, console_of, render
 from edge.timeutil import utcnow
@@ -19,8 +20,13 @@ router = APIRouter()
 @router.get("/", response_class=HTMLResponse)
 def overview(request: Request, who: Who) -> Response:
     console = console_of(request)
+    boxes = box_states(console.engine, console.centre_id, console.routing)
     context = {
-        "boxes": box_states(console.engine, console.centre_id, console.routing),
+        "links": list(console.links()) if console.links is not None else None,
+        "link_kinds": LINK_KINDS,
+        # A partner's backlog is its box row (messages to its centre): shown on its link too.
+        "backlog_of": {box.node: box.backlog for box in boxes},
+        "boxes": boxes,
         "now": utcnow(),
         "quarantined": console.quarantine.count(),
         "pending_reviews": len(console.review.pending()),

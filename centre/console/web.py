@@ -4,7 +4,7 @@ the browser's word), their role, CSRF checks, and rendering a template in their 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any
@@ -16,6 +16,7 @@ from sqlalchemy import Engine
 
 from centre.console.i18n import LANGUAGES, Catalogs
 from centre.console.operators import Operator, OperatorStore
+from centre.console.overview import LinkState
 from centre.console.quarantine import QuarantineDesk
 from centre.console.sessions import COOKIE_NAME, LoginGuard, Session, SessionStore, csrf_matches
 from centre.console.settings import ConsoleSettings
@@ -51,6 +52,7 @@ class Console:
     templates: Environment
     quarantine: QuarantineDesk
     review: ReviewQueue
+    links: Callable[[], Sequence[LinkState]] | None = None  # None: the overview shows no links
 
 
 @dataclass(frozen=True)
