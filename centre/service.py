@@ -31,6 +31,7 @@ from centre.api import ApiSettings, create_api
 from centre.box_events import centre_acknowledger, centre_appliers
 from centre.config import ApiSection, CentreConfig, PartnerSection
 from centre.console.app import create_console
+from centre.console.link_states import link_states
 from centre.drop_directory import DropDirectory
 from centre.partner_inbox import Relaying, apply_partner_message, partner_appliers
 from centre.records import RecordDesk
@@ -222,6 +223,7 @@ class CentreService:
         app = create_console(
             self.engine, console, self.inbox, centre_id=self.config.centre.id,
             routing=self.config.routing, review=self.review,
+            links=lambda: link_states(self.links, self.config.partners),
         )  # fmt: skip
         sock = socket.create_server((console.host, console.port), reuse_port=False)
         tls: dict[str, Any] = {}
