@@ -5,7 +5,7 @@ an operator approves or rejects each one with a reason (the console's review pag
 received and the record it carries. `ReviewQueue.approve` hands the held item (its envelope
 bytes and where it came from) to `on_approved` in the transaction that records the approval,
 so a record is applied exactly when it is approved; `reject` keeps it, rejected, with why.
-Every decision is audited (`centre.console.audit`) in the same transaction.
+Every decision is audited (`centre.audit`) in the same transaction.
 """
 
 from __future__ import annotations
@@ -19,8 +19,7 @@ from enum import StrEnum
 from sqlalchemy import Connection, Engine, Row, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
-from centre.console.audit import audit, checked_reason
-from centre.console.envelope_view import message_id_of
+from centre.audit import audit, checked_reason
 from centre.store.schema import partner_review
 from edge.logs import log_event
 from edge.manifest import Manifest
@@ -74,14 +73,13 @@ def hold(
     envelope_bytes: bytes,
     record: Manifest,
     *,
-    message_id: str | None = None,
+    message_id: str,
 ) -> int:
     """Hold a partner's record for review, in the caller's transaction; the item's id. The same
-    message held again (a bundle sent twice) is the item already held. `message_id` defaults to
-    the envelope's own `id` (the caller has verified the envelope)."""
-    message_id = message_id or message_id_of(envelope_bytes)
+    message held again (a bundle sent twice) is the item already held. `message_id` is the
+    envelope's own `id` (the caller has verified the envelope)."""
     if not message_id:
-        raise ReviewError(f"partner {partner}: the envelope names no message id; pass message_id")
+        raise ReviewError(f"partner {partner}: no message id to hold the envelope under")
     existing = _id_of(conn, message_id)
     if existing is not None:
         return existing

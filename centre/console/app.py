@@ -18,8 +18,8 @@ from starlette.concurrency import run_in_threadpool
 from starlette.middleware.trustedhost import TrustedHostMiddleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from centre.audit import ReasonError
 from centre.console import routes_auth, routes_pages, routes_quarantine, routes_review
-from centre.console.audit import ReasonError
 from centre.console.i18n import Catalogs
 from centre.console.operators import OperatorStore
 from centre.console.overview import LinkState

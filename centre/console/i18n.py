@@ -14,11 +14,13 @@ from pathlib import Path
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 
+from centre.config import CONSOLE_LANGUAGES
+
 LOCALE_DIR = Path(__file__).parent / "locale"
 DOMAIN = "console"
 
 # Each language by its name in itself.
-LANGUAGES = {"en": "English", "ru": "Русский"}
+LANGUAGES = CONSOLE_LANGUAGES
 
 
 def N_(message: str) -> str:  # noqa: N802 - gettext's name: marks a msgid, translated later

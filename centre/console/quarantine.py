@@ -19,7 +19,7 @@ from typing import Protocol
 
 from sqlalchemy import Engine, delete, func, select
 
-from centre.console.audit import audit, checked_reason
+from centre.audit import audit, checked_reason
 from centre.console.envelope_view import DecodedPart, decode_envelope
 from edge.logs import log_event
 from edge.store.schema import quarantine

@@ -8,7 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, Response
 
-from centre.console.audit import audit_entries
+from centre.audit import audit_entries
 from centre.console.overview import LINK_KINDS, box_states
 from centre.console.trace import trace
 from centre.console.web import Who, console_of, render

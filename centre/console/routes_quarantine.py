@@ -9,7 +9,7 @@ from fastapi import APIRouter, Form, Request
 from fastapi import Path as PathParam
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from centre.console.audit import MAX_REASON_CHARS, audit_entries
+from centre.audit import MAX_REASON_CHARS, audit_entries
 from centre.console.web import Acting, Who, console_of, render
 
 router = APIRouter()

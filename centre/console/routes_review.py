@@ -9,7 +9,7 @@ from fastapi import APIRouter, Form, Request
 from fastapi import Path as PathParam
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from centre.console.audit import MAX_REASON_CHARS
+from centre.audit import MAX_REASON_CHARS
 from centre.console.envelope_view import decode_envelope
 from centre.console.web import Acting, Who, console_of, render
 

@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Connection, insert, select
 
-from centre.console.audit import ReasonError
+from centre.audit import ReasonError
+from centre.console.envelope_view import message_id_of
 from centre.review_queue import Held, ReviewError, ReviewQueue, ReviewState, hold
 from centre.store.schema import record_history
 from edge.manifest import Manifest, parse_manifest
@@ -45,7 +46,10 @@ def hold_records(centre: Centre, tmp_path: Path, refs: list[str]) -> dict[str, t
         for index, ref in enumerate(refs):
             manifest = partner_record(ref)
             envelope = signed(centre, tmp_path / f"partner-{index}", manifest).data
-            held[ref] = (hold(conn, PARTNER, envelope, manifest), envelope)
+            held[ref] = (
+                hold(conn, PARTNER, envelope, manifest, message_id=message_id_of(envelope) or ""),
+                envelope,
+            )
     return held
 
 
@@ -178,9 +182,9 @@ def test_the_same_message_held_twice_is_held_once(centre: Centre, tmp_path: Path
     manifest = partner_record("KG-REF-5")
     envelope = signed(centre, tmp_path / "partner", manifest).data
     with centre.engine.begin() as conn:
-        first = hold(conn, PARTNER, envelope, manifest)
+        first = hold(conn, PARTNER, envelope, manifest, message_id=message_id_of(envelope) or "")
     with centre.engine.begin() as conn:
-        second = hold(conn, PARTNER, envelope, manifest)
+        second = hold(conn, PARTNER, envelope, manifest, message_id=message_id_of(envelope) or "")
     assert first == second
     assert [h.id for h in ReviewQueue(centre.engine).pending()] == [first]
 
