@@ -6,6 +6,7 @@ import sys
 
 from tests.bench import (
     bench_camera,
+    bench_centre,
     bench_codes,
     bench_kiosk,
     bench_matching,
@@ -24,6 +25,7 @@ BENCHMARKS = [
     bench_codes,
     bench_camera,
     bench_proxy,
+    bench_centre,
 ]
 
 
