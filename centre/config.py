@@ -98,6 +98,13 @@ class BrokerSection(_Section):
     shared_group: Annotated[str, Field(pattern=r"^[a-z0-9_-]{1,32}$")] = "centre"
     redeliver_after_s: Annotated[float, Field(ge=1, le=24 * 3600)] = 60.0
     gap_timeout_s: Annotated[float, Field(ge=1, le=7 * 24 * 3600)] = 600.0
+    # How long the broker keeps an instance's session while it is away. mosquitto goes on
+    # handing an absent instance its share of the boxes' messages until then, and they reach
+    # the centre only when the boxes send them again (after redeliver_after_s, half each time).
+    # 0: an instance that goes is out of the group at once; what it held comes back from the
+    # boxes' outboxes. Raise it only for a single instance that should find its queue after a
+    # restart.
+    session_expiry_s: Annotated[int, Field(ge=0, le=7 * 24 * 3600)] = 0
 
 
 class ApiClient(_Section):

@@ -115,6 +115,7 @@ class CentreService:
                 BROKER_PEER, broker.host, broker.port, broker.ca_file, identity / "node.crt",
                 identity / "node.key", shared_group=broker.shared_group,
                 client_id=f"{centre.id}-{centre.instance}",
+                session_expiry_s=broker.session_expiry_s,
             )  # fmt: skip
             service.links.append(PeerLink(settings, centre.id, outbox, inbox.receive))
             if partners:

@@ -88,6 +88,10 @@ class PeerSettings:
     # group, and the broker hands each message to one of them.
     shared_group: str | None = None
     client_id: str | None = None  # default: the node id
+    # How long the broker keeps this link's session, and queues what is addressed to it, while
+    # it is away. A shared subscription's member wants it short: mosquitto hands an absent
+    # member its share of the group's messages until its session expires.
+    session_expiry_s: int = SESSION_EXPIRY_S
     # Topic filters to take instead of what is addressed to the node (the centre's relay tap).
     subscriptions: tuple[str, ...] | None = None
 
@@ -164,7 +168,7 @@ class PeerLink:
         if self.outbox is not None:
             self.outbox.requeue_inflight(self.settings.name)  # what a previous run left in flight
         properties = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
-        properties.SessionExpiryInterval = SESSION_EXPIRY_S
+        properties.SessionExpiryInterval = self.settings.session_expiry_s
         properties.ReceiveMaximum = RECEIVE_MAXIMUM
         self._client.connect_async(
             self.settings.host,
