@@ -33,6 +33,7 @@ from centre.store.schema import record_routes, records
 from edge.manifest import Manifest
 from edge.store.schema import outbox
 from edge.synthetic import generate_day
+from edge.timeutil import format_utc, utcnow
 from provisioning.identity.fleet import Fleet
 from sync.outbox import Outbox, Route, Signer
 
@@ -157,7 +158,7 @@ def copy_baseline(url: str, batch: Sequence[Manifest]) -> dict[str, Any]:
     table shaped like the centre's `records` (its columns, keys and indexes), one transaction;
     the rows are built before the clock."""
     engine = open_centre_database(url)  # the centre's schema, for `LIKE cis_records`
-    now = dt.datetime.now(dt.UTC)
+    now = format_utc(utcnow())  # as the centre's UtcTime columns hold it
     rows = [(r.issuer, r.ref, r.version, "active", r.to_json(), "copy", now, now) for r in batch]
     raw = engine.raw_connection()
     try:
@@ -181,4 +182,4 @@ def copy_baseline(url: str, batch: Sequence[Manifest]) -> dict[str, Any]:
         engine.dispose()
     if stored is None or stored[0] != len(batch):
         raise RuntimeError(f"COPY baseline: {stored} rows of {len(batch)}")
-    return {"seconds": round(seconds, 2), "records_per_s": round(len(batch) / seconds)}
+    return {"seconds": round(seconds, 3), "records_per_s": round(len(batch) / seconds)}
