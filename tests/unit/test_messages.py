@@ -79,6 +79,8 @@ def test_the_registry_has_every_type_with_its_priority_class() -> None:
         "arrival": Priority.OPERATIONAL,
         "decision": Priority.EVIDENCE,
         "exit_confirmation": Priority.EVIDENCE,
+        "manifest_withdrawal": Priority.OPERATIONAL,  # with the records it withdraws
+        "relay": Priority.EVIDENCE,  # carries exit confirmations: never dropped
         "ack": Priority.OPERATIONAL,
         "telemetry": Priority.TELEMETRY,
     }
