@@ -23,6 +23,7 @@ import argparse
 import json
 import sys
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -49,10 +50,10 @@ def ratio(ours: dict[str, Any], baseline: dict[str, Any]) -> float:
     return round(float(ours["records_per_s"]) / float(baseline["records_per_s"]), 4)
 
 
-def ingest(records: int, api_records: int, seed: int, parts: set[str]) -> list[dict[str, Any]]:
-    out: list[dict[str, Any]] = []
+def ingest(records: int, api_records: int, seed: int, parts: set[str]) -> Iterator[dict[str, Any]]:
+    """Each part's result as soon as it is measured."""
     if not parts:
-        return out
+        return
     batch = make_records(seed, max(records, api_records))
     with tempfile.TemporaryDirectory() as tmp, postgres_server() as postgres:
         root = Path(tmp)
@@ -63,7 +64,7 @@ def ingest(records: int, api_records: int, seed: int, parts: set[str]) -> list[d
             copy = copy_baseline(postgres.create_database(), batch[:records])
             on_postgres = drop_ingest(postgres.create_database(), fleet, source, root / "pg")
             on_sqlite = drop_ingest(f"sqlite:///{root}/centre.sqlite3", fleet, source, root / "sq")
-            out.append({
+            yield {
                 "benchmark": "centre_ingest_drop", "records": records, "seed": seed,
                 "file_bytes": size, "records_per_transaction": CHUNK, "routing": ROUTING,
                 "postgresql": on_postgres, "baseline_copy_postgresql": copy,
@@ -72,19 +73,18 @@ def ingest(records: int, api_records: int, seed: int, parts: set[str]) -> list[d
                 "routed (one manifest message per box), moved to done/; COPY: the records' "
                 "JSON text and key columns into a table LIKE cis_records, rows built before "
                 "the clock, one transaction",
-            })  # fmt: skip
+            }  # fmt: skip
         if "api" in parts:
             copy = copy_baseline(postgres.create_database(), batch[:api_records])
             over_http = api_ingest(postgres.create_database(), fleet, batch[:api_records])
-            out.append({
+            yield {
                 "benchmark": "centre_ingest_api", "records": api_records, "seed": seed,
                 "records_per_request": API_BATCH, "postgresql": over_http,
                 "baseline_copy_postgresql": copy, "ratio_to_copy": ratio(over_http, copy),
                 "measures": "POST /v1/records over HTTP on loopback (uvicorn, one client, "
                 "requests one after another, bodies built before the clock) to the last "
                 "response",
-            })  # fmt: skip
-    return out
+            }  # fmt: skip
 
 
 def main(argv: list[str] | None = None) -> int:
