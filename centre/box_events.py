@@ -54,6 +54,17 @@ def feed_events(conn: Connection, envelopes: Sequence[Envelope]) -> None:
     )  # fmt: skip
 
 
+def box_events(conn: Connection, envelopes: Sequence[Envelope]) -> None:
+    """A batch's events, whatever their mix: the feed's in one statement, the telemetry's in
+    another (one applier for both, so the inbox's run is not cut at every change of type)."""
+    feed = [e for e in envelopes if e.type in FEED_TYPES]
+    telemetry = [e for e in envelopes if e.type == "telemetry"]
+    if feed:
+        feed_events(conn, feed)
+    if telemetry:
+        record_events(conn, telemetry)
+
+
 def centre_appliers(
     outbox: Outbox, partners: Mapping[str, Applier] | None = None
 ) -> Mapping[str, Applier]:
@@ -64,9 +75,9 @@ def centre_appliers(
         ids = [i for e in envelopes if isinstance(e.payload, AckMessage) for i in e.payload.ids]
         outbox.delivered(conn, ids)
 
-    appliers: dict[str, Applier] = {kind: Effects(feed_events) for kind in FEED_TYPES}
+    events = Effects(box_events)  # one instance: a batch's events are one run
+    appliers: dict[str, Applier] = dict.fromkeys((*FEED_TYPES, "telemetry"), events)
     appliers["ack"] = Effects(acks)
-    appliers["telemetry"] = Effects(record_events)
     appliers.update(partners or {})
     return appliers
 

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import Connection, Engine, Row, insert, select, update
+from sqlalchemy import Connection, Engine, Row, insert, select, tuple_, update
 
 from centre.routing import Routing
 from centre.store.schema import record_history, record_routes, records
@@ -74,12 +74,30 @@ class StoredRecord:
     source: str
 
 
+_Key = tuple[str, str]  # (issuer, ref)
+_Stored = Row[Any, Any, Any, Any, Any, Any]  # id, version, state, record, issuer, ref
+_STORED = select(
+    records.c.id, records.c.version, records.c.state, records.c.record, records.c.issuer,
+    records.c.ref,
+)  # fmt: skip
+STORED_LOOKUP = 500  # keys one lookup of stored records names at most
+
+
 @dataclass
 class _Batch:
-    """What one submission sends, in order, with the rows it writes."""
+    """What one submission sends, in order, with the rows it writes: written together at the
+    end (`RecordDesk._finish`), a few statements a submission rather than several a record."""
 
+    stored: dict[_Key, _Stored] = field(default_factory=dict)  # locked, read once
+    seen: set[_Key] = field(default_factory=set)
+    new_records: list[dict[str, object]] = field(default_factory=list)
     messages: list[tuple[Message, str, str | None]] = field(default_factory=list)
+    # Route rows, each with the index in `messages` of the message that carries it.
+    routes: list[tuple[dict[str, object], int]] = field(default_factory=list)
     history: list[dict[str, object]] = field(default_factory=list)
+
+    def written(self) -> None:
+        self.new_records, self.messages, self.routes, self.history = [], [], [], []
 
 
 class RecordDesk:
@@ -101,7 +119,7 @@ class RecordDesk:
         if conn is None:
             with self.engine.begin() as own:
                 return self.submit(batch, source, own, partners=partners)
-        work = _Batch()
+        work = _Batch(stored=self._stored_many(conn, batch))
         results = [self._submit_one(conn, r, source, work, partners) for r in batch]
         self._finish(conn, work)
         # One line a batch (a drop file of 100,000 records is 100 of them), each record at DEBUG.
@@ -174,7 +192,13 @@ class RecordDesk:
         self, conn: Connection, record: Manifest, source: str, work: _Batch, partners: bool
     ) -> Result:
         issuer, ref, version = record.issuer, record.ref, record.version
-        row = self._stored(conn, issuer, ref)
+        if (issuer, ref) in work.seen:
+            # The same record twice in one submission: what came before it is written first.
+            self._finish(conn, work)
+            row = self._stored(conn, issuer, ref)
+        else:
+            row = work.stored.get((issuer, ref))
+        work.seen.add((issuer, ref))
         text = record.to_json()
         now = utcnow()
         if row is not None:
@@ -190,32 +214,34 @@ class RecordDesk:
             )
             outcome = Outcome.AMENDED
         else:
-            conn.execute(
-                insert(records).values(
-                    issuer=issuer, ref=ref, version=version, state="active", record=text,
-                    source=source[:200], received_at=now, updated_at=now,
-                )
-            )  # fmt: skip
+            work.new_records.append({
+                "issuer": issuer, "ref": ref, "version": version, "state": "active",
+                "record": text, "source": source[:200], "received_at": now, "updated_at": now,
+            })  # fmt: skip
             outcome = Outcome.ACCEPTED
         work.history.append(_event(issuer, ref, version, outcome.value, source))
         nodes = self.routing.nodes_for(record, partners=partners)
         held = self._held_by(conn, issuer, ref) if row is not None else []
         gone = [node for node in held if node not in nodes]
         self._withdraw(conn, issuer, ref, version, gone, "NOT_CONCERNED", work)
-        self._route(conn, record, nodes, work)
+        self._route(conn, record, nodes, work, replace=row is not None)
         unserved = self.routing.unserved(record)
         if unserved:
             detail = "no box serves " + ", ".join(unserved)
             work.history.append(_event(issuer, ref, version, "unserved", detail))
         return Result(issuer, ref, version, outcome, tuple(nodes), tuple(gone), (), tuple(unserved))
 
-    def _route(self, conn: Connection, record: Manifest, nodes: list[str], work: _Batch) -> None:
+    def _route(
+        self, conn: Connection, record: Manifest, nodes: list[str], work: _Batch, replace: bool
+    ) -> None:
         if not nodes:
             return
         message = ManifestMessage(record=record)
         for node in nodes:
             work.messages.append((message, node, self._stream(node)))
-        self._set_routes(conn, record.issuer, record.ref, record.version, nodes, "held")
+        self._set_routes(
+            conn, record.issuer, record.ref, record.version, nodes, "held", work, replace
+        )
         work.history.append(
             _event(record.issuer, record.ref, record.version, "routed", ", ".join(nodes))
         )
@@ -229,7 +255,7 @@ class RecordDesk:
         message = ManifestWithdrawalMessage(issuer=issuer, ref=ref, version=version, reason=reason)
         for node in nodes:
             work.messages.append((message, node, self._stream(node)))
-        self._set_routes(conn, issuer, ref, version, nodes, "withdrawn")
+        self._set_routes(conn, issuer, ref, version, nodes, "withdrawn", work, replace=True)
         work.history.append(_event(issuer, ref, version, "withdrawn", ", ".join(nodes)))
 
     def _stream(self, node: str) -> str:
@@ -238,42 +264,51 @@ class RecordDesk:
         return default_stream(self.node_id, node, ManifestMessage.TYPE)
 
     def _set_routes(
-        self, conn: Connection, issuer: str, ref: str, version: int, nodes: list[str], state: str
-    ) -> None:
+        self, conn: Connection, issuer: str, ref: str, version: int, nodes: list[str],
+        state: str, work: _Batch, replace: bool,
+    ) -> None:  # fmt: skip
+        """Route rows for the messages just queued (the last len(nodes)), written in `_finish`
+        with their message ids; `replace`: the record had routes, dropped here first."""
         now = utcnow()
-        key = (record_routes.c.issuer == issuer) & (record_routes.c.ref == ref)
-        conn.execute(record_routes.delete().where(key & record_routes.c.node.in_(nodes)))
-        conn.execute(
-            insert(record_routes),
-            [
-                {"issuer": issuer, "ref": ref, "node": node, "version": version,
-                 "message_id": "", "state": state, "at": now}
-                for node in nodes
-            ],
+        if replace:
+            key = (record_routes.c.issuer == issuer) & (record_routes.c.ref == ref)
+            conn.execute(record_routes.delete().where(key & record_routes.c.node.in_(nodes)))
+        first = len(work.messages) - len(nodes)
+        work.routes.extend(
+            ({"issuer": issuer, "ref": ref, "node": node, "version": version, "state": state,
+              "at": now}, first + index)
+            for index, node in enumerate(nodes)
         )  # fmt: skip
 
     def _finish(self, conn: Connection, work: _Batch) -> None:
+        if work.new_records:
+            conn.execute(insert(records), work.new_records)
         if work.messages:
             ids = self.outbox.send_many(work.messages, conn)
             # Each route row names the message that carried its latest version.
-            for (message, node, _), message_id in zip(work.messages, ids, strict=True):
-                issuer, ref = _key_of(message)
-                conn.execute(
-                    update(record_routes)
-                    .where(
-                        record_routes.c.issuer == issuer,
-                        record_routes.c.ref == ref,
-                        record_routes.c.node == node,
-                    )
-                    .values(message_id=message_id)
-                )
+            rows = [{**row, "message_id": ids[index]} for row, index in work.routes]
+            conn.execute(insert(record_routes), rows)
         if work.history:
             conn.execute(insert(record_history), work.history)
+        work.written()
 
     @staticmethod
-    def _stored(conn: Connection, issuer: str, ref: str) -> Row[Any, Any, Any, Any] | None:
-        statement = select(records.c.id, records.c.version, records.c.state, records.c.record)
-        statement = statement.where(records.c.issuer == issuer, records.c.ref == ref)
+    def _stored_many(conn: Connection, batch: Sequence[Manifest]) -> dict[_Key, _Stored]:
+        """The stored rows of a submission's records, locked in one order (two instances
+        amending overlapping records queue, never deadlock), a statement per 500."""
+        keys = sorted({(r.issuer, r.ref) for r in batch})
+        found: dict[_Key, _Stored] = {}
+        key = tuple_(records.c.issuer, records.c.ref)
+        for start in range(0, len(keys), STORED_LOOKUP):
+            part = keys[start : start + STORED_LOOKUP]
+            statement = _STORED.where(key.in_(part)).order_by(records.c.issuer, records.c.ref)
+            rows = conn.execute(statement.with_for_update())
+            found.update(((row.issuer, row.ref), row) for row in rows)
+        return found
+
+    @staticmethod
+    def _stored(conn: Connection, issuer: str, ref: str) -> _Stored | None:
+        statement = _STORED.where(records.c.issuer == issuer, records.c.ref == ref)
         # On PostgreSQL two instances amending one record queue here, one after the other.
         return conn.execute(statement.with_for_update()).first()
 
@@ -302,13 +337,6 @@ def _refusal(state: str, stored: int, same_content: bool, version: int) -> str |
     if version < stored:
         return f"version {version} is older than the stored version {stored}"
     return None
-
-
-def _key_of(message: Message) -> tuple[str, str]:
-    if isinstance(message, ManifestMessage):
-        return message.record.issuer, message.record.ref
-    assert isinstance(message, ManifestWithdrawalMessage)
-    return message.issuer, message.ref
 
 
 def _event(issuer: str, ref: str, version: int, action: str, detail: str) -> dict[str, object]:

@@ -17,6 +17,7 @@ import socket
 import ssl
 import threading
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from functools import partial
 from pathlib import Path
@@ -56,7 +57,7 @@ from sync.outbox import Outbox, Route, Signer
 from sync.relay import open_relayed
 from sync.retention import purge_sync_tables
 from sync.setup import key_lookup
-from sync.transport import PeerLink, PeerSettings
+from sync.transport import PeerLink, PeerSettings, Pipeline
 
 log = logging.getLogger(__name__)
 
@@ -84,6 +85,11 @@ class CentreService:
     stop: threading.Event = field(default_factory=threading.Event)
     threads: list[threading.Thread] = field(default_factory=list)
     api_port: int | None = None  # the port the API listens on, once it does
+    # Applies the broker link's batches, one at a time, in order, while the link verifies
+    # the next one (signatures are CPU, applying is mostly waiting on the database).
+    store: ThreadPoolExecutor = field(
+        default_factory=lambda: ThreadPoolExecutor(1, thread_name_prefix="centre-inbox")
+    )
     api_listening: threading.Event = field(default_factory=threading.Event)
 
     @classmethod
@@ -117,7 +123,9 @@ class CentreService:
                 client_id=f"{centre.id}-{centre.instance}",
                 session_expiry_s=broker.session_expiry_s,
             )  # fmt: skip
-            service.links.append(PeerLink(settings, centre.id, outbox, inbox.receive))
+            store = service.store
+            receive = Pipeline(inbox.check, lambda checked: store.submit(inbox.apply, checked))
+            service.links.append(PeerLink(settings, centre.id, outbox, receive))
             if partners:
                 tap = RelayTap(engine, outbox, key_for, partners, inbox)
                 relay = replace(
@@ -171,6 +179,7 @@ class CentreService:
             thread.join(10)
         for link in self.links:
             link.stop()
+        self.store.shutdown()
         self.engine.dispose()
 
     def database_answers(self) -> bool:

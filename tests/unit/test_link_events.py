@@ -12,7 +12,7 @@ from sync.link_events import LinkEvents
 
 
 def test_events_beyond_the_bound_are_dropped_and_counted() -> None:
-    events = LinkEvents(bound=3)
+    events = LinkEvents(bound=3, room_wait_s=0)  # no worker drains it: drop at once
     for mid in range(5):
         events.put(("puback", mid))
     assert (len(events), events.dropped) == (3, 2)
