@@ -7,6 +7,7 @@ import sys
 from tests.bench import (
     bench_camera,
     bench_centre,
+    bench_centre_formats,
     bench_codes,
     bench_kiosk,
     bench_matching,
@@ -26,6 +27,7 @@ BENCHMARKS = [
     bench_camera,
     bench_proxy,
     bench_centre,
+    bench_centre_formats,
 ]
 
 
