@@ -14,9 +14,9 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from starlette.middleware.trustedhost import TrustedHostMiddleware
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from edge.logs import log_event
+from edge.web_pieces import SecurityHeaders
 from ui_kiosk import texts
 from ui_kiosk.backend import KioskBackend, KioskError
 from ui_kiosk.body_guard import BodyGuard, not_logged_in, wants_json
@@ -86,7 +86,7 @@ def create_app(
         TrustedHostMiddleware,
         allowed_hosts=sorted({settings.host, "127.0.0.1", "localhost", *settings.allowed_hosts}),
     )
-    app.add_middleware(SecurityHeaders)
+    app.add_middleware(SecurityHeaders, headers=SECURITY_HEADERS)
     return app
 
 
@@ -167,25 +167,3 @@ async def _error_page(request: Request, code: str, status: int, minimum: str = "
         who=who,
         status_code=status,
     )
-
-
-class SecurityHeaders:
-    """Adds the security headers (CSP, nosniff, referrer only to the box, no framing, no
-    caching) to every response that does not set them itself."""
-
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-
-        async def send_with_headers(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                present = {name.lower() for name, _ in message.get("headers", [])}
-                extra = [(n, v) for n, v in SECURITY_HEADERS if n not in present]
-                message["headers"] = [*message.get("headers", []), *extra]
-            await send(message)
-
-        await self.app(scope, receive, send_with_headers)

@@ -8,12 +8,10 @@ and nothing has to be built first. A msgid missing from a catalog shows in Engli
 from __future__ import annotations
 
 import gettext
-import io
 from dataclasses import dataclass
 from pathlib import Path
 
-from babel.messages.mofile import write_mo
-from babel.messages.pofile import read_po
+from edge.web_pieces import compile_catalog
 
 LOCALE_DIR = Path(__file__).parent / "locale"
 DOMAIN = "kiosk"
@@ -45,16 +43,6 @@ LANGUAGES = {
 
 def po_path(code: str) -> Path:
     return LOCALE_DIR / code / "LC_MESSAGES" / f"{DOMAIN}.po"
-
-
-def compile_catalog(path: Path) -> gettext.GNUTranslations:
-    """A .po file as gettext translations, compiled in memory; fuzzy entries are left out."""
-    with path.open("rb") as po:
-        catalog = read_po(po)
-    buffer = io.BytesIO()
-    write_mo(buffer, catalog, use_fuzzy=False)
-    buffer.seek(0)
-    return gettext.GNUTranslations(buffer)
 
 
 class Catalogs:

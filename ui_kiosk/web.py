@@ -12,11 +12,12 @@ from typing import Annotated, Any
 from fastapi import Depends, Request
 from fastapi import Path as PathParam
 from fastapi.responses import HTMLResponse
-from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+from jinja2 import Environment
 
 from edge.officers import Officer, Role
 from edge.risk import DISCREPANCY_LANES
 from edge.store.schema import MAX_STORED_INT
+from edge.web_pieces import template_environment
 from ui_kiosk import texts
 from ui_kiosk.backend import ErrorCode, KioskBackend, KioskError
 from ui_kiosk.i18n import LANGUAGES, Catalogs
@@ -62,13 +63,7 @@ class Actor:
 
 
 def make_templates() -> Environment:
-    return Environment(
-        loader=FileSystemLoader(TEMPLATES),
-        autoescape=select_autoescape(default=True, default_for_string=True),
-        undefined=StrictUndefined,
-        trim_blocks=True,
-        lstrip_blocks=True,
-    )
+    return template_environment(TEMPLATES)
 
 
 def kiosk_of(request: Request) -> Kiosk:

@@ -16,7 +16,6 @@ from fastapi.staticfiles import StaticFiles
 from sqlalchemy import Engine
 from starlette.concurrency import run_in_threadpool
 from starlette.middleware.trustedhost import TrustedHostMiddleware
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from centre.audit import ReasonError
 from centre.console import routes_auth, routes_pages, routes_quarantine, routes_review
@@ -38,6 +37,7 @@ from centre.console.web import (
 )
 from centre.review_queue import ReviewError, ReviewQueue
 from edge.logs import log_event
+from edge.web_pieces import SecurityHeaders
 
 logger = logging.getLogger(__name__)
 STATIC = Path(__file__).parent / "static"
@@ -99,7 +99,7 @@ def create_console(
         TrustedHostMiddleware,
         allowed_hosts=sorted({settings.host, "127.0.0.1", "localhost", *settings.allowed_hosts}),
     )
-    app.add_middleware(SecurityHeaders)
+    app.add_middleware(SecurityHeaders, headers=SECURITY_HEADERS)
     return app
 
 
@@ -152,25 +152,3 @@ def _error_page(request: Request, code: str, status: int, detail: str = "") -> R
     who = Actor(operator, session) if operator is not None and session is not None else None
     context = {"code": code, "detail": detail}
     return render(request, "error.html", context, who=who, status_code=status)
-
-
-class SecurityHeaders:
-    """The security headers (CSP, nosniff, same-origin referrer, no framing, no caching) on
-    every response that does not set them itself."""
-
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-
-        async def send_with_headers(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                present = {name.lower() for name, _ in message.get("headers", [])}
-                extra = [(n, v) for n, v in SECURITY_HEADERS if n not in present]
-                message["headers"] = [*message.get("headers", []), *extra]
-            await send(message)
-
-        await self.app(scope, receive, send_with_headers)

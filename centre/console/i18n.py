@@ -8,13 +8,10 @@ compiled catalog is kept, built or shipped. A msgid missing from a catalog shows
 from __future__ import annotations
 
 import gettext
-import io
 from pathlib import Path
 
-from babel.messages.mofile import write_mo
-from babel.messages.pofile import read_po
-
 from centre.config import CONSOLE_LANGUAGES
+from edge.web_pieces import compile_catalog
 
 LOCALE_DIR = Path(__file__).parent / "locale"
 DOMAIN = "console"
@@ -29,16 +26,6 @@ def N_(message: str) -> str:  # noqa: N802 - gettext's name: marks a msgid, tran
 
 def po_path(code: str) -> Path:
     return LOCALE_DIR / code / "LC_MESSAGES" / f"{DOMAIN}.po"
-
-
-def compile_catalog(path: Path) -> gettext.GNUTranslations:
-    """A .po file as gettext translations, compiled in memory; fuzzy entries are left out."""
-    with path.open("rb") as po:
-        catalog = read_po(po)
-    buffer = io.BytesIO()
-    write_mo(buffer, catalog, use_fuzzy=False)
-    buffer.seek(0)
-    return gettext.GNUTranslations(buffer)
 
 
 class Catalogs:

@@ -11,7 +11,7 @@ from typing import Annotated, Any
 
 from fastapi import Depends, Request
 from fastapi.responses import HTMLResponse
-from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+from jinja2 import Environment
 from sqlalchemy import Engine
 
 from centre.console.i18n import LANGUAGES, Catalogs
@@ -21,6 +21,7 @@ from centre.console.quarantine import QuarantineDesk
 from centre.console.sessions import COOKIE_NAME, LoginGuard, Session, SessionStore, csrf_matches
 from centre.console.settings import ConsoleSettings
 from centre.review_queue import ReviewQueue
+from edge.web_pieces import template_environment
 
 TEMPLATES = Path(__file__).parent / "templates"
 CSRF_FIELD = "csrf_token"
@@ -62,13 +63,7 @@ class Actor:
 
 
 def make_templates() -> Environment:
-    return Environment(
-        loader=FileSystemLoader(TEMPLATES),
-        autoescape=select_autoescape(default=True, default_for_string=True),
-        undefined=StrictUndefined,
-        trim_blocks=True,
-        lstrip_blocks=True,
-    )
+    return template_environment(TEMPLATES)
 
 
 def console_of(request: Request) -> Console:
