@@ -40,7 +40,15 @@ from centre.relay_tap import RelayTap, relay_patterns
 from centre.review_queue import Held, ReviewQueue, hold
 from centre.routing import Routing
 from centre.store import open_centre_database
-from centre.store.schema import drop_files, events, record_history, record_routes, records
+from centre.store.schema import (
+    console_audit,
+    drop_files,
+    events,
+    partner_review,
+    record_history,
+    record_routes,
+    records,
+)
 from centre.webhooks import POLL_S, webhook_job
 from edge import systemd_notify
 from edge.logs import log_event
@@ -328,6 +336,11 @@ class CentreService:
             conn.execute(delete(record_history).where(record_history.c.at < records_before))
             conn.execute(delete(record_routes).where(record_routes.c.at < records_before))
             conn.execute(delete(drop_files).where(drop_files.c.taken_at < records_before))
+            # The console's audit and the review queue's decided items: as long as the records
+            # they are about (a pending item waits for its operator, whatever its age).
+            conn.execute(delete(console_audit).where(console_audit.c.at < records_before))
+            decided = partner_review.c.decided_at < records_before
+            conn.execute(delete(partner_review).where(decided))
         purge_sync_tables(
             self.engine, now=now, evidence_days=keep.records_days, dedupe_days=keep.records_days,
             quarantine_days=keep.records_days, events_days=keep.events_days,

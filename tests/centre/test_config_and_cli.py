@@ -4,19 +4,23 @@ over mutual TLS takes a client with a certificate of its CA and no other."""
 
 from __future__ import annotations
 
+import datetime as dt
 import io
 import ssl
 from pathlib import Path
 
 import httpx
 import pytest
+from sqlalchemy import func, insert, select
 
 from centre.config import load_centre_config, token_sha256
 from centre.console.operators import OperatorStore
 from centre.service import CentreService
 from centre.store import open_centre_database
+from centre.store.schema import console_audit, partner_review
 from edge.cli import main
 from edge.config import ConfigError
+from edge.timeutil import utcnow
 from provisioning.identity.fleet import Fleet
 from tests.centre.conftest import CENTRE
 from tests.fixtures.pki import issue, make_ca
@@ -142,3 +146,30 @@ def test_the_api_over_mutual_tls_takes_only_clients_of_its_ca(fleet: Fleet, tmp_
                 httpx.get(url, verify=context, timeout=30)
     finally:
         service.close()
+
+
+def test_retention_purges_old_audit_and_decided_reviews_and_keeps_pending_ones(
+    fleet: Fleet, tmp_path: Path
+) -> None:
+    service = CentreService.build(load_centre_config(write(tmp_path, base(fleet, tmp_path))))
+    old = utcnow() - dt.timedelta(days=service.config.retention.records_days + 1)
+    review = {
+        "partner": "CN-CIS", "received_at": old, "issuer": "CN-CIS", "ref": "R", "version": 1,
+        "envelope": b"{}",
+    }  # fmt: skip
+    with service.engine.begin() as conn:
+        for when in (old, utcnow()):
+            audit_row = {"at": when, "operator": "anna", "action": "discard", "item": "q:1",
+                         "reason": "r", "outcome": "done"}  # fmt: skip
+            conn.execute(insert(console_audit).values(**audit_row))
+        conn.execute(insert(partner_review).values(
+            message_id="decided", state="rejected", decided_by="anna", reason="r",
+            decided_at=old, **review,
+        ))  # fmt: skip
+        conn.execute(insert(partner_review).values(message_id="pending", state="pending", **review))
+    service.run_jobs()
+    with service.engine.connect() as conn:
+        assert conn.execute(select(func.count()).select_from(console_audit)).scalar() == 1
+        kept = conn.execute(select(partner_review.c.message_id)).scalars().all()
+    assert kept == ["pending"]
+    service.engine.dispose()
