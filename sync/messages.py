@@ -123,6 +123,7 @@ def new_message_id() -> str:
 
 
 class Priority(StrEnum):
+    CONTROL = "control"  # the fleet's twin changes and commands: never dropped, sent first
     EVIDENCE = "evidence"  # decisions, exit confirmations: never dropped
     OPERATIONAL = "operational"  # manifests, arrivals, acks
     TELEMETRY = "telemetry"  # may expire or be dropped oldest-first
@@ -313,6 +314,170 @@ class TelemetryMessage(Message):
         return value
 
 
+# --- fleet management (provisioning.fleet on the box, centre.fleet at the centre) -------------
+
+DeviceId = Annotated[str, StringConstraints(strict=True, pattern=r"^[A-Za-z0-9_.-]{1,64}$")]
+Reason = Annotated[str, StringConstraints(strict=True, min_length=1, max_length=300)]
+Version = Annotated[str, StringConstraints(strict=True, min_length=1, max_length=64)]
+# The sections of carec-edge.toml an operator may change remotely (edge.config's models);
+# identity, trust store, store and logging stay local: a wrong value there could not be undone
+# from afar.
+TwinSection = Literal["devices", "lanes", "matching", "kiosk", "plates", "sync", "retention"]
+TWIN_SECTIONS: tuple[str, ...] = TwinSection.__args__  # type: ignore[attr-defined]
+# The keys of [sync] a twin may set: where messages go, not who the box is or whom it trusts.
+TWIN_SYNC_KEYS = frozenset({"peers", "decisions_to", "exit_confirmations_to"})
+
+
+class DeviceHealthReport(_Part):
+    id: DeviceId
+    kind: ShortText
+    lane: Lane
+    health: Literal["connected", "degraded", "disconnected"]
+    why: Reason | None = None  # the device's own words ("no frames for 30 s"), no personal data
+
+
+class BacklogReport(_Part):
+    """What waits in the outbox for one peer, in one priority class."""
+
+    peer: Annotated[str, StringConstraints(strict=True, pattern=r"^[a-z0-9_-]{1,32}$")]
+    priority: Priority
+    waiting: Annotated[int, Field(ge=0, le=MAX_STORED_INT, strict=True)]
+
+
+class ClockReport(_Part):
+    """The box's time, which signatures and arrival windows depend on."""
+
+    source: Literal["chrony", "timesyncd", "none", "unknown"]
+    synchronised: bool
+    offset_ms: Annotated[float, Field(allow_inf_nan=False, ge=-1e9, le=1e9)] | None = None
+
+
+class HealthMessage(Message):
+    """A box's health, every half minute: what the centre's fleet pages and alerts are made
+    of. Telemetry: a report that cannot be sent in time is superseded by the next one."""
+
+    TYPE: ClassVar[str] = "health"
+    PRIORITY: ClassVar[Priority] = Priority.TELEMETRY
+
+    node: PartyId
+    at: UtcTime
+    service: Literal["ok", "degraded", "failing"]
+    devices: Annotated[tuple[DeviceHealthReport, ...], Field(max_length=64)] = ()
+    plate_worker: Literal["ok", "busy", "down", "off"]
+    disk_used_pct: Annotated[float, Field(ge=0, le=100, allow_inf_nan=False)]
+    disk_free_mb: Annotated[int, Field(ge=0, le=MAX_STORED_INT, strict=True)]
+    database_mb: Annotated[float, Field(ge=0, le=1e9, allow_inf_nan=False)]
+    backlog: Annotated[tuple[BacklogReport, ...], Field(max_length=64)] = ()
+    oldest_unsent_evidence_s: Annotated[int, Field(ge=0, le=MAX_STORED_INT, strict=True)] | None
+    clock: ClockReport
+    certificate_not_after: UtcTime | None
+    software_version: Version
+    model_version: Version | None = None
+    last_decision_at: UtcTime | None = None
+    twin_version: Annotated[int, Field(ge=0, le=MAX_STORED_INT, strict=True)] = 0
+
+    def speaks_for(self) -> str:
+        return self.node
+
+
+class TwinDesiredMessage(Message):
+    """From the centre to one box: the configuration its fleet operator wants, version by
+    version. The box validates the sections with the models of carec-edge.toml, applies them
+    atomically and rolls them back itself when its health fails within `grace_s`."""
+
+    TYPE: ClassVar[str] = "twin_desired"
+    PRIORITY: ClassVar[Priority] = Priority.CONTROL
+
+    node: PartyId  # the box it is for
+    version: PositiveInt  # a box applies a version once, and never one older than it has
+    issued_by: ShortText  # the operator's login
+    issued_at: UtcTime
+    # Section name -> its whole content as in carec-edge.toml (devices: a list of tables);
+    # a section not named keeps the box's own.
+    sections: Annotated[dict[TwinSection, Any], Field(max_length=len(TWIN_SECTIONS))]
+    grace_s: Annotated[int, Field(ge=10, le=24 * 3600, strict=True)] = 300
+
+
+class TwinReportedMessage(Message):
+    """From a box to its centre: what it did with a desired version, and what it runs."""
+
+    TYPE: ClassVar[str] = "twin_reported"
+    PRIORITY: ClassVar[Priority] = Priority.CONTROL
+
+    node: PartyId
+    desired_version: Annotated[int, Field(ge=0, le=MAX_STORED_INT, strict=True)]
+    # applying: written, watching health for the grace period; applied: it held; rejected:
+    # the sections broke their models (errors name the keys); rolled_back: health failed.
+    state: Literal["applying", "applied", "rejected", "rolled_back"]
+    applied_version: Annotated[int, Field(ge=0, le=MAX_STORED_INT, strict=True)]  # 0: none
+    errors: Annotated[tuple[Reason, ...], Field(max_length=64)] = ()
+    software_version: Version
+    devices_found: Annotated[tuple[DeviceId, ...], Field(max_length=64)] = ()
+    reported_at: UtcTime
+
+    def speaks_for(self) -> str:
+        return self.node
+
+
+CommandAction = Literal[
+    "restart", "self_test", "diagnostics", "reload_trust", "rotate_key", "reboot"
+]
+
+
+class CommandMessage(Message):
+    """From the centre to one box: do this once, before `expires_at`. The command id is the
+    idempotency key: a box that sees it again answers with the first result."""
+
+    TYPE: ClassVar[str] = "command"
+    PRIORITY: ClassVar[Priority] = Priority.CONTROL
+
+    command_id: MessageId
+    node: PartyId  # the box it is for
+    action: CommandAction
+    issued_by: ShortText
+    issued_at: UtcTime
+    expires_at: UtcTime
+
+
+class CommandResultMessage(Message):
+    """From a box to its centre: what came of a command, with its output (personal data
+    redacted: a diagnostics bundle is built to hold none)."""
+
+    TYPE: ClassVar[str] = "command_result"
+    PRIORITY: ClassVar[Priority] = Priority.CONTROL
+
+    command_id: MessageId
+    node: PartyId
+    action: CommandAction
+    outcome: Literal["done", "failed", "expired", "refused"]
+    output: Annotated[str, StringConstraints(strict=True, max_length=16_000)] = ""
+    # A diagnostics bundle: a gzip'd tar, base64, at most 256 KiB encoded.
+    attachment: Annotated[str, StringConstraints(strict=True, max_length=262_144)] | None = None
+    finished_at: UtcTime
+
+    def speaks_for(self) -> str:
+        return self.node
+
+
+class RevocationMessage(Message):
+    """From the centre to every box of its fleet: certificates and keys no longer to trust.
+    The box adds them to its trust store's revocations, so a revoked box's messages are
+    quarantined from the next sync on."""
+
+    TYPE: ClassVar[str] = "revocation"
+    PRIORITY: ClassVar[Priority] = Priority.CONTROL
+
+    serials: Annotated[
+        tuple[Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{1,40}$")], ...],
+        Field(max_length=10_000),
+    ] = ()
+    keys: Annotated[
+        tuple[Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{64}$")], ...],
+        Field(max_length=10_000),
+    ] = ()
+    revoked_at: UtcTime
+
+
 MESSAGE_TYPES: Mapping[str, type[Message]] = MappingProxyType(
     {
         model.TYPE: model
@@ -325,6 +490,12 @@ MESSAGE_TYPES: Mapping[str, type[Message]] = MappingProxyType(
             RelayMessage,
             AckMessage,
             TelemetryMessage,
+            HealthMessage,
+            TwinDesiredMessage,
+            TwinReportedMessage,
+            CommandMessage,
+            CommandResultMessage,
+            RevocationMessage,
         )
     }
 )

@@ -45,7 +45,10 @@ from sync.topics import topic_for
 
 # Acks of a batch arrive out of step by about this much; an older gap than that is a loss.
 FAST_RETRANSMIT_GRACE = dt.timedelta(seconds=2)
-RANK = {Priority.EVIDENCE: 0, Priority.OPERATIONAL: 1, Priority.TELEMETRY: 2}
+# Control (the fleet's twin changes and commands: few and small) goes before everything, so a
+# box's backlog never holds back the command that would cure it; -1 keeps the stored ranks of
+# the classes that came first.
+RANK = {Priority.CONTROL: -1, Priority.EVIDENCE: 0, Priority.OPERATIONAL: 1, Priority.TELEMETRY: 2}
 PRIORITY_OF_RANK = {rank: priority for priority, rank in RANK.items()}
 # Not yet acknowledged by the receiver: what a file bundle carries, in queue order.
 UNCONFIRMED = ("pending", "inflight", "acked", "refused")

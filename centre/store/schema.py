@@ -175,3 +175,105 @@ webhook_cursors = Table(
     Column("last_error", String(200), nullable=True),  # "HTTP 503", "ConnectError": no payload
     Column("updated_at", UtcTime, nullable=False),
 )
+
+# -- Fleet management (centre.fleet): the boxes of this country, their twins, health, alerts and
+# commands. Created by migration 0004.
+
+# Every box the centre knows: pre-registered by serial, asking to enrol, enrolled, refused or
+# revoked. The CSR and certificate are public documents; the enrolment code is shown on the
+# box's screen for the operator to compare, never a secret.
+fleet_boxes = Table(
+    "fleet_boxes",
+    metadata,
+    Column("node_id", String(64), primary_key=True),
+    Column("serial", String(64), nullable=False),  # the hardware serial
+    Column("state", String(16), nullable=False),  # registered, pending, enrolled, refused, revoked
+    Column("enrolment_code", String(16), nullable=True),  # from the box's key: XXXX-XXXX-XXXX
+    Column("csr", Text, nullable=True),  # PEM, as the box sent it
+    Column("certificate", Text, nullable=True),  # PEM, as the CA issued it
+    Column("certificate_serial", String(40), nullable=True),  # hex
+    Column("certificate_not_after", UtcTime, nullable=True),
+    Column("requested_at", UtcTime, nullable=True),
+    Column("decided_by", String(64), nullable=True),
+    Column("decided_at", UtcTime, nullable=True),
+    Column("reason", Text, nullable=True),  # why refused or revoked, as the operator typed it
+    Column("created_at", UtcTime, nullable=False),
+    UniqueConstraint("serial", name="uq_fleet_boxes_serial"),
+    Index("ix_fleet_boxes_state", "state"),
+)
+
+# Per box: the configuration its operator wants (versioned) and what the box last reported.
+fleet_twins = Table(
+    "fleet_twins",
+    metadata,
+    Column("node_id", String(64), primary_key=True),
+    Column("desired_version", BigInteger, nullable=False),  # 0: nothing desired yet
+    Column("desired", Text, nullable=False),  # JSON: section -> content
+    Column("desired_by", String(64), nullable=True),
+    Column("desired_at", UtcTime, nullable=True),
+    Column("grace_s", Integer, nullable=False),
+    Column("reported_desired_version", BigInteger, nullable=False),  # what the report answers
+    Column("reported_state", String(16), nullable=True),  # applying, applied, rejected, ...
+    Column("applied_version", BigInteger, nullable=False),
+    Column("reported", Text, nullable=True),  # JSON: the last twin_reported payload
+    Column("reported_at", UtcTime, nullable=True),
+)
+
+# The newest health report of each box, whole, and when it came.
+fleet_health = Table(
+    "fleet_health",
+    metadata,
+    Column("node_id", String(64), primary_key=True),
+    Column("at", UtcTime, nullable=False),  # the box's time of the report
+    Column("received_at", UtcTime, nullable=False),
+    Column("colour", String(8), nullable=False),  # green, amber, red (grey: silent, computed)
+    Column("report", Text, nullable=False),  # JSON: the health payload
+)
+
+# Health history, downsampled as it comes: one row per box, resolution and time bucket, with
+# the bucket's count and per-metric sums, minima and maxima (JSON), so charts need no raw rows
+# and the table stays bounded (boxes x buckets kept).
+fleet_health_history = Table(
+    "fleet_health_history",
+    metadata,
+    Column("node_id", String(64), nullable=False),
+    Column("resolution_s", Integer, nullable=False),  # 300 or 3600
+    Column("bucket", UtcTime, nullable=False),  # the bucket's start
+    Column("samples", Integer, nullable=False),
+    Column("metrics", Text, nullable=False),  # JSON: name -> [sum, min, max]
+    PrimaryKeyConstraint("node_id", "resolution_s", "bucket", name="pk_fleet_health_history"),
+    Index("ix_fleet_health_history_bucket", "resolution_s", "bucket"),
+)
+
+# Alerts with their reason: raised when a rule first holds, cleared when it no longer does.
+fleet_alerts = Table(
+    "fleet_alerts",
+    metadata,
+    Column("id", Serial, primary_key=True),
+    Column("node_id", String(64), nullable=False),
+    Column("kind", String(32), nullable=False),  # silent, disk, device, clock, certificate, ...
+    Column("subject", String(64), nullable=False),  # a device id, or "" for the box
+    Column("reason", String(300), nullable=False),
+    Column("raised_at", UtcTime, nullable=False),
+    Column("cleared_at", UtcTime, nullable=True),
+    Column("notified_at", UtcTime, nullable=True),
+    Index("ix_fleet_alerts_open", "cleared_at", "node_id"),
+    Index("ix_fleet_alerts_node", "node_id", "id"),
+)
+
+# Commands to boxes and what came of them.
+fleet_commands = Table(
+    "fleet_commands",
+    metadata,
+    Column("command_id", String(36), primary_key=True),
+    Column("node_id", String(64), nullable=False),
+    Column("action", String(16), nullable=False),
+    Column("issued_by", String(64), nullable=False),
+    Column("issued_at", UtcTime, nullable=False),
+    Column("expires_at", UtcTime, nullable=False),
+    Column("state", String(16), nullable=False),  # sent, done, failed, expired, refused
+    Column("output", Text, nullable=True),
+    Column("attachment", Text, nullable=True),  # a diagnostics bundle, base64
+    Column("finished_at", UtcTime, nullable=True),
+    Index("ix_fleet_commands_node", "node_id", "issued_at"),
+)

@@ -83,6 +83,12 @@ def test_the_registry_has_every_type_with_its_priority_class() -> None:
         "relay": Priority.EVIDENCE,  # carries exit confirmations: never dropped
         "ack": Priority.OPERATIONAL,
         "telemetry": Priority.TELEMETRY,
+        "health": Priority.TELEMETRY,  # superseded by the next report: may be dropped
+        "twin_desired": Priority.CONTROL,  # the fleet's changes: never dropped, sent first
+        "twin_reported": Priority.CONTROL,
+        "command": Priority.CONTROL,
+        "command_result": Priority.CONTROL,
+        "revocation": Priority.CONTROL,
     }
     assert priority_of("decision") is Priority.EVIDENCE
     with pytest.raises(KeyError):
