@@ -4,6 +4,7 @@ the settings of each peer link. The service and the `sync` commands share it."""
 from __future__ import annotations
 
 import datetime as dt
+import threading
 import time
 from dataclasses import dataclass
 
@@ -15,7 +16,6 @@ from edge.manifest_cache import ManifestCache
 from provisioning.identity.node_id import NodeId
 from provisioning.identity.trust import TrustStore
 from sync.apply import acknowledger, appliers
-from sync.envelope import KeyLookup
 from sync.inbox import Inbox
 from sync.outbox import Outbox, Route, Signer
 from sync.relay import relay_effects
@@ -29,30 +29,54 @@ class SyncParts:
     outbox: Outbox
     inbox: Inbox
     peers: list[PeerSettings]
+    # The inbox's key lookup: a revocation replaces its trust store (provisioning.fleet).
+    keys: TrustedKeys | None = None
 
 
 KEY_CACHE_TTL_S = 300.0
 KEY_CACHE_SIZE = 4096
 
 
-def key_lookup(trust: TrustStore) -> KeyLookup:
+class TrustedKeys:
     """The trust store's answer for (origin, certificate), remembered for a few minutes: every
     message carries its origin's certificate, and checking the chain each time costs more than
-    checking the signature."""
-    cache: dict[tuple[str, bytes | None], tuple[float, Ed25519PublicKey]] = {}
+    checking the signature. A `KeyLookup`.
 
-    def key_for(origin: str, certificate: bytes | None) -> Ed25519PublicKey:
+    `replace` puts a new trust store in (a revocation): every remembered answer is forgotten at
+    once, so the revoked node's next message is checked against it."""
+
+    def __init__(self, trust: TrustStore) -> None:
+        self._trust = trust
+        self._cache: dict[tuple[str, bytes | None], tuple[float, Ed25519PublicKey]] = {}
+        self._lock = threading.Lock()
+
+    @property
+    def trust(self) -> TrustStore:
+        return self._trust
+
+    def replace(self, trust: TrustStore) -> None:
+        with self._lock:
+            self._trust = trust
+            self._cache = {}
+
+    def __call__(self, origin: str, certificate: bytes | None) -> Ed25519PublicKey:
         now = time.monotonic()
+        cache = self._cache  # before the trust store: an answer of a replaced one is not kept
         hit = cache.get((origin, certificate))
         if hit is not None and hit[0] > now:
             return hit[1]
-        key = trust.public_key_for(NodeId.parse(origin), certificate)
-        if len(cache) >= KEY_CACHE_SIZE:
-            cache.clear()
-        cache[(origin, certificate)] = (now + KEY_CACHE_TTL_S, key)
+        key = self._trust.public_key_for(NodeId.parse(origin), certificate)
+        with self._lock:
+            if self._cache is cache:
+                if len(cache) >= KEY_CACHE_SIZE:
+                    cache.clear()
+                cache[(origin, certificate)] = (now + KEY_CACHE_TTL_S, key)
         return key
 
-    return key_for
+
+def key_lookup(trust: TrustStore) -> TrustedKeys:
+    """The cached key lookup of `trust` (see TrustedKeys)."""
+    return TrustedKeys(trust)
 
 
 def peer_settings(peer: PeerConfig, config: SyncConfig) -> PeerSettings:
@@ -96,4 +120,5 @@ def build_sync(config: SyncConfig, node_id: str, engine: Engine, cache: Manifest
         acknowledge=acknowledger(outbox),
         gap_timeout=dt.timedelta(seconds=config.gap_timeout_s),
     )
-    return SyncParts(signer, trust, outbox, inbox, [peer_settings(p, config) for p in config.peers])
+    peers = [peer_settings(p, config) for p in config.peers]
+    return SyncParts(signer, trust, outbox, inbox, peers, key_for)
