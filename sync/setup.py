@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import threading
 import time
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
@@ -16,7 +17,7 @@ from edge.manifest_cache import ManifestCache
 from provisioning.identity.node_id import NodeId
 from provisioning.identity.trust import TrustStore
 from sync.apply import acknowledger, appliers
-from sync.inbox import Inbox
+from sync.inbox import Applier, Inbox
 from sync.outbox import Outbox, Route, Signer
 from sync.relay import relay_effects
 from sync.transport import PeerSettings
@@ -93,9 +94,22 @@ def peer_settings(peer: PeerConfig, config: SyncConfig) -> PeerSettings:
     )
 
 
-def build_sync(config: SyncConfig, node_id: str, engine: Engine, cache: ManifestCache) -> SyncParts:
+# Appliers of message types beyond the exchange's (the fleet agent's: twin_desired, command,
+# revocation), made from the box's outbox and key lookup once they exist.
+ExtraAppliers = Callable[[Outbox, TrustedKeys], Mapping[str, Applier]]
+
+
+def build_sync(
+    config: SyncConfig,
+    node_id: str,
+    engine: Engine,
+    cache: ManifestCache,
+    *,
+    extra_appliers: ExtraAppliers | None = None,
+) -> SyncParts:
     """Raises (IdentityError, OSError, ValueError) with the file and the problem when this
-    box's identity or trust store cannot be loaded."""
+    box's identity or trust store cannot be loaded. `extra_appliers` adds message types the
+    inbox applies (it may not replace the exchange's own)."""
     signer = Signer.load(config.identity_dir, node_id)
     trust = TrustStore.load(config.trust_store)
     routes = [Route(pattern, peer.name) for peer in config.peers for pattern in peer.destinations]
@@ -111,6 +125,11 @@ def build_sync(config: SyncConfig, node_id: str, engine: Engine, cache: Manifest
     # An exit confirmation relayed by this country's centre arrives inside a `relay`.
     applying = appliers(cache, outbox)
     applying["relay"] = relay_effects(key_for, node_id, applying)
+    if extra_appliers is not None:
+        for message_type, applier in extra_appliers(outbox, key_for).items():
+            if message_type in applying:
+                raise ValueError(f"{message_type}: already applied by the exchange")
+            applying[message_type] = applier
     inbox = Inbox(
         engine,
         node_id,
