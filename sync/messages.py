@@ -352,6 +352,9 @@ class ClockReport(_Part):
     offset_ms: Annotated[float, Field(allow_inf_nan=False, ge=-1e9, le=1e9)] | None = None
 
 
+Seconds = Annotated[int, Field(ge=0, le=MAX_STORED_INT, strict=True)]
+
+
 class HealthMessage(Message):
     """A box's health, every half minute: what the centre's fleet pages and alerts are made
     of. Telemetry: a report that cannot be sent in time is superseded by the next one."""
@@ -368,9 +371,10 @@ class HealthMessage(Message):
     disk_free_mb: Annotated[int, Field(ge=0, le=MAX_STORED_INT, strict=True)]
     database_mb: Annotated[float, Field(ge=0, le=1e9, allow_inf_nan=False)]
     backlog: Annotated[tuple[BacklogReport, ...], Field(max_length=64)] = ()
-    oldest_unsent_evidence_s: Annotated[int, Field(ge=0, le=MAX_STORED_INT, strict=True)] | None
+    # None (nothing unsent, no certificate): a default, as the envelope leaves None out.
+    oldest_unsent_evidence_s: Seconds | None = None
     clock: ClockReport
-    certificate_not_after: UtcTime | None
+    certificate_not_after: UtcTime | None = None
     software_version: Version
     model_version: Version | None = None
     last_decision_at: UtcTime | None = None
