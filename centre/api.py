@@ -15,7 +15,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Annotated, Any
 
-from fastapi import Depends, FastAPI, HTTPException, Query, Request
+from fastapi import APIRouter, Depends, FastAPI, HTTPException, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
@@ -61,7 +61,10 @@ class FeedResponse(BaseModel):
     cursor: int
 
 
-def create_api(desk: RecordDesk, settings: ApiSettings) -> FastAPI:
+def create_api(
+    desk: RecordDesk, settings: ApiSettings, *, enrolment: APIRouter | None = None
+) -> FastAPI:
+    """The API; with `enrolment` (centre.fleet.enrolment_api), the boxes' enrolment too."""
     app = FastAPI(
         title="carec-edge national centre",
         version="1",
@@ -156,6 +159,9 @@ def create_api(desk: RecordDesk, settings: ApiSettings) -> FastAPI:
         first; keep `cursor` and pass it as `after` next time."""
         page = read_feed(desk.engine, after, limit, tuple(type or ()))
         return FeedResponse(events=page.events, cursor=page.cursor)
+
+    if enrolment is not None:  # the boxes' enrolment: no bearer token, bounded instead
+        app.include_router(enrolment)
 
     @app.exception_handler(JsonInputError)
     def bad_json(_request: Request, error: JsonInputError) -> JSONResponse:

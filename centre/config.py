@@ -223,6 +223,50 @@ class RetentionSection(_Section):
     purge_interval_minutes: Annotated[float, Field(ge=1, le=1440)] = 60.0
 
 
+class BoxPeerSection(_Section):
+    """[[fleet.enrolment.box_peers]]: a broker an enrolled box exchanges through, as its
+    [[sync.peers]] entry (the box adds its CA bundle as ca_file)."""
+
+    name: Annotated[str, Field(pattern=r"^[a-z0-9_-]{1,32}$")]
+    host: Annotated[str, Field(min_length=1)]
+    port: Annotated[int, Field(gt=0, lt=65536)] = 8883
+    destinations: Annotated[list[str], Field(min_length=1)]
+
+
+class EnrolmentSection(_Section):
+    """[fleet.enrolment] (centre.fleet.enrolment): boxes ask to join over the API
+    (/fleet/v1/enrolment) and the country's CA in ca_dir issues their certificates."""
+
+    # The country's fleet CA (ca.key and ca.crt, `carec-edge ca init`); keep it on this host only.
+    ca_dir: ConfigPath
+    # The CRL the broker reads (its listener's crlfile); default: crl.pem in ca_dir.
+    crl_file: ConfigPath | None = None
+    # A CRL is re-signed each day and valid this long (the broker refuses every client once it
+    # has expired: OpenSSL's CRL check).
+    crl_days: Annotated[int, Field(ge=2, le=365)] = 30
+    # A box's certificate is valid this long; the box renews it within renew_within_days of its
+    # end, without an operator.
+    box_certificate_days: Annotated[int, Field(ge=2, le=3650)] = 365
+    renew_within_days: Annotated[int, Field(ge=1, le=3650)] = 30
+    # At most this many boxes wait for an operator; a request waits at most pending_days.
+    max_pending: Annotated[int, Field(ge=1, le=100_000)] = 1000
+    pending_days: Annotated[int, Field(ge=1, le=365)] = 30
+    # Requests per minute from one address (every serial behind it) and for one serial.
+    per_address_per_minute: Annotated[int, Field(ge=1, le=100_000)] = 120
+    per_serial_per_minute: Annotated[int, Field(ge=1, le=1000)] = 20
+    box_peers: list[BoxPeerSection] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _renew_before_the_end(self) -> EnrolmentSection:
+        if self.renew_within_days >= self.box_certificate_days:
+            raise ValueError("renew_within_days must be shorter than box_certificate_days")
+        return self
+
+    @property
+    def crl_path(self) -> Path:
+        return self.crl_file or self.ca_dir / "crl.pem"
+
+
 class CentreConfig(_Section):
     centre: CentreSection = CentreSection()
     identity: IdentitySection = IdentitySection()

@@ -1,0 +1,578 @@
+"""Boxes joining the fleet, renewing their certificates, and being revoked (fleet_boxes).
+
+A box with no identity sends its hardware serial and a CSR naming its node id (`request`). A
+serial the operator registered for that node id is enrolled at once: the country's CA issues
+its certificate. Any other waits, `pending`, with the enrolment code of its key, until an
+operator who sees the same code on the box's screen approves it or refuses it (with a reason;
+a refused box stays refused until an operator resets it). The box learns what came of it by
+asking with a proof that it holds the CSR's key (`status`), and, once enrolled, receives its
+certificate, the CA bundle, the trust store and its sync peers.
+
+An enrolled box renews its own certificate within `renew_within_days` of its end, with a new
+CSR and a proof by its current certificate's key: same node id, same serial, no operator. A CSR
+of a new key (the box rotates its key) is taken at any time with the same proof.
+
+Revoking a box (`revoke`) marks it revoked, re-signs the CA's CRL for the broker, and sends a
+`revocation` to every enrolled box of the country through the outbox, in one transaction;
+then the centre's own inbox refuses it (`on_revoked`, see `centre.fleet.revocation`).
+
+Every operator action is audited in its own transaction; the box's requests are logged with
+node id and serial only.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+import tomllib
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+from sqlalchemy import Connection, Engine, delete, func, insert, select, update
+from sqlalchemy.engine import Row
+from sqlalchemy.exc import IntegrityError
+
+from centre.audit import audit, checked_reason
+from centre.config import EnrolmentSection
+from centre.fleet.revocation import (
+    REVOKED,
+    as_revocations,
+    certificate_key_fingerprint,
+    merged,
+    revoked_boxes,
+    write_crl,
+)
+from centre.store.schema import fleet_boxes
+from edge.logs import log_event
+from edge.timeutil import utcnow
+from provisioning.fleet.enrolment_protocol import (
+    BoxPeer,
+    EnrolmentAnswer,
+    Proof,
+    ProofError,
+    TrustFile,
+    check_proof,
+    enrolment_code,
+)
+from provisioning.identity.ca import FleetCA, load_ca
+from provisioning.identity.errors import InvalidNodeIdError, IssueError
+from provisioning.identity.keys import raw_public_key
+from provisioning.identity.node_id import NodeId
+from provisioning.identity.profile import node_id_of
+from provisioning.identity.trust import Revocations, TrustStore
+from sync.messages import RevocationMessage
+from sync.outbox import Outbox
+
+log = logging.getLogger(__name__)
+
+REGISTERED, PENDING, ENROLLED, REFUSED = "registered", "pending", "enrolled", "refused"
+RETRY_AFTER_S = 30  # how often a waiting box asks again
+
+# What the contract calls the answer to a box's request.
+EnrolmentState = EnrolmentAnswer
+
+
+class EnrolmentError(ValueError):
+    """An operator's action the enrolments refuse, and why."""
+
+
+class RequestRefusedError(Exception):
+    """A box's request refused: the HTTP status and the reason the box is told."""
+
+    def __init__(self, status: int, reason: str) -> None:
+        super().__init__(reason)
+        self.status = status
+        self.reason = reason
+
+
+@dataclass(frozen=True)
+class EnrolmentSettings:
+    ca_dir: Path
+    crl_file: Path
+    trust_store: Path  # the centre's: its authorities and pins go to every box
+    box_certificate_days: int = 365
+    renew_within_days: int = 30
+    max_pending: int = 1000
+    pending_days: int = 30
+    crl_days: int = 30
+    box_peers: tuple[BoxPeer, ...] = ()
+
+    @classmethod
+    def of(cls, section: EnrolmentSection, trust_store: Path) -> EnrolmentSettings:
+        return cls(
+            ca_dir=section.ca_dir, crl_file=section.crl_path, trust_store=trust_store,
+            box_certificate_days=section.box_certificate_days,
+            renew_within_days=section.renew_within_days, max_pending=section.max_pending,
+            pending_days=section.pending_days, crl_days=section.crl_days,
+            box_peers=tuple(BoxPeer.model_validate(p.model_dump()) for p in section.box_peers),
+        )  # fmt: skip
+
+
+@dataclass(frozen=True)
+class PendingBox:
+    node_id: str
+    serial: str
+    code: str
+    requested_at: dt.datetime
+
+
+@dataclass(frozen=True)
+class _Csr:
+    pem: str
+    request: x509.CertificateSigningRequest
+    node_id: str
+    key: Ed25519PublicKey
+
+    @property
+    def code(self) -> str:
+        return enrolment_code(self.key)
+
+
+class Enrolments:
+    def __init__(
+        self,
+        engine: Engine,
+        outbox: Outbox,
+        settings: EnrolmentSettings,
+        *,
+        ca: FleetCA | None = None,
+        clock: Callable[[], dt.datetime] = utcnow,
+        on_revoked: Callable[[], object] | None = None,
+    ) -> None:
+        """Raises IdentityError when the CA in `settings.ca_dir` cannot be loaded."""
+        self.engine = engine
+        self.outbox = outbox
+        self.settings = settings
+        self.ca = ca or load_ca(settings.ca_dir)
+        self.clock = clock
+        self.on_revoked = on_revoked
+
+    # -- the box's requests (HTTP) ------------------------------------------------------------
+
+    def request(
+        self, serial: str, csr_pem: bytes | str, proof: Proof | None = None
+    ) -> EnrolmentState:
+        """A box asks to join (or, with a proof, to renew). RequestRefusedError says why not."""
+        csr = self._read_csr(csr_pem)
+        if proof is not None:
+            return self._renew(serial, csr, proof)
+        try:
+            with self.engine.begin() as conn:
+                return self._request(conn, serial, csr)
+        except IntegrityError:  # another instance took the serial or node id meanwhile
+            raise RequestRefusedError(
+                409, "a request for this serial or node id came at once; ask again"
+            ) from None
+
+    def status(self, serial: str, proof: Proof) -> EnrolmentState:
+        """What came of the request of `serial`, to the holder of its CSR's key."""
+        with self.engine.connect() as conn:
+            row = _by_serial(conn, serial)
+        if row is None or row.csr is None:
+            raise RequestRefusedError(404, f"no enrolment request from serial {serial}")
+        key = self._read_csr(row.csr).key
+        try:
+            check_proof(proof, key, "status", serial, now=self.clock())
+        except ProofError as error:
+            log_event(log, logging.WARNING, "fleet.enrolment_bad_proof", serial=serial)
+            raise RequestRefusedError(401, str(error)) from None
+        return self._answer(row)
+
+    def _request(self, conn: Connection, serial: str, csr: _Csr) -> EnrolmentState:
+        now = self.clock()
+        row = _by_serial(conn, serial)
+        if row is None:
+            if conn.execute(
+                select(fleet_boxes.c.serial).where(fleet_boxes.c.node_id == csr.node_id)
+            ).first():
+                raise RequestRefusedError(
+                    409, f"{csr.node_id} is another box's; ask the fleet operator"
+                )
+            waiting = conn.execute(
+                select(func.count()).select_from(fleet_boxes).where(fleet_boxes.c.state == PENDING)
+            ).scalar_one()
+            if waiting >= self.settings.max_pending:
+                raise RequestRefusedError(
+                    503, f"{waiting} boxes wait for an operator already; ask later"
+                )
+            conn.execute(
+                insert(fleet_boxes).values(
+                    node_id=csr.node_id, serial=serial, state=PENDING, enrolment_code=csr.code,
+                    csr=csr.pem, requested_at=now, created_at=now,
+                )
+            )  # fmt: skip
+            log_event(
+                log, logging.INFO, "fleet.enrolment_requested", node=csr.node_id, serial=serial
+            )
+            return _pending(csr.node_id, csr.code)
+        if row.node_id != csr.node_id:
+            if row.state == REGISTERED:
+                reason = (
+                    f"serial {serial} is registered as {row.node_id}, the CSR names {csr.node_id}; "
+                    f"set the box's node id to {row.node_id}"
+                )
+                log_event(
+                    log,
+                    logging.WARNING,
+                    "fleet.enrolment_node_mismatch",
+                    node=csr.node_id,
+                    serial=serial,
+                )
+                return EnrolmentAnswer(
+                    state=REFUSED, node_id=csr.node_id, code=csr.code, reason=reason
+                )
+            raise RequestRefusedError(
+                409, f"serial {serial} asked to enrol as {row.node_id}, not {csr.node_id}"
+            )
+        if row.state == REGISTERED:
+            self._issue(
+                conn, row.node_id, csr, decided_by=row.decided_by or "registration", now=now
+            )
+            audit(conn, row.decided_by or "registration", "fleet.enrol", _item(row.node_id), "",
+                  f"pre-registered serial {serial}: enrolled, code {csr.code}")  # fmt: skip
+            log_event(
+                log,
+                logging.INFO,
+                "fleet.enrolled",
+                node=row.node_id,
+                serial=serial,
+                registered=True,
+            )
+            return self._answer(_by_serial(conn, serial))
+        if row.state == PENDING and row.csr != csr.pem:  # a new key (the box was reinstalled)
+            conn.execute(
+                update(fleet_boxes).where(fleet_boxes.c.node_id == row.node_id)
+                .values(csr=csr.pem, enrolment_code=csr.code, requested_at=now)
+            )  # fmt: skip
+            return _pending(row.node_id, csr.code)
+        if row.state == ENROLLED and row.csr != csr.pem:
+            raise RequestRefusedError(
+                409, f"{row.node_id} is enrolled with another key; renew with a proof by the "
+                "current one, or ask the fleet operator",
+            )  # fmt: skip
+        return self._answer(row)
+
+    def _renew(self, serial: str, csr: _Csr, proof: Proof) -> EnrolmentState:
+        now = self.clock()
+        with self.engine.begin() as conn:
+            row = _by_serial(conn, serial, for_update=True)
+            if row is None or row.state != ENROLLED or row.certificate is None:
+                raise RequestRefusedError(
+                    403, f"serial {serial} is not an enrolled box; it cannot renew"
+                )
+            if csr.node_id != row.node_id:
+                raise RequestRefusedError(
+                    403, f"serial {serial} is {row.node_id}; the CSR names {csr.node_id}"
+                )
+            current = x509.load_pem_x509_certificate(row.certificate.encode())
+            key = current.public_key()
+            assert isinstance(key, Ed25519PublicKey)
+            try:
+                check_proof(proof, key, "renew", serial, csr_pem=csr.pem, now=now)
+            except ProofError as error:
+                log_event(
+                    log, logging.WARNING, "fleet.renewal_bad_proof", node=row.node_id, serial=serial
+                )
+                raise RequestRefusedError(401, str(error)) from None
+            due = current.not_valid_after_utc - dt.timedelta(days=self.settings.renew_within_days)
+            rotation = raw_public_key(key) != raw_public_key(csr.key)  # any time: a new key
+            if now < due and not rotation:
+                raise RequestRefusedError(
+                    409, f"the certificate is renewed from {due:%Y-%m-%d}, not before"
+                )
+            self._issue(conn, row.node_id, csr, decided_by=row.decided_by, now=now)
+            log_event(log, logging.INFO, "fleet.renewed", node=row.node_id, serial=serial)
+            return self._answer(_by_serial(conn, serial))
+
+    def _read_csr(self, pem: bytes | str) -> _Csr:
+        text = pem.decode("ascii", "replace") if isinstance(pem, bytes) else pem
+        try:
+            request = x509.load_pem_x509_csr(text.encode())
+        except ValueError:
+            raise RequestRefusedError(400, "csr: not a PEM certificate signing request") from None
+        if not request.is_signature_valid:
+            raise RequestRefusedError(400, "csr: its signature does not verify")
+        key = request.public_key()
+        if not isinstance(key, Ed25519PublicKey):
+            raise RequestRefusedError(
+                400, "csr: the key is not Ed25519 (`carec-edge identity init` makes one)"
+            )
+        try:
+            node_id = node_id_of(request)
+        except InvalidNodeIdError as error:
+            raise RequestRefusedError(400, f"csr: names no node: {error}") from None
+        if node_id.country != self.ca.country:
+            raise RequestRefusedError(400, f"csr: {node_id} is not a node of {self.ca.country}")
+        return _Csr(text, request, str(node_id), key)
+
+    def _issue(
+        self, conn: Connection, node_id: str, csr: _Csr, *, decided_by: str | None, now: dt.datetime
+    ) -> None:
+        try:
+            issued = self.ca.issue(csr.request, days=self.settings.box_certificate_days)
+        except IssueError as error:
+            raise EnrolmentError(f"{node_id}: the CA refuses: {error}") from None
+        certificate = issued.certificate
+        conn.execute(
+            update(fleet_boxes).where(fleet_boxes.c.node_id == node_id).values(
+                state=ENROLLED, csr=csr.pem, enrolment_code=csr.code,
+                certificate=certificate.public_bytes(serialization.Encoding.PEM).decode("ascii"),
+                certificate_serial=format(certificate.serial_number, "x"),
+                certificate_not_after=certificate.not_valid_after_utc,
+                decided_by=decided_by, decided_at=now, reason=None,
+            )
+        )  # fmt: skip
+
+    # -- the operator's actions ----------------------------------------------------------------
+
+    def register(self, node_id: str, serial: str, *, operator: str) -> None:
+        """Pre-register a box by its serial: it is enrolled when it asks with a CSR of node_id.
+        A box of that serial and node id already waiting is approved now."""
+        _check_node(node_id, self.ca.country)
+        now = self.clock()
+        with self.engine.begin() as conn:
+            row = _by_serial(conn, serial, for_update=True)
+            if row is not None and row.node_id == node_id and row.state == PENDING:
+                self._approve(conn, row, operator, now)
+                return
+            if row is not None:
+                raise EnrolmentError(f"serial {serial} is {row.node_id}'s ({row.state})")
+            if _by_node(conn, node_id) is not None:
+                raise EnrolmentError(f"{node_id} is another serial's; reset or revoke it first")
+            conn.execute(
+                insert(fleet_boxes).values(
+                    node_id=node_id, serial=serial, state=REGISTERED, decided_by=operator,
+                    decided_at=now, created_at=now,
+                )
+            )  # fmt: skip
+            audit(
+                conn, operator, "fleet.register", _item(node_id), "", f"registered serial {serial}"
+            )
+
+    def approve(self, node_id: str, *, operator: str) -> None:
+        now = self.clock()
+        with self.engine.begin() as conn:
+            row = _by_node(conn, node_id, for_update=True)
+            if row is None or row.state != PENDING:
+                raise EnrolmentError(f"{node_id}: {_state_of(row)}; only a pending box is approved")
+            self._approve(conn, row, operator, now)
+
+    def _approve(self, conn: Connection, row: Row[Any], operator: str, now: dt.datetime) -> None:
+        csr = self._read_csr_of(row)
+        self._issue(conn, row.node_id, csr, decided_by=operator, now=now)
+        audit(conn, operator, "fleet.approve", _item(row.node_id), "", f"enrolled, code {csr.code}")
+        log_event(
+            log,
+            logging.INFO,
+            "fleet.enrolled",
+            node=row.node_id,
+            serial=row.serial,
+            registered=False,
+        )
+
+    def refuse(self, node_id: str, *, operator: str, reason: str) -> None:
+        why = checked_reason(reason)
+        with self.engine.begin() as conn:
+            row = _by_node(conn, node_id, for_update=True)
+            if row is None or row.state not in (PENDING, REGISTERED):
+                raise EnrolmentError(
+                    f"{node_id}: {_state_of(row)}; only a pending or registered box is refused"
+                )
+            conn.execute(
+                update(fleet_boxes).where(fleet_boxes.c.node_id == node_id)
+                .values(state=REFUSED, decided_by=operator, decided_at=self.clock(), reason=why)
+            )  # fmt: skip
+            audit(conn, operator, "fleet.refuse", _item(node_id), why, "enrolment refused")
+        log_event(log, logging.INFO, "fleet.enrolment_refused", node=node_id)
+
+    def reset(self, node_id: str, *, operator: str, reason: str) -> None:
+        """Forget a refused (or registered) box, so that it may ask again."""
+        why = checked_reason(reason)
+        with self.engine.begin() as conn:
+            row = _by_node(conn, node_id, for_update=True)
+            if row is None or row.state not in (REFUSED, REGISTERED):
+                raise EnrolmentError(
+                    f"{node_id}: {_state_of(row)}; only a refused or registered box is reset"
+                )
+            conn.execute(delete(fleet_boxes).where(fleet_boxes.c.node_id == node_id))
+            audit(conn, operator, "fleet.reset", _item(node_id), why, f"{row.state} box forgotten")
+
+    def revoke(self, node_id: str, *, operator: str, reason: str) -> None:
+        """Revoke an enrolled box: the CRL, a `revocation` to every enrolled box, the audit."""
+        why = checked_reason(reason)
+        now = self.clock()
+        with self.engine.begin() as conn:
+            row = _by_node(conn, node_id, for_update=True)
+            if row is None or row.state != ENROLLED or row.certificate_serial is None:
+                raise EnrolmentError(
+                    f"{node_id}: {_state_of(row)}; only an enrolled box is revoked"
+                )
+            conn.execute(
+                update(fleet_boxes).where(fleet_boxes.c.node_id == node_id)
+                .values(state=REVOKED, decided_by=operator, decided_at=now, reason=why)
+            )  # fmt: skip
+            key = certificate_key_fingerprint(row.certificate)
+            message = RevocationMessage(
+                serials=(row.certificate_serial,), keys=(key.hex(),) if key else (), revoked_at=now
+            )
+            boxes = conn.execute(
+                select(fleet_boxes.c.node_id).where(fleet_boxes.c.state == ENROLLED)
+                .order_by(fleet_boxes.c.node_id)
+            ).scalars().all()  # fmt: skip
+            if boxes:
+                self.outbox.send_many([(message, box, None) for box in boxes], conn)
+            write_crl(
+                self.ca,
+                revoked_boxes(conn),
+                self.settings.crl_file,
+                days=self.settings.crl_days,
+                now=now,
+            )
+            audit(conn, operator, "fleet.revoke", _item(node_id), why,
+                  f"revoked serial {row.certificate_serial}; told {len(boxes)} boxes")  # fmt: skip
+        log_event(
+            log, logging.WARNING, "fleet.revoked", node=node_id, serial=row.serial, boxes=len(boxes)
+        )
+        if self.on_revoked is not None:
+            self.on_revoked()
+
+    # -- reading -------------------------------------------------------------------------------
+
+    def pending(self) -> list[PendingBox]:
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                select(fleet_boxes).where(fleet_boxes.c.state == PENDING)
+                .order_by(fleet_boxes.c.requested_at, fleet_boxes.c.node_id)
+            )  # fmt: skip
+            return [
+                PendingBox(r.node_id, r.serial, r.enrolment_code or "", r.requested_at)
+                for r in rows
+            ]
+
+    def state_of(self, node_id: str) -> str | None:
+        with self.engine.connect() as conn:
+            row = _by_node(conn, node_id)
+        return None if row is None else str(row.state)
+
+    def revocations(self) -> Revocations:
+        with self.engine.connect() as conn:
+            return as_revocations(revoked_boxes(conn))
+
+    def purge(self, now: dt.datetime | None = None) -> int:
+        """Retention: requests nobody decided on within pending_days, and revoked boxes whose
+        certificate has ended (no CRL needs them any more); how many went."""
+        now = now or self.clock()
+        stale = now - dt.timedelta(days=self.settings.pending_days)
+        with self.engine.begin() as conn:
+            gone = conn.execute(
+                delete(fleet_boxes).where(
+                    fleet_boxes.c.state == PENDING, fleet_boxes.c.requested_at < stale
+                )
+            ).rowcount
+            gone += conn.execute(
+                delete(fleet_boxes).where(
+                    fleet_boxes.c.state == REVOKED, fleet_boxes.c.certificate_not_after < now
+                )
+            ).rowcount  # fmt: skip
+        return int(gone)
+
+    # -- the answer to a box -------------------------------------------------------------------
+
+    def _answer(self, row: Row[Any] | None) -> EnrolmentState:
+        assert row is not None
+        if row.state == PENDING:
+            return _pending(row.node_id, row.enrolment_code)
+        if row.state in (REFUSED, REVOKED):
+            return EnrolmentAnswer(state=row.state, node_id=row.node_id, code=row.enrolment_code,
+                                   reason=row.reason)  # fmt: skip
+        if row.state != ENROLLED:
+            raise RequestRefusedError(404, f"no enrolment request from serial {row.serial}")
+        files, trust_toml = self._trust_for_boxes()
+        return EnrolmentAnswer(
+            state=ENROLLED, node_id=row.node_id, code=row.enrolment_code,
+            certificate=row.certificate, ca_bundle="".join(f.certificate for f in files),
+            trust_store=trust_toml, trust_files=files, peers=list(self.settings.box_peers),
+        )  # fmt: skip
+
+    def _trust_for_boxes(self) -> tuple[list[TrustFile], str]:
+        """The centre's trust store as a box gets it: its authorities (each file renamed by its
+        countries), its pins, and every revocation (the file's and the store's)."""
+        path = self.settings.trust_store
+        TrustStore.load(path)  # refuse to hand out a store that does not load
+        document = tomllib.loads(path.read_text(encoding="utf-8"))
+        files: list[TrustFile] = []
+        lines: list[str] = []
+        for index, authority in enumerate(document.get("authority", [])):
+            countries = [str(c) for c in authority["countries"]]
+            name = f"ca-{'-'.join(countries)}-{index}.crt"
+            pem = (path.parent / authority["certificate"]).read_text(encoding="ascii")
+            files.append(TrustFile(name=name, certificate=pem))
+            lines += [
+                "[[authority]]",
+                f"certificate = {_q(name)}",
+                f"countries = {_list(countries)}",
+                "",
+            ]
+        for pin in document.get("pinned", []):
+            lines += [
+                "[[pinned]]",
+                f"node = {_q(pin['node'])}",
+                f"public_key = {_q(pin['public_key'])}",
+                "",
+            ]
+        revoked = merged(TrustStore.load(path).revoked, self.revocations())
+        serials = sorted(format(s, "x") for s in revoked.serials)
+        keys = sorted(k.hex() for k in revoked.key_fingerprints)
+        lines += ["[revoked]", f"serials = {_list(serials)}", f"keys = {_list(keys)}", ""]
+        return files, "\n".join(lines)
+
+    def _read_csr_of(self, row: Row[Any]) -> _Csr:
+        try:
+            return self._read_csr(row.csr or "")
+        except RequestRefusedError as refused:
+            raise EnrolmentError(f"{row.node_id}: {refused.reason}") from None
+
+
+def _pending(node_id: str, code: str | None) -> EnrolmentState:
+    return EnrolmentAnswer(state=PENDING, node_id=node_id, code=code, retry_after_s=RETRY_AFTER_S)
+
+
+def _by_serial(conn: Connection, serial: str, *, for_update: bool = False) -> Row[Any] | None:
+    query = select(fleet_boxes).where(fleet_boxes.c.serial == serial)
+    return conn.execute(query.with_for_update() if for_update else query).first()
+
+
+def _by_node(conn: Connection, node_id: str, *, for_update: bool = False) -> Row[Any] | None:
+    query = select(fleet_boxes).where(fleet_boxes.c.node_id == node_id)
+    return conn.execute(query.with_for_update() if for_update else query).first()
+
+
+def _check_node(node_id: str, country: str) -> None:
+    try:
+        node = NodeId.parse(node_id)
+    except InvalidNodeIdError as error:
+        raise EnrolmentError(str(error)) from None
+    if node.country != country:
+        raise EnrolmentError(f"{node_id} is not a node of {country}, this CA's country")
+
+
+def _state_of(row: Row[Any] | None) -> str:
+    return "no such box" if row is None else str(row.state)
+
+
+def _item(node_id: str) -> str:
+    return f"box:{node_id}"
+
+
+def _q(text: str) -> str:
+    return json.dumps(text)  # a TOML basic string: these are ids, base64 and hex
+
+
+def _list(items: Sequence[str]) -> str:
+    return "[" + ", ".join(_q(i) for i in items) + "]"
