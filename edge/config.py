@@ -221,6 +221,23 @@ class RetentionConfig(_Section):
         return self
 
 
+class FleetConfig(_Section):
+    """Fleet management (provisioning.fleet): health reports to the country's centre, the
+    centre's configuration changes (twin) and commands."""
+
+    # The centre's node id this box reports to and takes twin changes and commands from (such
+    # as "KZ-CIS"); empty: no health reports, and twin changes and commands are refused.
+    report_to: Annotated[
+        str, Field(pattern=r"^(?:[A-Z]{2}-[A-Z][A-Z0-9]{0,31}(?:-[1-9][0-9]{0,3})?)?$")
+    ] = ""
+    health_interval_s: Annotated[float, Field(ge=5, le=3600)] = 30.0
+    # The grace period after a twin change (seconds) during which a failing health rolls it
+    # back; 0: the centre's own (its twin_desired's grace_s). Longer for slow devices.
+    grace_s: Annotated[int, Field(ge=0, le=24 * 3600)] = 0
+    # `reboot` commands run `systemctl reboot` only where this is true.
+    allow_reboot: bool = False
+
+
 class Config(_Section):
     node: NodeConfig = NodeConfig()
     store: StoreConfig = StoreConfig()
@@ -232,6 +249,7 @@ class Config(_Section):
     kiosk: KioskConfig = KioskConfig()
     plates: PlatesConfig = PlatesConfig()
     retention: RetentionConfig = RetentionConfig()
+    fleet: FleetConfig = FleetConfig()
     # [[devices]] tables. Each is checked against its kind's model by the drivers' registry
     # when the service or `config check` loads the file (the core cannot know driver models).
     devices: list[dict[str, Any]] = Field(default_factory=list)

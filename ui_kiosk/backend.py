@@ -19,6 +19,7 @@ from ui_kiosk.models import (
     DecisionIn,
     DecisionView,
     DeviceHealthView,
+    FleetStatusView,
     QueueEntry,
     ReopenIn,
     ScanOutcome,
@@ -103,6 +104,9 @@ class KioskBackend(Protocol):
     async def device_health(self) -> list[DeviceHealthView]: ...
 
     async def sync_status(self) -> SyncStatusView: ...
+
+    async def fleet_status(self) -> FleetStatusView | None:
+        """The box's enrolment, twin and commands, for the technician; None: not managed."""
 
     async def shift_report(self, since: dt.datetime, until: dt.datetime) -> ShiftReport: ...
 

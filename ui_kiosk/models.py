@@ -250,6 +250,27 @@ class SyncStatusView(_View):
     stuck: list[StuckMessageView] = []  # the first of those, with the broker's reason
 
 
+class FleetCommandView(_View):
+    command_id: str
+    action: str
+    state: str
+    received_at: dt.datetime
+
+
+class FleetStatusView(_View):
+    """The box's fleet management as the technician sees it (`carec-edge fleet status`)."""
+
+    enrolled: bool
+    certificate_not_after: dt.datetime | None
+    report_to: str  # the centre; empty: fleet management is off
+    twin_desired_version: int
+    twin_applied_version: int
+    twin_state: str | None
+    twin_errors: list[str] = []
+    pending_commands: list[FleetCommandView] = []
+    last_health_at: dt.datetime | None = None
+
+
 class ReportCell(_View):
     risk_lane: RiskLane | None
     decision: DecisionKind

@@ -55,6 +55,7 @@ from ui_kiosk.models import (
     DecisionIn,
     DecisionView,
     DeviceHealthView,
+    FleetStatusView,
     PeerStatusView,
     QueueEntry,
     ReopenIn,
@@ -100,6 +101,8 @@ class StoreBackend:
         self.devices = devices
         self.peers = peers  # None: sync is not configured
         self.sync_source = sync_source  # the outbox's figures, from the wiring
+        # The box's fleet status, from the wiring (run on the store's thread); None: no fleet.
+        self.fleet_source: Callable[[], FleetStatusView] | None = None
         self._own_thread: ThreadPoolExecutor | None = None
         self._run = run or self._run_on_own_thread
 
@@ -206,6 +209,11 @@ class StoreBackend:
 
     async def device_health(self) -> list[DeviceHealthView]:
         return self.devices()
+
+    async def fleet_status(self) -> FleetStatusView | None:
+        if self.fleet_source is None:
+            return None
+        return await self._run(self.fleet_source)
 
     async def sync_status(self) -> SyncStatusView:
         counts = await self._run(outbox_counts, self.sync_source)

@@ -31,4 +31,8 @@ def run(_args: argparse.Namespace, context: CliContext) -> int:
             print(f"carec-edge: cannot start: {source}: {problem}", file=sys.stderr)
         return 2
     setup_logging(config.logging.level)
-    return run_service(config, context.data_dir, context.devices)
+    # The file a twin change rewrites and a restart reads again (none: the defaults, kept).
+    config_path = context.config_path
+    if config_path is None and DEFAULT_CONFIG_PATH.exists():
+        config_path = DEFAULT_CONFIG_PATH
+    return run_service(config, context.data_dir, context.devices, config_path=config_path)

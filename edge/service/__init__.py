@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import functools
 import gc
 import logging
 import signal
@@ -29,16 +30,24 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
-from drivers.registry import DeviceConfig, RunningDevice, make_device
+from drivers.registry import (
+    DeviceConfig,
+    DeviceConfigError,
+    RunningDevice,
+    make_device,
+    parse_devices,
+)
 from edge import faults, systemd_notify
 from edge.arrivals import ArrivalStore, Lanes
-from edge.config import Config
+from edge.config import Config, ConfigError, load_config
 from edge.logs import error_first_line, log_event
 from edge.manifest_cache import ManifestCache
 from edge.matching import Matcher
 from edge.reading_quarantine import ReadingQuarantine
 from edge.readings import Health, PresenceChange, Reading
 from edge.service.dispatch import DecisionDispatch
+from edge.service.fleet_agent import FleetAgent
+from edge.service.fleet_restart import rolled_back_after
 from edge.service.upkeep import DISK, ReadingsQueue, crop_store, disk_job, retention_job
 from edge.service.watchdog import pet_while_the_store_answers
 from edge.store import open_database
@@ -76,10 +85,16 @@ class DeviceStatus:
 
 class EdgeService:
     def __init__(
-        self, config: Config, data_dir: Path, devices: Sequence[DeviceConfig] = ()
+        self,
+        config: Config,
+        data_dir: Path,
+        devices: Sequence[DeviceConfig] = (),
+        *,
+        config_path: Path | None = None,
     ) -> None:
         self.config = config
         self.data_dir = data_dir
+        self.config_path = config_path  # the file a twin change rewrites; None: none
         self.device_configs = list(devices)
         self.devices: dict[str, DeviceStatus] = {
             d.id: DeviceStatus(d.kind, d.lane or config.lanes.default_lane) for d in devices
@@ -108,6 +123,8 @@ class EdgeService:
         self.readings_lost = 0  # readings neither attached nor quarantined (the store refused)
         self._reading_quarantine: ReadingQuarantine | None = None
         self._stop_reason = ""
+        self.restart_requested = False  # stopped to start again on the file re-read
+        self.fleet = FleetAgent(self, config_path)
 
     # -- what runs ---------------------------------------------------------------------------
 
@@ -129,6 +146,7 @@ class EdgeService:
                 self.in_store, lambda: self.engine, self.crops, self.data_dir,
                 self.config.retention, lambda health, why: self._note_health(DISK, health, why),
             ),
+            **self.fleet.tasks(),
         }  # fmt: skip
 
     @property
@@ -191,6 +209,11 @@ class EdgeService:
         finally:
             await self._shutdown()
 
+    def restart(self, reason: str) -> None:
+        """Stop, to be started again on the configuration file read anew (`run_service`)."""
+        self.restart_requested = True
+        self.stop(f"restart: {reason}")
+
     def stop(self, reason: str = "requested") -> None:
         """Ask the service to stop. Call it on the loop's thread (signal handlers do)."""
         if not self._stop.is_set():
@@ -205,9 +228,11 @@ class EdgeService:
         idle = dt.timedelta(minutes=self.config.lanes.idle_timeout_minutes)
         self._lanes = Lanes(ArrivalStore(self._engine, self.crops), matcher, idle)
         if self.config.sync.peers:
+            make_sync = functools.partial(build_sync, extra_appliers=self.fleet.appliers)
             self._sync = await self.in_store(
-                build_sync, self.config.sync, self.config.node.id, self._engine, self._cache
+                make_sync, self.config.sync, self.config.node.id, self._engine, self._cache
             )
+            await self.fleet.start()
             await self._send_unqueued_decisions()
         index = await self.in_store(self._cache.plate_index)
         log_event(logger, logging.INFO, "cache.warmed", plate_keys=len(index.keys))
@@ -483,6 +508,7 @@ class EdgeService:
         from edge.service.kiosk import make_backend, serve_kiosk  # the web stack: only when on
 
         self.kiosk = make_backend(self)
+        self.kiosk.fleet_source = self.fleet.kiosk_view
         await serve_kiosk(self, self.kiosk)
 
     # -- sync ----------------------------------------------------------------------------------
@@ -546,6 +572,46 @@ def settle_heap() -> None:
     gc.set_threshold(GC_YOUNG_THRESHOLD, middle, oldest)
 
 
-def run_service(config: Config, data_dir: Path, devices: Sequence[DeviceConfig] = ()) -> int:
-    """Run the service in a fresh event loop until it stops; the process exit status."""
-    return asyncio.run(EdgeService(config, data_dir, devices).run())
+def run_service(
+    config: Config,
+    data_dir: Path,
+    devices: Sequence[DeviceConfig] = (),
+    *,
+    config_path: Path | None = None,
+) -> int:
+    """Run the service in a fresh event loop until it stops; the process exit status.
+
+    A service that stops to restart (a twin change, a `restart` command) starts again in the
+    same process on `config_path` read anew. A file that no longer loads, or a service that
+    fails, while a twin change is in its grace period: the file before is put back
+    (`edge.service.fleet_restart`) and the service starts again on it."""
+    while True:
+        service = EdgeService(config, data_dir, devices, config_path=config_path)
+        status = asyncio.run(service.run())
+        if config_path is None:
+            if not service.restart_requested:
+                return status
+            continue  # the same configuration again
+        if not service.restart_requested:
+            failed = [f"the service stopped with status {status}"]
+            if status == 0 or not rolled_back_after(data_dir, config_path, failed):
+                return status
+        try:
+            config, devices = _load(config_path)
+        except (ConfigError, DeviceConfigError) as error:
+            if not rolled_back_after(data_dir, config_path, error.problems):
+                log_event(logger, logging.ERROR, "service.failed", stage="restart",
+                          reason=str(error)[:500])  # fmt: skip
+                return 2
+            try:
+                config, devices = _load(config_path)
+            except (ConfigError, DeviceConfigError) as again:
+                log_event(logger, logging.ERROR, "service.failed", stage="restart",
+                          reason=str(again)[:500])  # fmt: skip
+                return 2
+        log_event(logger, logging.INFO, "service.restarting", config=str(config_path))
+
+
+def _load(config_path: Path) -> tuple[Config, list[DeviceConfig]]:
+    config = load_config(config_path)
+    return config, parse_devices(config.devices)

@@ -340,3 +340,56 @@ kiosk_sessions = Table(
     Index("ix_kiosk_sessions_expires_at", "expires_at"),
     Index("ix_kiosk_sessions_officer", "officer_id"),
 )
+
+# --- fleet management on the box (provisioning.fleet) -------------------------------------------
+
+# Each desired configuration (twin) version the centre sent, and what became of it: applying
+# (written, watching health for its grace period), applied, rejected (errors per key) or
+# rolled_back (the reason in errors). `reported_state` is the state last sent to the centre as
+# a twin_reported. Retention: the newest rows only (provisioning.fleet.records.KEEP_TWINS).
+box_twin = Table(
+    "box_twin",
+    metadata,
+    Column("version", Int64, primary_key=True, autoincrement=False),
+    Column("state", String(16), nullable=False),
+    Column("issued_by", String(64), nullable=False),
+    Column("origin", String(64), nullable=False),  # whom to report to
+    Column("grace_s", Integer, nullable=False),
+    Column("received_at", UtcTime, nullable=False),
+    Column("updated_at", UtcTime, nullable=False),
+    Column("restarted_at", UtcTime, nullable=True),  # the service started on the new file
+    Column("grace_until", UtcTime, nullable=True),
+    Column("devices_before", Text, nullable=False),  # JSON: the devices connected before
+    Column("errors", Text, nullable=False),  # JSON list of "path: reason"
+    Column("reported_state", String(16), nullable=True),
+    Index("ix_box_twin_state", "state"),
+)
+
+# Each command the centre sent (the command id is its idempotency key) with its result, sent
+# back as a command_result: seeing the id again sends the first result again. The audit of
+# the box's fleet actions. Retention: `retention.dedupe_days` after it finished (a command
+# redelivered later than that has long expired).
+box_commands = Table(
+    "box_commands",
+    metadata,
+    Column("command_id", String(36), primary_key=True),
+    Column("action", String(16), nullable=False),
+    Column("issued_by", String(64), nullable=False),
+    Column("origin", String(64), nullable=False),
+    Column("received_at", UtcTime, nullable=False),
+    Column("expires_at", UtcTime, nullable=False),
+    Column("state", String(16), nullable=False),  # pending, then done|failed|expired|refused
+    Column("output", Text, nullable=False),
+    Column("attachment", Text, nullable=True),
+    Column("finished_at", UtcTime, nullable=True),
+    Index("ix_box_commands_state", "state"),
+    Index("ix_box_commands_finished_at", "finished_at"),
+)
+
+# A few named moments of the fleet agent (the last health report sent): one row a name.
+box_fleet_marks = Table(
+    "box_fleet_marks",
+    metadata,
+    Column("name", String(32), primary_key=True),
+    Column("at", UtcTime, nullable=False),
+)

@@ -33,7 +33,10 @@ async def corner(request: Request, who: QuietWho) -> Response:
 
 @router.get("/status", response_class=HTMLResponse)
 async def status_page(request: Request, who: Who) -> Response:
-    context = await _status(request) | {"details": who.officer.role is Role.TECHNICIAN}
+    technician = who.officer.role is Role.TECHNICIAN
+    context = await _status(request) | {"details": technician, "fleet": None}
+    if technician:
+        context["fleet"] = await kiosk_of(request).backend.fleet_status()
     return render(request, "status.html", context, who=who)
 
 
