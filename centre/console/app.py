@@ -18,7 +18,9 @@ from starlette.concurrency import run_in_threadpool
 from starlette.middleware.trustedhost import TrustedHostMiddleware
 
 from centre.audit import ReasonError
-from centre.console import routes_auth, routes_pages, routes_quarantine, routes_review
+from centre.console import fleet_routes, routes_auth, routes_pages, routes_quarantine, routes_review
+from centre.console.fleet_routes import FleetNotFoundError
+from centre.console.fleet_views import FleetPages
 from centre.console.i18n import Catalogs
 from centre.console.operators import OperatorStore
 from centre.console.overview import LinkState
@@ -35,6 +37,8 @@ from centre.console.web import (
     make_templates,
     render,
 )
+from centre.fleet.desk import FleetDesk
+from centre.fleet.enrolment import Enrolments
 from centre.review_queue import ReviewError, ReviewQueue
 from edge.logs import log_event
 from edge.web_pieces import SecurityHeaders
@@ -68,11 +72,15 @@ def create_console(
     links: Callable[[], Sequence[LinkState]] | None = None,
     clock: Clock = wall_clock,
     hasher: PasswordHasher | None = None,
+    fleet_desk: FleetDesk | None = None,
+    enrolments: Enrolments | None = None,
 ) -> FastAPI:
     """The console over the centre's migrated database. `reverify` is the centre's inbox (built
     with its key lookup and appliers): without it, quarantine can be read and discarded, not
     re-verified or released. `review` carries the partner link's `on_approved`. `links` gives
-    the service's links as they are now (`centre.console.link_states`), asked at each overview."""
+    the service's links as they are now (`centre.console.link_states`), asked at each overview.
+    `fleet_desk` reads and acts on the fleet (without it, no fleet pages); `enrolments`
+    approves, refuses and revokes boxes (without it, no enrolment to decide)."""
     settings = settings or ConsoleSettings()
     app = FastAPI(
         title="carec-edge centre console", docs_url=None, redoc_url=None, openapi_url=None
@@ -90,8 +98,9 @@ def create_console(
         quarantine=QuarantineDesk(engine, reverify),
         review=review or ReviewQueue(engine),
         links=links,
+        fleet=FleetPages(engine, fleet_desk, enrolments) if fleet_desk is not None else None,
     )
-    for module in (routes_auth, routes_pages, routes_quarantine, routes_review):
+    for module in (routes_auth, routes_pages, routes_quarantine, routes_review, fleet_routes):
         app.include_router(module.router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     _handle_errors(app)
@@ -132,6 +141,10 @@ def _handle_errors(app: FastAPI) -> None:
     @app.exception_handler(ReviewError)
     async def review_refused(request: Request, error: Exception) -> Response:
         return await run_in_threadpool(_error_page, request, "conflict", 409, str(error))
+
+    @app.exception_handler(FleetNotFoundError)
+    async def no_box(request: Request, error: Exception) -> Response:
+        return await run_in_threadpool(_error_page, request, "fleet_not_found", 404, str(error))
 
     @app.exception_handler(RequestValidationError)
     async def invalid(request: Request, error: Exception) -> Response:

@@ -23,10 +23,24 @@ MAX_PASSWORD_CHARS = 128
 class Role(StrEnum):
     OPERATOR = "operator"  # sees everything, re-verifies, releases, discards, approves, rejects
     VIEWER = "viewer"  # reads only
+    FLEET = "fleet"  # the fleet operator: enrols, configures, commands and revokes boxes
+    AUDITOR = "auditor"  # reads the fleet and the audit; acts on nothing, sees no record
 
     @property
     def acts(self) -> bool:
+        """May act on records (quarantine, the review queue)."""
         return self is Role.OPERATOR
+
+    @property
+    def acts_on_fleet(self) -> bool:
+        """May act on boxes (enrolment, twin, commands, revocation)."""
+        return self is Role.FLEET
+
+    @property
+    def reads_records(self) -> bool:
+        """May read records and messages (quarantine, the review queue, traces): they may
+        hold personal data, which the fleet's roles have no need of."""
+        return self in (Role.OPERATOR, Role.VIEWER)
 
 
 class OperatorError(ValueError):

@@ -11,7 +11,7 @@ from fastapi.responses import HTMLResponse, Response
 from centre.audit import audit_entries
 from centre.console.overview import LINK_KINDS, box_states
 from centre.console.trace import trace
-from centre.console.web import Who, console_of, render
+from centre.console.web import RecordReader, Who, console_of, render
 from edge.timeutil import utcnow
 
 router = APIRouter()
@@ -36,7 +36,7 @@ def overview(request: Request, who: Who) -> Response:
 
 @router.get("/trace", response_class=HTMLResponse)
 def trace_page(
-    request: Request, who: Who, ref: Annotated[str, Query(max_length=35)] = ""
+    request: Request, who: RecordReader, ref: Annotated[str, Query(max_length=35)] = ""
 ) -> Response:
     found = trace(console_of(request).engine, ref) if ref.strip() else []
     return render(request, "trace.html", {"ref": ref.strip(), "found": found}, who=who)

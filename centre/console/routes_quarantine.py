@@ -10,7 +10,7 @@ from fastapi import Path as PathParam
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from centre.audit import MAX_REASON_CHARS, audit_entries
-from centre.console.web import Acting, Who, console_of, render
+from centre.console.web import Acting, RecordReader, Who, console_of, render
 
 router = APIRouter()
 # quarantine.id is an INTEGER: beyond it is no message (and a driver error, not a 404).
@@ -20,7 +20,7 @@ Reason = Annotated[str, Form(max_length=MAX_REASON_CHARS)]
 
 @router.get("/quarantine", response_class=HTMLResponse)
 def quarantine_list(
-    request: Request, who: Who, released: int | None = None, discarded: int | None = None
+    request: Request, who: RecordReader, released: int | None = None, discarded: int | None = None
 ) -> Response:
     desk = console_of(request).quarantine
     context = {
@@ -48,7 +48,7 @@ def _item_page(
 
 
 @router.get("/quarantine/{item_id}", response_class=HTMLResponse)
-def quarantine_item(request: Request, who: Who, item_id: ItemId) -> Response:
+def quarantine_item(request: Request, who: RecordReader, item_id: ItemId) -> Response:
     return _item_page(request, who, item_id)
 
 

@@ -11,7 +11,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from centre.audit import MAX_REASON_CHARS
 from centre.console.envelope_view import decode_envelope
-from centre.console.web import Acting, Who, console_of, render
+from centre.console.web import Acting, RecordReader, console_of, render
 
 router = APIRouter()
 ItemId = Annotated[int, PathParam(ge=1, le=2**62)]
@@ -20,7 +20,7 @@ Reason = Annotated[str, Form(max_length=MAX_REASON_CHARS)]
 
 @router.get("/review", response_class=HTMLResponse)
 def review_queue(
-    request: Request, who: Who, approved: int | None = None, rejected: int | None = None
+    request: Request, who: RecordReader, approved: int | None = None, rejected: int | None = None
 ) -> Response:
     queue = console_of(request).review
     pending = queue.pending()

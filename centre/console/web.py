@@ -7,13 +7,15 @@ import datetime as dt
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, NoReturn
 
 from fastapi import Depends, Request
 from fastapi.responses import HTMLResponse
 from jinja2 import Environment
 from sqlalchemy import Engine
 
+from centre.audit import audit
+from centre.console.fleet_views import FleetPages
 from centre.console.i18n import LANGUAGES, Catalogs
 from centre.console.operators import Operator, OperatorStore
 from centre.console.overview import LinkState
@@ -54,6 +56,7 @@ class Console:
     quarantine: QuarantineDesk
     review: ReviewQueue
     links: Callable[[], Sequence[LinkState]] | None = None  # None: the overview shows no links
+    fleet: FleetPages | None = None  # None: no fleet pages (a console without the fleet desk)
 
 
 @dataclass(frozen=True)
@@ -96,16 +99,40 @@ async def csrf_checked(request: Request, who: Annotated[Actor, Depends(actor)]) 
     return who
 
 
-def acting(who: Annotated[Actor, Depends(csrf_checked)]) -> Actor:
+def refuse(request: Request, who: Actor) -> NoReturn:
+    """An action the operator's role may not take: audited as refused, then a 403."""
+    with console_of(request).engine.begin() as conn:
+        audit(conn, who.operator.login, "refused", f"{request.method} {request.url.path}", "",
+              f"refused: role {who.operator.role.value}")  # fmt: skip
+    raise NotAllowedError
+
+
+def acting(request: Request, who: Annotated[Actor, Depends(csrf_checked)]) -> Actor:
     """An operator who may act (re-verify, release, discard, approve, reject)."""
     if not who.operator.role.acts:
+        refuse(request, who)
+    return who
+
+
+def fleet_acting(request: Request, who: Annotated[Actor, Depends(csrf_checked)]) -> Actor:
+    """A fleet operator (approve or refuse an enrolment, set a twin, command, revoke)."""
+    if not who.operator.role.acts_on_fleet:
+        refuse(request, who)
+    return who
+
+
+def record_reader(who: Annotated[Actor, Depends(actor)]) -> Actor:
+    """Someone who may read records and messages (not the fleet's roles)."""
+    if not who.operator.role.reads_records:
         raise NotAllowedError
     return who
 
 
 Who = Annotated[Actor, Depends(actor)]
+RecordReader = Annotated[Actor, Depends(record_reader)]
 Changing = Annotated[Actor, Depends(csrf_checked)]
 Acting = Annotated[Actor, Depends(acting)]
+FleetActing = Annotated[Actor, Depends(fleet_acting)]
 
 
 def fmt_time(moment: dt.datetime | None) -> str:
@@ -154,6 +181,7 @@ def render(
         "path": request.url.path,
         "fmt_time": fmt_time,
         "fmt_age": fmt_age,
+        "fleet_enabled": console.fleet is not None,
     }
     html = console.templates.get_template(template).render(full | context)
     return HTMLResponse(html, status_code=status_code)

@@ -42,7 +42,11 @@ def register(subparsers: Any) -> None:
         "operator", help="add an operator of the centre's console (asks for the password)"
     )
     operator.add_argument("login")
-    operator.add_argument("--role", choices=["operator", "viewer"], default="operator")
+    operator.add_argument(
+        "--role", choices=["operator", "viewer", "fleet", "auditor"], default="operator",
+        help="operator: acts on records; viewer: reads them; fleet: acts on boxes; auditor: "
+        "reads the fleet and the audit",
+    )  # fmt: skip
     operator.add_argument("--language", default="en")
     operator.add_argument(
         "--password-stdin", action="store_true",

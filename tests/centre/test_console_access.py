@@ -81,7 +81,14 @@ def test_a_viewer_reads_everything_but_every_action_is_refused(
         )
         assert response.status_code == 403, action
     assert console.quarantined_ids() == [item]
-    assert console.audit_rows() == []
+    # Nothing done; each attempt audited as refused (its typed reason not kept).
+    assert console.audit_rows() == [
+        ("viktor", "refused", f"POST /quarantine/{item}/{action}", "", "refused: role viewer")
+        for action in ("reverify", "release", "discard")
+    ] + [
+        ("viktor", "refused", f"POST /review/1/{action}", "", "refused: role viewer")
+        for action in ("approve", "reject")
+    ]
 
 
 def test_a_post_without_this_sessions_csrf_token_is_refused(
