@@ -23,12 +23,8 @@ node id and serial only.
 from __future__ import annotations
 
 import datetime as dt
-import json
 import logging
-import tomllib
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
-from pathlib import Path
+from collections.abc import Callable
 from typing import Any
 
 from cryptography import x509
@@ -39,12 +35,19 @@ from sqlalchemy.engine import Row
 from sqlalchemy.exc import IntegrityError
 
 from centre.audit import audit, checked_reason
-from centre.config import EnrolmentSection
+from centre.fleet.enrolment_parts import (
+    BoxCsr,
+    EnrolmentError,
+    EnrolmentSettings,
+    PendingBox,
+    RequestRefusedError,
+    read_csr,
+    trust_for_boxes,
+)
 from centre.fleet.revocation import (
     REVOKED,
     as_revocations,
     certificate_key_fingerprint,
-    merged,
     revoked_boxes,
     write_crl,
 )
@@ -52,20 +55,16 @@ from centre.store.schema import fleet_boxes
 from edge.logs import log_event
 from edge.timeutil import utcnow
 from provisioning.fleet.enrolment_protocol import (
-    BoxPeer,
     EnrolmentAnswer,
     Proof,
     ProofError,
-    TrustFile,
     check_proof,
-    enrolment_code,
 )
 from provisioning.identity.ca import FleetCA, load_ca
 from provisioning.identity.errors import InvalidNodeIdError, IssueError
 from provisioning.identity.keys import raw_public_key
 from provisioning.identity.node_id import NodeId
-from provisioning.identity.profile import node_id_of
-from provisioning.identity.trust import Revocations, TrustStore
+from provisioning.identity.trust import Revocations
 from sync.messages import RevocationMessage
 from sync.outbox import Outbox
 
@@ -77,61 +76,10 @@ RETRY_AFTER_S = 30  # how often a waiting box asks again
 # What the contract calls the answer to a box's request.
 EnrolmentState = EnrolmentAnswer
 
-
-class EnrolmentError(ValueError):
-    """An operator's action the enrolments refuse, and why."""
-
-
-class RequestRefusedError(Exception):
-    """A box's request refused: the HTTP status and the reason the box is told."""
-
-    def __init__(self, status: int, reason: str) -> None:
-        super().__init__(reason)
-        self.status = status
-        self.reason = reason
-
-
-@dataclass(frozen=True)
-class EnrolmentSettings:
-    ca_dir: Path
-    crl_file: Path
-    trust_store: Path  # the centre's: its authorities and pins go to every box
-    box_certificate_days: int = 365
-    renew_within_days: int = 30
-    max_pending: int = 1000
-    pending_days: int = 30
-    crl_days: int = 30
-    box_peers: tuple[BoxPeer, ...] = ()
-
-    @classmethod
-    def of(cls, section: EnrolmentSection, trust_store: Path) -> EnrolmentSettings:
-        return cls(
-            ca_dir=section.ca_dir, crl_file=section.crl_path, trust_store=trust_store,
-            box_certificate_days=section.box_certificate_days,
-            renew_within_days=section.renew_within_days, max_pending=section.max_pending,
-            pending_days=section.pending_days, crl_days=section.crl_days,
-            box_peers=tuple(BoxPeer.model_validate(p.model_dump()) for p in section.box_peers),
-        )  # fmt: skip
-
-
-@dataclass(frozen=True)
-class PendingBox:
-    node_id: str
-    serial: str
-    code: str
-    requested_at: dt.datetime
-
-
-@dataclass(frozen=True)
-class _Csr:
-    pem: str
-    request: x509.CertificateSigningRequest
-    node_id: str
-    key: Ed25519PublicKey
-
-    @property
-    def code(self) -> str:
-        return enrolment_code(self.key)
+__all__ = [  # the pieces live in centre.fleet.enrolment_parts, named from here
+    "EnrolmentError", "EnrolmentSettings", "EnrolmentState", "Enrolments", "PendingBox",
+    "RequestRefusedError",
+]  # fmt: skip
 
 
 class Enrolments:
@@ -159,7 +107,7 @@ class Enrolments:
         self, serial: str, csr_pem: bytes | str, proof: Proof | None = None
     ) -> EnrolmentState:
         """A box asks to join (or, with a proof, to renew). RequestRefusedError says why not."""
-        csr = self._read_csr(csr_pem)
+        csr = read_csr(csr_pem, self.ca.country)
         if proof is not None:
             return self._renew(serial, csr, proof)
         try:
@@ -176,7 +124,7 @@ class Enrolments:
             row = _by_serial(conn, serial)
         if row is None or row.csr is None:
             raise RequestRefusedError(404, f"no enrolment request from serial {serial}")
-        key = self._read_csr(row.csr).key
+        key = read_csr(row.csr, self.ca.country).key
         try:
             check_proof(proof, key, "status", serial, now=self.clock())
         except ProofError as error:
@@ -184,7 +132,7 @@ class Enrolments:
             raise RequestRefusedError(401, str(error)) from None
         return self._answer(row)
 
-    def _request(self, conn: Connection, serial: str, csr: _Csr) -> EnrolmentState:
+    def _request(self, conn: Connection, serial: str, csr: BoxCsr) -> EnrolmentState:
         now = self.clock()
         row = _by_serial(conn, serial)
         if row is None:
@@ -258,7 +206,7 @@ class Enrolments:
             )  # fmt: skip
         return self._answer(row)
 
-    def _renew(self, serial: str, csr: _Csr, proof: Proof) -> EnrolmentState:
+    def _renew(self, serial: str, csr: BoxCsr, proof: Proof) -> EnrolmentState:
         now = self.clock()
         with self.engine.begin() as conn:
             row = _by_serial(conn, serial, for_update=True)
@@ -290,29 +238,14 @@ class Enrolments:
             log_event(log, logging.INFO, "fleet.renewed", node=row.node_id, serial=serial)
             return self._answer(_by_serial(conn, serial))
 
-    def _read_csr(self, pem: bytes | str) -> _Csr:
-        text = pem.decode("ascii", "replace") if isinstance(pem, bytes) else pem
-        try:
-            request = x509.load_pem_x509_csr(text.encode())
-        except ValueError:
-            raise RequestRefusedError(400, "csr: not a PEM certificate signing request") from None
-        if not request.is_signature_valid:
-            raise RequestRefusedError(400, "csr: its signature does not verify")
-        key = request.public_key()
-        if not isinstance(key, Ed25519PublicKey):
-            raise RequestRefusedError(
-                400, "csr: the key is not Ed25519 (`carec-edge identity init` makes one)"
-            )
-        try:
-            node_id = node_id_of(request)
-        except InvalidNodeIdError as error:
-            raise RequestRefusedError(400, f"csr: names no node: {error}") from None
-        if node_id.country != self.ca.country:
-            raise RequestRefusedError(400, f"csr: {node_id} is not a node of {self.ca.country}")
-        return _Csr(text, request, str(node_id), key)
-
     def _issue(
-        self, conn: Connection, node_id: str, csr: _Csr, *, decided_by: str | None, now: dt.datetime
+        self,
+        conn: Connection,
+        node_id: str,
+        csr: BoxCsr,
+        *,
+        decided_by: str | None,
+        now: dt.datetime,
     ) -> None:
         try:
             issued = self.ca.issue(csr.request, days=self.settings.box_certificate_days)
@@ -493,48 +426,16 @@ class Enrolments:
                                    reason=row.reason)  # fmt: skip
         if row.state != ENROLLED:
             raise RequestRefusedError(404, f"no enrolment request from serial {row.serial}")
-        files, trust_toml = self._trust_for_boxes()
+        files, trust_toml = trust_for_boxes(self.settings.trust_store, self.revocations())
         return EnrolmentAnswer(
             state=ENROLLED, node_id=row.node_id, code=row.enrolment_code,
             certificate=row.certificate, ca_bundle="".join(f.certificate for f in files),
             trust_store=trust_toml, trust_files=files, peers=list(self.settings.box_peers),
         )  # fmt: skip
 
-    def _trust_for_boxes(self) -> tuple[list[TrustFile], str]:
-        """The centre's trust store as a box gets it: its authorities (each file renamed by its
-        countries), its pins, and every revocation (the file's and the store's)."""
-        path = self.settings.trust_store
-        TrustStore.load(path)  # refuse to hand out a store that does not load
-        document = tomllib.loads(path.read_text(encoding="utf-8"))
-        files: list[TrustFile] = []
-        lines: list[str] = []
-        for index, authority in enumerate(document.get("authority", [])):
-            countries = [str(c) for c in authority["countries"]]
-            name = f"ca-{'-'.join(countries)}-{index}.crt"
-            pem = (path.parent / authority["certificate"]).read_text(encoding="ascii")
-            files.append(TrustFile(name=name, certificate=pem))
-            lines += [
-                "[[authority]]",
-                f"certificate = {_q(name)}",
-                f"countries = {_list(countries)}",
-                "",
-            ]
-        for pin in document.get("pinned", []):
-            lines += [
-                "[[pinned]]",
-                f"node = {_q(pin['node'])}",
-                f"public_key = {_q(pin['public_key'])}",
-                "",
-            ]
-        revoked = merged(TrustStore.load(path).revoked, self.revocations())
-        serials = sorted(format(s, "x") for s in revoked.serials)
-        keys = sorted(k.hex() for k in revoked.key_fingerprints)
-        lines += ["[revoked]", f"serials = {_list(serials)}", f"keys = {_list(keys)}", ""]
-        return files, "\n".join(lines)
-
-    def _read_csr_of(self, row: Row[Any]) -> _Csr:
+    def _read_csr_of(self, row: Row[Any]) -> BoxCsr:
         try:
-            return self._read_csr(row.csr or "")
+            return read_csr(row.csr or "", self.ca.country)
         except RequestRefusedError as refused:
             raise EnrolmentError(f"{row.node_id}: {refused.reason}") from None
 
@@ -568,11 +469,3 @@ def _state_of(row: Row[Any] | None) -> str:
 
 def _item(node_id: str) -> str:
     return f"box:{node_id}"
-
-
-def _q(text: str) -> str:
-    return json.dumps(text)  # a TOML basic string: these are ids, base64 and hex
-
-
-def _list(items: Sequence[str]) -> str:
-    return "[" + ", ".join(_q(i) for i in items) + "]"
