@@ -235,3 +235,41 @@ def test_the_fleet_pages_speak_russian(fleet_console: FleetUnderTest, client: Te
     box = client.get(f"/fleet/box/{NURZHOLY}").text
     assert "Узел откатил конфигурацию, потому что:" in box
     assert "Занято на диске (%)" in box
+
+
+def test_a_fleet_operator_refuses_an_enrolment_then_revokes_an_approved_box(
+    fleet_console: FleetUnderTest, client: TestClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    csrf = log_in(client, "farida")
+    approved = client.post(
+        f"/fleet/enrolment/{ALTYNKOL}/approve", data={"csrf_token": csrf}, follow_redirects=False
+    )
+    assert approved.status_code == 303
+    assert fleet_console.enrolments.state_of(ALTYNKOL) == "enrolled"
+    again = client.post(f"/fleet/enrolment/{ALTYNKOL}/refuse",
+                        data={"csrf_token": csrf, "reason": "changed my mind"})  # fmt: skip
+    assert again.status_code == 409
+    assert "only a pending or registered box is refused" in again.text
+    page = client.get(f"/fleet/box/{ALTYNKOL}").text
+    assert 'id="revoke-form"' in page
+    with caplog.at_level(logging.DEBUG):
+        revoked = client.post(
+            f"/fleet/box/{ALTYNKOL}/revoke",
+            data={"csrf_token": csrf, "reason": SECRET_REASON},
+            follow_redirects=False,
+        )
+    assert revoked.status_code == 303
+    assert fleet_console.enrolments.state_of(ALTYNKOL) == "revoked"
+    # Every enrolled box is told, signed by the centre.
+    for node in (NURZHOLY, KORGAS, TORUGART):
+        assert "revocation" in fleet_console.sent_types(node)
+    page = client.get(revoked.headers["location"]).text
+    assert "Box revoked" in page
+    assert 'id="revoke-form"' not in page
+    rows = [r for r in fleet_console.audit_rows() if r[2] == f"box:{ALTYNKOL}"]
+    assert [(r[0], r[1]) for r in rows] == [
+        ("farida", "fleet.approve"), ("farida", "fleet.refuse"), ("farida", "fleet.revoke")
+    ]  # fmt: skip
+    assert rows[1][4].startswith("refused: ")
+    assert rows[2][3] == SECRET_REASON
+    assert not [r for r in caplog.records if "Ivanov" in str(r.__dict__)]
