@@ -1,7 +1,8 @@
 """What the boxes send the centre, applied inside the inbox's transaction: arrivals,
 decisions and exit confirmations become the CIS's event feed (`cis_events`, in the order the
 centre applied them); acknowledgements settle the centre's outbox; telemetry is kept as the
-box's peer events (the fleet service reads it).
+box's peer events; health, twin reports and command results go to the fleet service
+(`centre.fleet.reports`).
 
 Exactly once across instances: the inbox records each message id as applied in the same
 transaction (`inbox_applied`, its primary key), and `cis_events.message_id` is unique too.
@@ -13,6 +14,7 @@ from collections.abc import Mapping, Sequence
 
 from sqlalchemy import Connection, insert, select
 
+from centre.fleet.reports import FLEET_TYPES, FleetReports
 from centre.store.schema import events
 from edge.timeutil import utcnow
 from sync.apply import acknowledger, record_events
@@ -54,29 +56,40 @@ def feed_events(conn: Connection, envelopes: Sequence[Envelope]) -> None:
     )  # fmt: skip
 
 
-def box_events(conn: Connection, envelopes: Sequence[Envelope]) -> None:
+def box_events(
+    conn: Connection, envelopes: Sequence[Envelope], fleet: FleetReports | None = None
+) -> None:
     """A batch's events, whatever their mix: the feed's in one statement, the telemetry's in
-    another (one applier for both, so the inbox's run is not cut at every change of type)."""
+    another, the fleet's reports in a few (one applier for all, so the inbox's run is not cut
+    at every change of type)."""
     feed = [e for e in envelopes if e.type in FEED_TYPES]
     telemetry = [e for e in envelopes if e.type == "telemetry"]
+    reports = [e for e in envelopes if e.type in FLEET_TYPES]
     if feed:
         feed_events(conn, feed)
     if telemetry:
         record_events(conn, telemetry)
+    if reports:
+        (fleet or FleetReports()).apply(conn, reports)
 
 
 def centre_appliers(
-    outbox: Outbox, partners: Mapping[str, Applier] | None = None
+    outbox: Outbox,
+    partners: Mapping[str, Applier] | None = None,
+    fleet: FleetReports | None = None,
 ) -> Mapping[str, Applier]:
-    """The boxes' events, acknowledgements, telemetry, and what partner centres send
+    """The boxes' events, acknowledgements, telemetry, fleet reports (with the [fleet]
+    settings in `fleet`), and what partner centres send
     (`centre.partner_inbox.partner_appliers`)."""
 
     def acks(conn: Connection, envelopes: Sequence[Envelope]) -> None:
         ids = [i for e in envelopes if isinstance(e.payload, AckMessage) for i in e.payload.ids]
         outbox.delivered(conn, ids)
 
-    events = Effects(box_events)  # one instance: a batch's events are one run
-    appliers: dict[str, Applier] = dict.fromkeys((*FEED_TYPES, "telemetry"), events)
+    reports = fleet or FleetReports()
+    # One instance: a batch's events are one run.
+    events = Effects(lambda conn, envelopes: box_events(conn, envelopes, reports))
+    appliers: dict[str, Applier] = dict.fromkeys((*FEED_TYPES, "telemetry", *FLEET_TYPES), events)
     appliers["ack"] = Effects(acks)
     appliers.update(partners or {})
     return appliers

@@ -223,6 +223,17 @@ class RetentionSection(_Section):
     purge_interval_minutes: Annotated[float, Field(ge=1, le=1440)] = 60.0
 
 
+class AlertWebhookSection(_Section):
+    """[[fleet.alert_webhooks]]: where the fleet's alerts are sent on (a pager, a ticket system):
+    each raised or cleared alert POSTed as JSON, signed as [[webhooks]] are
+    (`X-Carec-Signature: sha256=<HMAC of the body>` with the key in secret_file)."""
+
+    name: Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,63}$")]
+    url: Annotated[str, AfterValidator(_http_url)]
+    secret_file: ConfigPath
+    timeout_s: Annotated[float, Field(gt=0, le=300)] = 10.0
+
+
 class BoxPeerSection(_Section):
     """[[fleet.enrolment.box_peers]]: a broker an enrolled box exchanges through, as its
     [[sync.peers]] entry (the box adds its CA bundle as ca_file)."""
@@ -267,6 +278,36 @@ class EnrolmentSection(_Section):
         return self.crl_file or self.ca_dir / "crl.pem"
 
 
+class FleetSection(_Section):
+    """[fleet]: the fleet service (centre.fleet): when a box's report raises an alert, how long
+    its health history and finished items are kept, and where alerts are sent on."""
+
+    # A box with no health report for this long is "silent" (an alert; grey in the console).
+    silent_minutes: Annotated[float, Field(ge=1, le=7 * 1440)] = 5.0
+    disk_used_pct: Annotated[float, Field(gt=0, le=100)] = 90.0
+    clock_offset_ms: Annotated[float, Field(gt=0, le=3_600_000)] = 2000.0
+    certificate_days: Annotated[int, Field(ge=1, le=3650)] = 30
+    unsent_evidence_s: Annotated[int, Field(ge=60, le=30 * 86_400)] = 3600
+    # Health history: 5-minute buckets for the last days, hourly buckets for longer.
+    history_300s_days: Annotated[int, Field(ge=1, le=365)] = 2
+    history_3600s_days: Annotated[int, Field(ge=1, le=3650)] = 90
+    # Cleared alerts and finished (or long expired) commands are kept this long.
+    alerts_days: Annotated[int, Field(ge=1, le=3650)] = 90
+    commands_days: Annotated[int, Field(ge=1, le=3650)] = 90
+    # How often the silence check runs and alerts are sent on.
+    check_every_s: Annotated[float, Field(ge=1, le=3600)] = 30.0
+    alert_webhooks: list[AlertWebhookSection] = Field(default_factory=list)
+    # Enrolment of new boxes (centre.fleet.enrolment); none: boxes are not enrolled here.
+    enrolment: EnrolmentSection | None = None
+
+    @model_validator(mode="after")
+    def _distinct_names(self) -> FleetSection:
+        names = [w.name for w in self.alert_webhooks]
+        if len(names) != len(set(names)):
+            raise ValueError("alert_webhooks: two entries share one name")
+        return self
+
+
 class CentreConfig(_Section):
     centre: CentreSection = CentreSection()
     identity: IdentitySection = IdentitySection()
@@ -282,6 +323,7 @@ class CentreConfig(_Section):
     # The operators' web console (centre.console); none: no console.
     console: ConsoleSettings | None = None
     retention: RetentionSection = RetentionSection()
+    fleet: FleetSection = FleetSection()
 
     @model_validator(mode="after")
     def _coherent(self) -> CentreConfig:

@@ -34,6 +34,10 @@ from centre.config import ApiSection, CentreConfig, PartnerSection
 from centre.console.app import create_console
 from centre.console.link_states import link_states
 from centre.drop_directory import DropDirectory
+from centre.fleet.alerts import AlertNotifier, check_silence
+from centre.fleet.desk import FleetDesk
+from centre.fleet.reports import FleetReports
+from centre.fleet.retention import purge_fleet
 from centre.partner_inbox import Relaying, apply_partner_message, partner_appliers
 from centre.records import RecordDesk
 from centre.relay_tap import RelayTap, relay_patterns
@@ -71,6 +75,7 @@ log = logging.getLogger(__name__)
 
 BROKER_PEER = "broker"
 JOBS_LOCK = 7207203  # the PostgreSQL advisory lock of the periodic jobs
+FLEET_LOCK = 7207204  # ... and of the fleet's checks (centre.fleet.alerts)
 
 
 class _Server(uvicorn.Server):
@@ -99,6 +104,7 @@ class CentreService:
         default_factory=lambda: ThreadPoolExecutor(1, thread_name_prefix="centre-inbox")
     )
     api_listening: threading.Event = field(default_factory=threading.Event)
+    fleet: FleetDesk | None = None  # the fleet service's desk (centre.fleet)
 
     @classmethod
     def build(cls, config: CentreConfig) -> CentreService:
@@ -116,12 +122,15 @@ class CentreService:
         review = ReviewQueue(engine, lambda conn, held: _approved(desk, conn, held, relaying))
         modes = {p.centre: p.mode for p in config.partners}
         hold = partial(_hold, relaying) if any(m == "sie" for m in modes.values()) else None
-        appliers = centre_appliers(outbox, partner_appliers(desk, modes, hold, relaying))
+        appliers = centre_appliers(
+            outbox, partner_appliers(desk, modes, hold, relaying), FleetReports(config.fleet)
+        )
         inbox = Inbox(
             engine, centre.id, key_for, appliers, acknowledge=centre_acknowledger(outbox),
             gap_timeout=dt.timedelta(seconds=config.broker.gap_timeout_s if config.broker else 600),
         )  # fmt: skip
         service = cls(config, engine, outbox, desk, inbox, review)
+        service.fleet = FleetDesk(engine, outbox, settings=config.fleet)
         broker = config.broker
         if broker is not None:
             identity = config.identity.identity_dir
@@ -172,6 +181,9 @@ class CentreService:
             )  # fmt: skip
             self._every("drop", self.config.drop.poll_s, drop.poll)
         self._every("jobs", self.config.retention.purge_interval_minutes * 60, self.run_jobs)
+        # Reads the alert webhooks' key files now: a missing one stops the start.
+        notifier = AlertNotifier(self.engine, self.config.fleet.alert_webhooks)
+        self._every("fleet", self.config.fleet.check_every_s, partial(self.fleet_checks, notifier))
         for partner in self.config.partners:
             if partner.mode == "sie":
                 self._every(
@@ -322,6 +334,24 @@ class CentreService:
                     conn.exec_driver_sql(f"SELECT pg_advisory_unlock({JOBS_LOCK})")
                     conn.commit()
 
+    def fleet_checks(self, notifier: AlertNotifier | None = None) -> None:
+        """Boxes gone silent raise their alert (on one instance at a time); alerts not yet
+        sent on go to the alert webhooks."""
+        with self.engine.connect() as conn:
+            if conn.dialect.name == "postgresql":
+                held = conn.exec_driver_sql(f"SELECT pg_try_advisory_lock({FLEET_LOCK})").scalar()
+                if not held:
+                    return
+            try:
+                now = utcnow()
+                check_silence(self.engine, self.config.fleet, now)
+                if notifier is not None:
+                    notifier.send_pending(now)
+            finally:
+                if conn.dialect.name == "postgresql":
+                    conn.exec_driver_sql(f"SELECT pg_advisory_unlock({FLEET_LOCK})")
+                    conn.commit()
+
     def _purge(self) -> None:
         keep = self.config.retention
         now = utcnow()
@@ -341,12 +371,15 @@ class CentreService:
             conn.execute(delete(console_audit).where(console_audit.c.at < records_before))
             decided = partner_review.c.decided_at < records_before
             conn.execute(delete(partner_review).where(decided))
+            fleet = purge_fleet(conn, self.config.fleet, now)
         purge_sync_tables(
             self.engine, now=now, evidence_days=keep.records_days, dedupe_days=keep.records_days,
             quarantine_days=keep.records_days, events_days=keep.events_days,
         )  # fmt: skip
-        if purged or purged_events:
-            log_event(log, logging.INFO, "centre.purged", records=purged, events=purged_events)
+        if purged or purged_events or any(fleet.values()):
+            log_event(log, logging.INFO, "centre.purged", records=purged, events=purged_events,
+                      fleet_history=fleet["history"], fleet_alerts=fleet["alerts"],
+                      fleet_commands=fleet["commands"])  # fmt: skip
 
 
 def _peer_of(partner: PartnerSection) -> str:

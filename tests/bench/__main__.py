@@ -9,6 +9,7 @@ from tests.bench import (
     bench_centre,
     bench_centre_formats,
     bench_codes,
+    bench_fleet,
     bench_kiosk,
     bench_matching,
     bench_plates,
@@ -28,6 +29,7 @@ BENCHMARKS = [
     bench_proxy,
     bench_centre,
     bench_centre_formats,
+    bench_fleet,
 ]
 
 

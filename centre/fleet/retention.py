@@ -1,0 +1,41 @@
+"""The fleet tables' retention (run by the centre's purge job): history buckets past their
+resolution's days, cleared alerts and finished commands past theirs. A box's latest health,
+its twin and its open alerts stay while the box does."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy import Connection, delete
+
+from centre.config import FleetSection
+from centre.store.schema import fleet_alerts, fleet_commands, fleet_health_history
+
+
+def purge_fleet(conn: Connection, settings: FleetSection, now: dt.datetime) -> dict[str, int]:
+    """What was purged, per table."""
+    history = fleet_health_history.c
+    purged = 0
+    for resolution, days in ((300, settings.history_300s_days),
+                             (3600, settings.history_3600s_days)):  # fmt: skip
+        before = now - dt.timedelta(days=days)
+        purged += conn.execute(
+            delete(fleet_health_history)
+            .where(history.resolution_s == resolution, history.bucket < before)
+        ).rowcount  # fmt: skip
+    alerts_before = now - dt.timedelta(days=settings.alerts_days)
+    alerts = conn.execute(
+        delete(fleet_alerts).where(fleet_alerts.c.cleared_at < alerts_before)
+    ).rowcount
+    commands_before = now - dt.timedelta(days=settings.commands_days)
+    # A command never answered is kept as long after its expiry as a finished one.
+    commands = conn.execute(
+        delete(fleet_commands).where(
+            (fleet_commands.c.finished_at < commands_before)
+            | (
+                fleet_commands.c.finished_at.is_(None)
+                & (fleet_commands.c.expires_at < commands_before)
+            )
+        )
+    ).rowcount
+    return {"history": purged, "alerts": alerts, "commands": commands}
