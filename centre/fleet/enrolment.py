@@ -204,7 +204,10 @@ class Enrolments:
                 409, f"{row.node_id} is enrolled with another key; renew with a proof by the "
                 "current one, or ask the fleet operator",
             )  # fmt: skip
-        return self._answer(row)
+        answer = self._answer(row)
+        if row.csr != csr.pem:  # refused or revoked: the operator's reason for its own key only
+            return answer.model_copy(update={"reason": None, "code": None})
+        return answer
 
     def _renew(self, serial: str, csr: BoxCsr, proof: Proof) -> EnrolmentState:
         now = self.clock()

@@ -192,6 +192,11 @@ def test_a_refused_box_is_told_why_and_stays_refused_until_an_operator_resets_it
     assert box.request().state == "refused"
     with pytest.raises(NotEnrolledError, match="not a box of ours"):
         box.wait(threading.Event())
+    # Someone else with that serial (another key) learns it is refused, not the reason.
+    impostor = enrolling.box(KALZHAT, "SN-KALZHAT-1")
+    impostor.paths = BoxPaths.of(enrolling.root / "impostor", enrolling.root / "impostor.toml")
+    impostor.prepare()
+    assert (impostor.request().state, impostor.request().reason) == ("refused", None)
     enrolling.enrolments.reset(KALZHAT, operator="olga", reason="it was ours after all")
     assert box.request().state == "pending"
 
