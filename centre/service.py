@@ -253,7 +253,7 @@ class CentreService:
         app = create_console(
             self.engine, console, self.inbox, centre_id=self.config.centre.id,
             routing=self.config.routing, review=self.review,
-            links=lambda: link_states(self.links, self.config.partners),
+            links=lambda: link_states(self.links, self.config.partners), fleet_desk=self.fleet,
         )  # fmt: skip
         sock = socket.create_server((console.host, console.port), reuse_port=False)
         tls: dict[str, Any] = {}
