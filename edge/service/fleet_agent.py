@@ -36,7 +36,13 @@ from provisioning.fleet.commands import (
 )
 from provisioning.fleet.health_report import build_health
 from provisioning.fleet.revocation import revocation_applier
-from provisioning.fleet.status import HEALTH_SENT, certificate_expiry, fleet_status, mark
+from provisioning.fleet.status import (
+    HEALTH_SENT,
+    FleetStatus,
+    certificate_expiry,
+    fleet_status,
+    mark,
+)
 from provisioning.fleet.twin import FleetSettings, TwinApplier, TwinReporter, TwinWatch
 from provisioning.identity.trust import TrustStore
 from sync.inbox import Applier
@@ -90,6 +96,28 @@ def config_check(config: Config) -> list[str]:
     return config_problems(config, data_dir=None)
 
 
+def kiosk_view(status: FleetStatus) -> FleetStatusView:
+    """The box's fleet status as the kiosk's technician panel takes it."""
+    from ui_kiosk.models import FleetCommandView, FleetStatusView  # the web stack: when on
+
+    return FleetStatusView(
+        enrolled=status.enrolled,
+        certificate_not_after=status.certificate_not_after,
+        report_to=status.report_to,
+        twin_desired_version=status.twin_desired_version,
+        twin_applied_version=status.twin_applied_version,
+        twin_state=status.twin_state,
+        twin_errors=status.twin_errors,
+        pending_commands=[
+            FleetCommandView(
+                command_id=c.command_id, action=c.action, state=c.state, received_at=c.received_at
+            )
+            for c in status.pending_commands
+        ],
+        last_health_at=status.last_health_at,
+    )
+
+
 class FleetAgent:
     def __init__(self, service: EdgeService, config_path: Path | None) -> None:
         self.service = service
@@ -138,29 +166,10 @@ class FleetAgent:
 
     def kiosk_view(self) -> FleetStatusView:
         """On the store thread: what the kiosk's technician sees (as `fleet status` shows)."""
-        from ui_kiosk.models import FleetCommandView, FleetStatusView
-
-        status = fleet_status(
-            self.service.engine, self.service.config.sync.identity_dir, self.settings.report_to
-        )
-        return FleetStatusView(
-            enrolled=status.enrolled,
-            certificate_not_after=status.certificate_not_after,
-            report_to=status.report_to,
-            twin_desired_version=status.twin_desired_version,
-            twin_applied_version=status.twin_applied_version,
-            twin_state=status.twin_state,
-            twin_errors=status.twin_errors,
-            pending_commands=[
-                FleetCommandView(
-                    command_id=c.command_id,
-                    action=c.action,
-                    state=c.state,
-                    received_at=c.received_at,
-                )
-                for c in status.pending_commands
-            ],
-            last_health_at=status.last_health_at,
+        return kiosk_view(
+            fleet_status(
+                self.service.engine, self.service.config.sync.identity_dir, self.settings.report_to
+            )
         )
 
     # -- the service's side --------------------------------------------------------------------

@@ -26,7 +26,7 @@ from tests.provisioning.fleet_box import BOX, FleetBox, command, make_box, outco
 
 
 def results(box: FleetBox) -> list[tuple[str, str, str]]:
-    found = []
+    found: list[tuple[str, str, str]] = []
     for message in box.sent("command_result"):
         assert isinstance(message, CommandResultMessage)
         found.append((message.command_id, message.outcome, message.output))

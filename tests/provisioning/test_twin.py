@@ -20,7 +20,7 @@ from tests.provisioning.fleet_box import OTHER_BOX, FleetBox, make_box, outcomes
 
 
 def reports(box: FleetBox) -> list[tuple[int, str, tuple[str, ...]]]:
-    found = []
+    found: list[tuple[int, str, tuple[str, ...]]] = []
     for message in box.sent("twin_reported"):
         assert isinstance(message, TwinReportedMessage)
         found.append((message.desired_version, message.state, message.errors))
@@ -67,7 +67,11 @@ def test_a_twin_change_is_written_watched_and_applied_when_the_grace_period_pass
 
     assert state(box, 1) == "applied"
     assert reports(box) == [(1, "applying", ()), (1, "applied", ())]
-    (applied,) = [m for m in box.sent("twin_reported") if m.state == "applied"]  # type: ignore[attr-defined]
+    (applied,) = [
+        m for m in box.sent("twin_reported")
+        if isinstance(m, TwinReportedMessage) and m.state == "applied"
+    ]  # fmt: skip
+    assert isinstance(applied, TwinReportedMessage)
     assert applied.applied_version == 1
 
 
