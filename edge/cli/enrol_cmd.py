@@ -13,13 +13,18 @@ At the centre (registered under `carec-edge centre fleet`):
 from __future__ import annotations
 
 import argparse
+import contextlib
+import dataclasses
 import getpass
+import socket
 import sys
 import threading
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import httpx
+import uvicorn
 
 from edge.cli.context import CliContext
 from provisioning.fleet.enrolment import (
@@ -30,8 +35,9 @@ from provisioning.fleet.enrolment import (
     hardware_serial,
 )
 from provisioning.fleet.enrolment_protocol import EnrolmentAnswer
-from provisioning.fleet.enrolment_qr import qr_text
+from provisioning.fleet.enrolment_qr import qr_svg, qr_text
 from provisioning.identity.errors import IdentityError
+from ui_kiosk.enrolment_page import EnrolmentScreen, create_enrolment_page
 
 DEFAULT_RENEW_WITHIN_DAYS = 30
 
@@ -49,6 +55,11 @@ def register_fleet(actions: Any) -> None:
                        "the machine id)")  # fmt: skip
     enrol.add_argument("--node", help="this box's node id (default: node.id of the config)")
     enrol.add_argument("--no-wait", action="store_true", help="ask once and say the state")
+    enrol.add_argument(
+        "--kiosk", action="store_true",
+        help="show the code and its QR code on the kiosk's screen (kiosk.host and kiosk.port) "
+        "while waiting; a refused box's screen stays until stopped",
+    )  # fmt: skip
     enrol.set_defaults(handler=enrol_command)
     renew = actions.add_parser("renew", help="renew this box's certificate when it ends soon")
     _centre_options(renew)
@@ -78,23 +89,31 @@ def _client(args: argparse.Namespace) -> httpx.Client:
 
 
 def enrol_command(args: argparse.Namespace, context: CliContext) -> int:
-    with _client(args) as client:
+    with _client(args) as client, contextlib.ExitStack() as stack:
         try:
             box = _box(args, context, client)
             code = box.prepare()
             print(f"node {box.node_id}, serial {box.serial}")
             print(f"enrolment code: {code}  (the fleet operator approves the box showing it)")
             print(qr_text(box.node_id, code))
+            screen = KioskScreen(box.node_id, box.serial, code)
+            if args.kiosk:
+                kiosk = context.config.kiosk
+                stack.enter_context(serve_screen(screen, kiosk.host, kiosk.port))
             if args.no_wait:
                 answer = box.request()
                 print(_state_line(answer))
                 if answer.state != "enrolled":
                     return 0 if answer.state == "pending" else 1
             else:
-                answer = box.wait(threading.Event(), on_pending=_print_waiting())
+                answer = box.wait(threading.Event(), on_pending=_print_waiting(screen))
+            screen.show("enrolled")
             certificate = box.install(answer)
         except NotEnrolledError as refused:
             print(f"carec-edge: {refused}", file=sys.stderr)
+            if args.kiosk:  # the screen says so until the box is stopped (and reset)
+                screen.show(refused.answer.state, refused.answer.reason)
+                threading.Event().wait()
             return 1
         except (EnrolmentFailedError, IdentityError, OSError) as error:
             print(f"carec-edge: {error}", file=sys.stderr)
@@ -125,15 +144,50 @@ def _state_line(answer: EnrolmentAnswer) -> str:
     return f"{line}: {answer.reason}" if answer.reason else line
 
 
-def _print_waiting() -> Any:
+def _print_waiting(screen: KioskScreen) -> Any:
     said: list[bool] = []
 
     def waiting(answer: EnrolmentAnswer) -> None:
+        screen.show("pending")
         if not said:
             print(f"{answer.node_id}: waiting for the fleet operator (Ctrl-C stops)", flush=True)
             said.append(True)
 
     return waiting
+
+
+class KioskScreen:
+    """What the kiosk's enrolment page shows, changed as the answers come."""
+
+    def __init__(self, node_id: str, serial: str, code: str) -> None:
+        self.screen = EnrolmentScreen(node_id, serial, code, qr_svg(node_id, code), "starting")
+
+    def show(self, state: str, reason: str | None = None) -> None:
+        self.screen = dataclasses.replace(self.screen, state=state, reason=reason)
+
+
+class _Server(uvicorn.Server):
+    """uvicorn without its own signal handlers: the command's own (SIGTERM, Ctrl-C) stop it."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
+
+
+@contextlib.contextmanager
+def serve_screen(screen: KioskScreen, host: str, port: int) -> Iterator[int]:
+    """The enrolment page on host:port while the block runs; the port it listens on."""
+    app = create_enrolment_page(lambda: screen.screen)
+    sock = socket.create_server((host, port))
+    server = _Server(uvicorn.Config(app, log_config=None, access_log=False))
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    try:
+        yield sock.getsockname()[1]
+    finally:
+        server.should_exit = True
+        thread.join(10)
+        sock.close()
 
 
 # --- the centre ----------------------------------------------------------------------------------
