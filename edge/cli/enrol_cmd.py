@@ -61,7 +61,9 @@ def register_fleet(actions: Any) -> None:
         "while waiting; a refused box's screen stays until stopped",
     )  # fmt: skip
     enrol.set_defaults(handler=enrol_command)
-    renew = actions.add_parser("renew", help="renew this box's certificate when it ends soon")
+    renew = actions.add_parser(
+        "renew", help="renew this box's certificate when it ends soon, or complete a key rotation"
+    )
     _centre_options(renew)
     renew.add_argument("--serial")
     renew.add_argument("--within-days", type=int, default=DEFAULT_RENEW_WITHIN_DAYS)
@@ -128,7 +130,12 @@ def enrol_command(args: argparse.Namespace, context: CliContext) -> int:
 def renew_command(args: argparse.Namespace, context: CliContext) -> int:
     with _client(args) as client:
         try:
-            answer = _box(args, context, client).renew_if_due(args.within_days)
+            box = _box(args, context, client)
+            rotated = box.complete_rotation()
+            if rotated is not None:
+                print("the new key's certificate is in place (key rotation complete)")
+                return 0
+            answer = box.renew_if_due(args.within_days)
         except NotEnrolledError as refused:
             print(f"carec-edge: {refused}", file=sys.stderr)
             return 1

@@ -30,6 +30,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from pydantic import ValidationError
 
 from edge.timeutil import utcnow
+from provisioning.fleet import key_rotation
 from provisioning.fleet.enrolment_protocol import (
     SERIAL_PATTERN,
     EnrolmentAnswer,
@@ -193,6 +194,20 @@ class BoxEnrolment:
         body = EnrolmentRequest(serial=self.serial, csr=text, proof=proof)
         return self._post(ENROLMENT_PATH, body.model_dump())
 
+    def complete_rotation(self) -> EnrolmentAnswer | None:
+        """When a key rotation waits (`key_rotation.start`): the certificate of the next key,
+        asked with a proof by the current one, put in place with its key; None when none waits."""
+        directory = self.paths.identity_dir
+        csr_path = directory / key_rotation.NEXT_CSR
+        if not csr_path.exists():
+            return None
+        answer = self.renew(csr_path.read_bytes())
+        next_key = load_private_key(directory / key_rotation.NEXT_KEY)
+        certificate = self._checked(answer, next_key.public_key())
+        self._install_trust(answer)
+        key_rotation.complete(directory, x509.load_pem_x509_certificate(certificate))
+        return answer
+
     def renew_if_due(self, within_days: int) -> EnrolmentAnswer | None:
         """Renew (same key) when the certificate ends within `within_days`, and install it;
         the answer, or None when not due."""
@@ -214,7 +229,13 @@ class BoxEnrolment:
     def install(self, answer: EnrolmentAnswer) -> Path:
         """Check the enrolled answer, then write the CA files, the trust store, the CA bundle,
         the peers and last node.crt (each atomically); the certificate's path."""
-        certificate_pem = self._checked(answer)
+        key = load_private_key(self.paths.identity_dir / NODE_KEY)
+        certificate_pem = self._checked(answer, key.public_key())
+        self._install_trust(answer)
+        return write_atomically(self.paths.identity_dir / NODE_CERT, certificate_pem, mode=PUBLIC,
+                                overwrite=True)  # fmt: skip
+
+    def _install_trust(self, answer: EnrolmentAnswer) -> None:
         directory = self.paths.trust_store.parent
         for file in answer.trust_files:
             write_atomically(directory / file.name, file.certificate.encode(), mode=PUBLIC,
@@ -225,10 +246,10 @@ class BoxEnrolment:
                          mode=PUBLIC, overwrite=True)  # fmt: skip
         write_atomically(self.paths.peers_file, peers_toml(answer, self.paths.ca_bundle).encode(),
                          mode=PUBLIC, overwrite=True)  # fmt: skip
-        return write_atomically(self.paths.identity_dir / NODE_CERT, certificate_pem, mode=PUBLIC,
-                                overwrite=True)  # fmt: skip
 
-    def _checked(self, answer: EnrolmentAnswer) -> bytes:
+    def _checked(self, answer: EnrolmentAnswer, key: Ed25519PublicKey) -> bytes:
+        """The answer's certificate, once it is known to be this node's, of `key`, and signed
+        by a CA of the trust store that came with it."""
         if answer.state != "enrolled" or not answer.certificate or not answer.trust_store:
             raise NotEnrolledError(answer)
         try:
@@ -236,12 +257,11 @@ class BoxEnrolment:
             identity = trust.verify_certificate(answer.certificate.encode(), at=self.clock())
         except (IdentityError, ValueError) as error:
             raise EnrolmentFailedError(f"the centre's answer does not hold: {error}") from None
-        key = load_private_key(self.paths.identity_dir / NODE_KEY)
         if str(identity.node_id) != self.node_id:
             raise EnrolmentFailedError(
                 f"the certificate is of {identity.node_id}, not {self.node_id}"
             )
-        if raw_public_key(identity.public_key) != raw_public_key(key.public_key()):
+        if raw_public_key(identity.public_key) != raw_public_key(key):
             raise EnrolmentFailedError("the certificate is not of this box's key")
         return answer.certificate.encode()
 

@@ -25,6 +25,7 @@ from centre.fleet.enrolment import Enrolments, EnrolmentSettings
 from centre.fleet.enrolment_api import Limits, enrolment_router
 from centre.store.schema import fleet_boxes
 from edge.timeutil import utcnow
+from provisioning.fleet import key_rotation
 from provisioning.fleet.enrolment import (
     BoxEnrolment,
     BoxPaths,
@@ -253,6 +254,25 @@ def test_a_certificate_near_its_end_is_renewed_without_an_operator(
         assert (row.serial, row.state) == ("SN-DOSTYK-7", "enrolled")
         assert row.certificate_serial == format(new.serial_number, "x")
         assert audit_entries(enrolling.centre.engine, f"box:{DOSTYK}")[0].action == "fleet.enrol"
+
+
+def test_a_rotated_key_gets_its_certificate_at_any_time_by_a_proof_of_the_current_one(
+    enrolling: Enrolling,
+) -> None:
+    enrolling.enrolments.register(DOSTYK, "SN-DOSTYK-7", operator="olga")
+    box = enrolling.box(DOSTYK, "SN-DOSTYK-7")
+    old_code = box.prepare()
+    box.install(box.request())
+    assert box.complete_rotation() is None  # no rotation under way
+    key_rotation.start(box.paths.identity_dir, DOSTYK)  # the centre's rotate_key command
+    answer = box.complete_rotation()
+    assert answer is not None
+    new_key = load_private_key(box.paths.identity_dir / NODE_KEY)
+    certificate = x509.load_pem_x509_certificate((box.paths.identity_dir / NODE_CERT).read_bytes())
+    assert raw_public_key(certificate.public_key()) == raw_public_key(new_key.public_key())  # type: ignore[arg-type]
+    assert answer.code != old_code
+    assert box.status().state == "enrolled"  # the centre knows the new key
+    assert not (box.paths.identity_dir / key_rotation.NEXT_KEY).exists()
 
 
 def test_a_renewal_before_it_is_due_or_by_a_box_not_enrolled_is_refused(
