@@ -36,8 +36,11 @@ from centre.console.link_states import link_states
 from centre.drop_directory import DropDirectory
 from centre.fleet.alerts import AlertNotifier, check_silence
 from centre.fleet.desk import FleetDesk
+from centre.fleet.enrolment import Enrolments, EnrolmentSettings
+from centre.fleet.enrolment_api import Limits, enrolment_router
 from centre.fleet.reports import FleetReports
 from centre.fleet.retention import purge_fleet
+from centre.fleet.revocation import CentreRevocations, refresh_crl
 from centre.partner_inbox import Relaying, apply_partner_message, partner_appliers
 from centre.records import RecordDesk
 from centre.relay_tap import RelayTap, relay_patterns
@@ -75,6 +78,8 @@ log = logging.getLogger(__name__)
 
 BROKER_PEER = "broker"
 JOBS_LOCK = 7207203  # the PostgreSQL advisory lock of the periodic jobs
+REVOCATIONS_EVERY_S = 60.0  # how soon an instance refuses a box another one revoked
+CRL_EVERY_S = 86_400.0  # the CRL is re-signed daily (it is valid crl_days)
 FLEET_LOCK = 7207204  # ... and of the fleet's checks (centre.fleet.alerts)
 
 
@@ -105,6 +110,9 @@ class CentreService:
     )
     api_listening: threading.Event = field(default_factory=threading.Event)
     fleet: FleetDesk | None = None  # the fleet service's desk (centre.fleet)
+    # Enrolment ([fleet.enrolment]) and the revoked boxes the inbox refuses.
+    enrolments: Enrolments | None = None
+    revocations: CentreRevocations | None = None
 
     @classmethod
     def build(cls, config: CentreConfig) -> CentreService:
@@ -131,6 +139,14 @@ class CentreService:
         )  # fmt: skip
         service = cls(config, engine, outbox, desk, inbox, review)
         service.fleet = FleetDesk(engine, outbox, settings=config.fleet)
+        service.revocations = CentreRevocations(engine, key_for)
+        service.revocations.refresh()  # revoked boxes are refused from the first message on
+        if config.fleet.enrolment is not None:
+            service.enrolments = Enrolments(
+                engine, outbox,
+                EnrolmentSettings.of(config.fleet.enrolment, config.identity.trust_store),
+                on_revoked=service.revocations.refresh,
+            )  # fmt: skip
         broker = config.broker
         if broker is not None:
             identity = config.identity.identity_dir
@@ -184,6 +200,7 @@ class CentreService:
         # Reads the alert webhooks' key files now: a missing one stops the start.
         notifier = AlertNotifier(self.engine, self.config.fleet.alert_webhooks)
         self._every("fleet", self.config.fleet.check_every_s, partial(self.fleet_checks, notifier))
+        self._every("revocations", REVOCATIONS_EVERY_S, self.enrolment_jobs)
         for partner in self.config.partners:
             if partner.mode == "sie":
                 self._every(
@@ -230,10 +247,15 @@ class CentreService:
 
     def _serve_api(self) -> None:
         api = self.config.api
+        enrolment = self.config.fleet.enrolment
         app = create_api(
             self.desk,
             ApiSettings(self.config.centre.country, api.clients, api.max_records_per_request),
-        )
+            enrolment=None if self.enrolments is None or enrolment is None else enrolment_router(
+                self.enrolments,
+                Limits(enrolment.per_address_per_minute, enrolment.per_serial_per_minute),
+            ),
+        )  # fmt: skip
         sock = socket.create_server((api.host, api.port), reuse_port=False)
         self.api_port = sock.getsockname()[1]
         self.api_listening.set()  # connections wait in the socket's backlog until uvicorn runs
@@ -254,6 +276,7 @@ class CentreService:
             self.engine, console, self.inbox, centre_id=self.config.centre.id,
             routing=self.config.routing, review=self.review,
             links=lambda: link_states(self.links, self.config.partners), fleet_desk=self.fleet,
+            enrolments=self.enrolments,
         )  # fmt: skip
         sock = socket.create_server((console.host, console.port), reuse_port=False)
         tls: dict[str, Any] = {}
@@ -333,6 +356,25 @@ class CentreService:
                 if conn.dialect.name == "postgresql":
                     conn.exec_driver_sql(f"SELECT pg_advisory_unlock({JOBS_LOCK})")
                     conn.commit()
+
+    def enrolment_jobs(self) -> None:
+        """Every instance: the boxes revoked meanwhile (by another instance, or the CLI) are
+        refused from now on. Once a day: the CRL re-signed and stale requests purged."""
+        if self.revocations is not None:
+            self.revocations.refresh()
+        enrolments = self.enrolments
+        if enrolments is None:
+            return
+        now = utcnow()
+        crl = enrolments.settings.crl_file
+        try:
+            age = now.timestamp() - crl.stat().st_mtime
+        except FileNotFoundError:
+            age = float("inf")
+        if age >= CRL_EVERY_S:
+            refresh_crl(self.engine, enrolments.ca, crl, days=enrolments.settings.crl_days)
+            purged = enrolments.purge(now)
+            log_event(log, logging.INFO, "fleet.crl_signed", purged=purged)
 
     def fleet_checks(self, notifier: AlertNotifier | None = None) -> None:
         """Boxes gone silent raise their alert (on one instance at a time); alerts not yet
