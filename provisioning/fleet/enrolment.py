@@ -167,13 +167,16 @@ class BoxEnrolment:
         when refused or revoked; a centre out of reach is asked again, less often."""
         interval = 5.0
         answer: EnrolmentAnswer | None = None
+        asked = False  # the centre holds the request: ask how it stands (else send it again)
         while True:
             try:
-                answer = self.status() if answer is not None else self.request()
+                answer = self.status() if asked else self.request()
+                asked = True
                 interval = float(answer.retry_after_s or 30)
-            except EnrolmentFailedError:
+            except EnrolmentFailedError:  # out of reach, or the request expired there
+                asked = False
                 interval = min(interval * 2, max_interval_s)
-            if answer is not None:
+            if asked and answer is not None:
                 if answer.state == "enrolled":
                     return answer
                 if answer.state in ("refused", "revoked"):

@@ -9,7 +9,7 @@ import contextlib
 import datetime as dt
 import socket
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -200,6 +200,39 @@ def test_a_refused_box_is_told_why_and_stays_refused_until_an_operator_resets_it
     assert (impostor.request().state, impostor.request().reason) == ("refused", None)
     enrolling.enrolments.reset(KALZHAT, operator="olga", reason="it was ours after all")
     assert box.request().state == "pending"
+
+
+class Meanwhile(threading.Event):
+    """The waiting loop's pause: instead of time passing, what happens at the centre meanwhile
+    (one step each pause)."""
+
+    def __init__(self, *steps: Callable[[], object]) -> None:
+        super().__init__()
+        self.steps = list(steps)
+
+    def wait(self, timeout: float | None = None) -> bool:
+        if self.steps:
+            self.steps.pop(0)()
+        return False
+
+
+def test_a_box_whose_request_expired_at_the_centre_sends_it_again_and_is_enrolled(
+    enrolling: Enrolling,
+) -> None:
+    box = enrolling.box(KALZHAT, "SN-KALZHAT-1")
+    box.prepare()
+    enrolments = enrolling.enrolments
+    seen: list[str] = []
+
+    def expire_and_register() -> None:  # 31 days without an operator: the request is purged
+        assert enrolments.purge(utcnow() + dt.timedelta(days=31)) == 1
+        enrolments.register(KALZHAT, "SN-KALZHAT-1", operator="olga")
+
+    meanwhile = Meanwhile(expire_and_register, lambda: None)
+    answer = box.wait(meanwhile, on_pending=lambda a: seen.append(a.state))
+    assert seen == ["pending"]
+    assert answer.state == "enrolled"  # status said 404; the request, sent again, was enrolled
+    assert meanwhile.steps == []
 
 
 def test_asking_with_a_proof_by_another_key_or_an_old_proof_is_refused(
