@@ -18,6 +18,7 @@ from collections.abc import Coroutine, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
 from edge.config import Config
@@ -47,7 +48,7 @@ from provisioning.fleet.twin import FleetSettings, TwinApplier, TwinReporter, Tw
 from provisioning.identity.trust import TrustStore
 from sync.inbox import Applier
 from sync.outbox import NoRouteError, Outbox
-from sync.setup import TrustedKeys
+from sync.setup import ExtraAppliers, TrustedKeys
 from sync.status import OutboxStatus
 
 if TYPE_CHECKING:
@@ -116,6 +117,31 @@ def kiosk_view(status: FleetStatus) -> FleetStatusView:
         ],
         last_health_at=status.last_health_at,
     )
+
+
+def offline_appliers(config: Config, config_path: Path | None, engine: Engine) -> ExtraAppliers:
+    """The fleet's appliers for `carec-edge sync import` (a file bundle, no link at all): a twin
+    is written and a command recorded as the service would; the running service (if any)
+    restarts on the new file or executes the command within seconds (its tasks look at the
+    store), or at its next start. The devices connected before a twin are not known here: its
+    rollback then rests on the service failing or the file not loading."""
+    settings = FleetSettings(
+        node_id=config.node.id, report_to=config.fleet.report_to,
+        software_version=software_version(), config_path=config_path,
+        grace_s=config.fleet.grace_s,
+    )  # fmt: skip
+
+    def make(outbox: Outbox, keys: TrustedKeys) -> Mapping[str, Applier]:
+        issuers = {settings.report_to} if settings.report_to else set()
+        return {
+            "twin_desired": TwinApplier(
+                TwinReporter(outbox, settings, tuple), check_config=config_check
+            ),
+            "command": Commands(engine, outbox, settings),
+            "revocation": revocation_applier(keys, config.sync.trust_store, issuers),
+        }
+
+    return make
 
 
 class FleetAgent:

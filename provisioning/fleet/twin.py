@@ -85,6 +85,7 @@ class TwinReporter:
         self.outbox = outbox
         self.settings = settings
         self.devices_found = devices_found
+        self._unroutable: set[str] = set()
 
     def report(self, conn: Connection, row: Row[Any]) -> bool:
         applied = applied_version(conn)
@@ -101,7 +102,9 @@ class TwinReporter:
         try:
             self.outbox.send_many([(message, row.origin, None)], conn)
         except NoRouteError:
-            log_event(log, logging.WARNING, "twin.no_route", to=row.origin)
+            if row.origin not in self._unroutable:  # once: report_pending tries every second
+                self._unroutable.add(row.origin)
+                log_event(log, logging.WARNING, "twin.no_route", to=row.origin)
             return False
         conn.execute(
             update(box_twin)

@@ -181,7 +181,24 @@ def test_a_command_delivered_twice_runs_once_and_diagnostics_hold_no_personal_da
         wait_until(lambda: len(results_of(bundle.command_id)) == 1, WAIT, "the bundle")
         crossing.send(test)  # and once more after it ran: its first result comes back
         wait_until(lambda: len(results_of(test.command_id)) == 2, WAIT, "the result again")
+        others = [command(action) for action in ("reload_trust", "rotate_key", "reboot")]
+        for each in others:
+            crossing.send(each)
+        ids = {c.command_id for c in others}
+        wait_until(
+            lambda: ids <= {str(r["command_id"]) for r in crossing.received("command_result")},
+            WAIT, "reload_trust, rotate_key and reboot's results",
+        )  # fmt: skip
+        restart = command("restart")
+        crossing.send(restart)
+        service.wait_log("service.restarting", timeout=WAIT)
+        wait_until(lambda: len(results_of(restart.command_id)) == 1, WAIT, "restart's result")
         assert service.stop() == 0
+    reload, rotate, reboot = (results_of(c.command_id)[0] for c in others)
+    assert (reload["outcome"], rotate["outcome"]) == ("done", "done")
+    assert str(rotate["output"]).startswith("-----BEGIN CERTIFICATE REQUEST-----")
+    assert (reboot["outcome"], reboot["output"]) == ("refused", "reboot not allowed on this host")
+    assert results_of(restart.command_id)[0]["outcome"] == "done"
     log = service.whole_log()
 
     results = crossing.received("command_result")

@@ -1,0 +1,48 @@
+"""Where no link exists, the fleet's messages travel as signed file bundles like every other:
+a twin change and a command exported by the centre and imported on the box with the appliers
+`carec-edge sync import` would use (`edge.service.fleet_agent.offline_appliers`)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from edge.config import load_config
+from edge.manifest_cache import ManifestCache
+from edge.service.fleet_agent import offline_appliers
+from edge.store import open_database
+from provisioning.fleet.status import fleet_status
+from provisioning.identity.fleet import make_fleet
+from sync.bundle import export_bundle
+from sync.bundle_import import import_bundle
+from sync.outbox import Outbox, Route, Signer
+from sync.setup import build_sync
+from tests.provisioning.fleet_box import BOX, CENTRE, box_toml, command, twin
+
+
+def test_a_twin_change_and_a_command_arrive_in_a_file_bundle(tmp_path: Path) -> None:
+    fleet = make_fleet(tmp_path / "fleet", [BOX, CENTRE])
+    config_path = tmp_path / "carec-edge.toml"
+    config_path.write_text(box_toml(fleet), encoding="utf-8")
+    config = load_config(config_path)
+    centre = Outbox(
+        open_database(tmp_path / "centre"), Signer.load(fleet.nodes[CENTRE], CENTRE),
+        [Route("*", "usb")],
+    )  # fmt: skip
+    waiting = command("self_test")
+    centre.send(twin(4, {"matching": {"max_candidates": 7}}), BOX)
+    centre.send(waiting, BOX)
+    bundle = tmp_path / "to-box.bundle"
+    export_bundle(centre, "usb", bundle)
+    engine = open_database(tmp_path / "box")
+
+    parts = build_sync(
+        config.sync, BOX, engine, ManifestCache(engine),
+        extra_appliers=offline_appliers(config, config_path, engine),
+    )  # fmt: skip
+    report = import_bundle(parts.inbox, bundle)
+
+    assert report.complete, report.problems()
+    assert load_config(config_path).matching.max_candidates == 7
+    status = fleet_status(engine, fleet.nodes[BOX], CENTRE)
+    assert (status.twin_desired_version, status.twin_state) == (4, "applying")
+    assert [c.command_id for c in status.pending_commands] == [waiting.command_id]
