@@ -30,7 +30,7 @@ from sqlalchemy.engine import Row
 from edge.config import ConfigError, read_config_text
 from edge.logs import log_event
 from edge.store.schema import box_twin
-from edge.timeutil import utcnow
+from edge.timeutil import format_utc, utcnow
 from provisioning.fleet import config_file
 from provisioning.fleet.config_file import ConfigCheck
 from sync.envelope import Envelope
@@ -168,7 +168,19 @@ class TwinApplier:
             self.reporter.report(conn, latest)  # once per stale message: the centre learns
             return
         sections: dict[str, Any] = {str(k): v for k, v in desired.sections.items()}
-        text, errors = self._prepare(sections)
+        if latest is not None and latest.state == "applying":
+            # One change at a time: the one before must hold (or be rolled back) first, so that
+            # a rollback always goes back to a file that was proven.
+            until = f"until {format_utc(latest.grace_until)}" if latest.grace_until else ""
+            text, errors = (
+                None,
+                [
+                    f"version: {latest.version} is still being applied (its grace period runs"
+                    f" {until or 'from its restart'}); send this change again after it"
+                ],
+            )
+        else:
+            text, errors = self._prepare(sections)
         now = utcnow()
         conn.execute(
             insert(box_twin).values(

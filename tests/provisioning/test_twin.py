@@ -194,3 +194,18 @@ def test_sync_keeps_its_identity_when_a_twin_changes_its_peers(tmp_path: Path) -
     assert data["sync"]["identity_dir"] == str(box.fleet.nodes["KZ-NURZHOLY-1"])
     assert [p["name"] for p in data["sync"]["peers"]] == ["cis"]
     assert data["sync"]["decisions_to"] == ["KZ-CIS"]
+
+
+def test_a_change_while_another_is_in_its_grace_period_is_rejected(tmp_path: Path) -> None:
+    box = make_box(tmp_path)
+    box.send(twin(1, {"lanes": {"default_lane": "2"}}, grace_s=60))
+    box.watch.started(utcnow())
+    written = box.config_path.read_bytes()
+
+    box.send(twin(2, {"lanes": {"default_lane": "3"}}))
+
+    assert box.config_path.read_bytes() == written
+    assert (state(box, 1), state(box, 2)) == ("applying", "rejected")
+    (_, _, errors) = reports(box)[-1]
+    assert errors[0].startswith("version: 1 is still being applied (its grace period runs until ")
+    assert box.restarts_asked == 1
