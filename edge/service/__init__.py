@@ -21,6 +21,7 @@ import functools
 import gc
 import logging
 import signal
+import time
 from collections.abc import Callable, Coroutine, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
@@ -298,7 +299,13 @@ class EdgeService:
         return 1
 
     async def _shutdown(self) -> None:
-        systemd_notify.stopping()
+        if self.restart_requested:
+            # Not STOPPING=1: systemd would wait for the process to end. The next run's READY=1
+            # ends the reload (the watchdog is petted again once it is up).
+            monotonic_us = time.monotonic_ns() // 1000
+            systemd_notify.notify(f"RELOADING=1\nMONOTONIC_USEC={monotonic_us}")
+        else:
+            systemd_notify.stopping()
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)

@@ -6,6 +6,8 @@ however often they arrive, health reports reaching the centre."""
 from __future__ import annotations
 
 import json
+import signal
+import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,10 +35,18 @@ from sync.setup import key_lookup
 from sync.transport import PeerSettings
 from tests.fixtures.records import CONTRACT_EXAMPLE
 from tests.integration.service_process import ServiceProcess
+from tests.integration.test_service_runtime import (
+    NotifySocket,
+    StderrLines,
+    notify_socket,
+    processes,
+    start_service,
+)
 from tests.provisioning.fleet_box import BOX, CENTRE, command, twin
 from tests.sync.crossing import Post, start_broker, wait_until
 
 pytestmark = pytest.mark.slow
+__all__ = ["notify_socket", "processes"]  # fixtures of the service's runtime tests, used here
 WAIT = 90.0  # a bound on waits that take seconds, generous for a loaded 2-core box
 
 
@@ -217,3 +227,21 @@ def test_a_command_delivered_twice_runs_once_and_diagnostics_hold_no_personal_da
     driver = CONTRACT_EXAMPLE["driver"]
     assert driver["document_number"] not in everything
     assert driver["name"].split()[0] not in everything
+
+
+def test_a_restart_tells_systemd_it_reloads_not_that_it_stops(
+    crossing: Crossing, notify_socket: NotifySocket, processes: list[subprocess.Popen[str]]
+) -> None:
+    service = start_service(processes, crossing.data_dir, crossing.config, notify_socket)
+    ready = notify_socket.wait_for("READY=1", WAIT, sender=service)
+    StderrLines(service).wait_for("sync.subscribed", WAIT)
+
+    crossing.send(command("restart"))
+
+    reloading = notify_socket.wait_for("RELOADING=1", WAIT, after=ready, sender=service)
+    ready_again = notify_socket.wait_for("READY=1", WAIT, after=reloading, sender=service)
+    assert "STOPPING=1" not in notify_socket.received[ready:ready_again]
+    assert service.poll() is None
+    service.send_signal(signal.SIGTERM)
+    assert service.wait(timeout=WAIT) == 0
+    notify_socket.wait_for("STOPPING=1", WAIT, after=ready_again)
