@@ -44,7 +44,13 @@ from provisioning.fleet.status import (
     fleet_status,
     mark,
 )
-from provisioning.fleet.twin import FleetSettings, TwinApplier, TwinReporter, TwinWatch
+from provisioning.fleet.twin import (
+    FleetSettings,
+    TwinApplier,
+    TwinReporter,
+    TwinWatch,
+    Verdict,
+)
 from provisioning.identity.trust import TrustStore
 from sync.inbox import Applier
 from sync.outbox import NoRouteError, Outbox
@@ -252,9 +258,7 @@ class FleetAgent:
                 if await self.service.in_store(watch.needs_restart):
                     self.service.restart("twin")
                     await asyncio.Event().wait()  # stopping: idle until cancelled
-                verdict = await self.service.in_store(
-                    lambda: watch.judge(utcnow(), failing=None, connected=self._connected())
-                )
+                verdict = await self.service.in_store(self._judge, watch)
                 if verdict is not None:
                     await self.service.in_store(watch.settle, verdict, utcnow())
                     await self.service.in_store(reporter.report_pending, self.service.engine)
@@ -264,6 +268,12 @@ class FleetAgent:
             except (SQLAlchemyError, OSError) as error:
                 log_event(log, logging.ERROR, "twin.watch_failed", error=error_first_line(error))
             await self._pause(WATCH_EVERY_S)
+
+    def _judge(self, watch: TwinWatch) -> Verdict | None:
+        configured = [d.id for d in self.service.device_configs]
+        return watch.judge(
+            utcnow(), failing=None, connected=self._connected(), configured=configured
+        )
 
     async def _run_commands(self) -> None:
         assert self.commands is not None

@@ -288,11 +288,17 @@ class TwinWatch:
             ).first()
 
     def judge(
-        self, now: dt.datetime, *, failing: str | None, connected: Sequence[str]
+        self,
+        now: dt.datetime,
+        *,
+        failing: str | None,
+        connected: Sequence[str],
+        configured: Sequence[str] | None = None,
     ) -> Verdict | None:
         """The watched twin's verdict, once there is one: rolled back as soon as the service
         fails (`failing` says why), and at the end of the grace period when a device connected
-        before is not connected; applied when the grace period passed healthy."""
+        before, and still `configured`, is not connected; applied when the grace period passed
+        healthy. A device the change removed is not missed."""
         row = self.watching()
         if row is None:
             return None
@@ -300,7 +306,10 @@ class TwinWatch:
             return Verdict(row.version, "rolled_back", f"service failing: {failing}")
         if now < row.grace_until:
             return None
-        missing = sorted(set(json.loads(row.devices_before)) - set(connected))
+        before = set(json.loads(row.devices_before))
+        if configured is not None:
+            before &= set(configured)
+        missing = sorted(before - set(connected))
         if missing:
             return Verdict(
                 row.version,

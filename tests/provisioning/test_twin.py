@@ -209,3 +209,18 @@ def test_a_change_while_another_is_in_its_grace_period_is_rejected(tmp_path: Pat
     (_, _, errors) = reports(box)[-1]
     assert errors[0].startswith("version: 1 is still being applied (its grace period runs until ")
     assert box.restarts_asked == 1
+
+
+def test_a_device_the_change_removed_is_not_missed(tmp_path: Path) -> None:
+    box = make_box(tmp_path)
+    box.connected = ["scanner-1", "mrz-1"]
+    box.send(twin(1, {"devices": []}, grace_s=10))
+    started = utcnow()
+    box.watch.started(started)
+
+    verdict = box.watch.judge(
+        started + dt.timedelta(seconds=11), failing=None, connected=[], configured=[]
+    )
+
+    assert verdict is not None
+    assert verdict.state == "applied"
