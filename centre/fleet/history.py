@@ -9,9 +9,10 @@ import datetime as dt
 from collections.abc import Sequence
 
 import orjson
-from sqlalchemy import Connection, bindparam, insert, select, update
+from sqlalchemy import Connection, Table, select
 
 from centre.store.schema import fleet_health_history as history
+from edge.timeutil import format_utc
 from sync.messages import HealthMessage
 
 RESOLUTIONS = (300, 3600)
@@ -78,37 +79,57 @@ def fold_history(
             select(history).where(history.c.node_id.in_(nodes), history.c.bucket.in_(buckets))
         )
     }
-    new_rows: list[dict[str, object]] = []
-    changed: list[dict[str, object]] = []
+    rows: list[dict[str, object]] = []
     for key, (samples, folded) in touched.items():
         row = stored.get(key)
-        if row is None:
-            new_rows.append({
-                "node_id": key[0], "resolution_s": key[1], "bucket": key[2],
-                "samples": samples, "metrics": orjson.dumps(folded).decode(),
-            })  # fmt: skip
-            continue
-        merged: Folded = orjson.loads(row.metrics)
-        for name, (total, low, high) in folded.items():
-            held = merged.get(name)
-            merged[name] = (
-                [total, low, high] if held is None
-                else [held[0] + total, min(held[1], low), max(held[2], high)]
-            )  # fmt: skip
-        changed.append({"k_node": key[0], "k_resolution": key[1], "k_bucket": key[2],
-                        "samples": row.samples + samples,
-                        "metrics": orjson.dumps(merged).decode()})  # fmt: skip
-    if new_rows:
-        conn.execute(insert(history), new_rows)
-    if changed:
-        conn.execute(
-            update(history)
-            .where(history.c.node_id == bindparam("k_node"),
-                   history.c.resolution_s == bindparam("k_resolution"),
-                   history.c.bucket == bindparam("k_bucket"))
-            .values(samples=bindparam("samples"), metrics=bindparam("metrics")),
-            changed,
+        if row is not None:
+            merged: Folded = orjson.loads(row.metrics)
+            for name, (total, low, high) in folded.items():
+                held = merged.get(name)
+                merged[name] = (
+                    [total, low, high] if held is None
+                    else [held[0] + total, min(held[1], low), max(held[2], high)]
+                )  # fmt: skip
+            folded, samples = merged, row.samples + samples
+        rows.append({
+            "node_id": key[0], "resolution_s": key[1], "bucket": key[2],
+            "samples": samples, "metrics": orjson.dumps(folded).decode(),
+        })  # fmt: skip
+    upsert(conn, history, rows, ("node_id", "resolution_s", "bucket"), ("samples", "metrics"))
+
+
+# Rows per upsert statement (SQLite binds at most 32,766 parameters).
+UPSERT_ROWS = 1000
+
+
+def upsert(
+    conn: Connection,
+    table: Table,
+    rows: Sequence[dict[str, object]],
+    keys: Sequence[str],
+    columns: Sequence[str],
+) -> None:
+    """Insert `rows`, or set `columns` of those whose `keys` are there already: one plain
+    statement per thousand rows through the driver (an executemany of updates is a round trip
+    per row on PostgreSQL, and SQLAlchemy would compile each statement of a new size anew).
+    Times are written as `edge.store.schema.UtcTime` writes them."""
+    if not rows:
+        return
+    names = list(rows[0])
+    mark = "%s" if conn.dialect.name == "postgresql" else "?"
+    one = "(" + ", ".join([mark] * len(names)) + ")"
+    updates = ", ".join(f"{c} = excluded.{c}" for c in columns)
+    for first in range(0, len(rows), UPSERT_ROWS):
+        chunk = rows[first : first + UPSERT_ROWS]
+        sql = (
+            f"INSERT INTO {table.name} ({', '.join(names)}) VALUES {', '.join([one] * len(chunk))}"
+            f" ON CONFLICT ({', '.join(keys)}) DO UPDATE SET {updates}"
+        )
+        values = tuple(
+            format_utc(value) if isinstance(value, dt.datetime) else value
+            for row in chunk for value in (row[name] for name in names)
         )  # fmt: skip
+        conn.exec_driver_sql(sql, values)
 
 
 def read_history(

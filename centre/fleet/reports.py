@@ -16,11 +16,11 @@ import logging
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, insert, select, update
+from sqlalchemy import Connection, insert, select, update
 
 from centre.config import FleetSection
 from centre.fleet.alerts import HEALTH_KINDS, Finding, colour_of, health_findings, reconcile
-from centre.fleet.history import fold_history
+from centre.fleet.history import fold_history, upsert
 from centre.store.schema import fleet_commands, fleet_health, fleet_twins
 from edge.logs import log_event
 from edge.timeutil import utcnow
@@ -72,22 +72,13 @@ class FleetReports:
         # An older report than the one stored (released late from a gap) is history only.
         fresh = {n: v for n, v in latest.items() if n not in stored or v[0] >= stored[n]}
         findings: dict[str, list[Finding]] = {}
-        new_rows, changed = [], []
+        rows: list[dict[str, object]] = []
         for node, (at, report) in fresh.items():
             found = findings[node] = health_findings(report, self.settings, now)
-            row = {"at": at, "received_at": now, "colour": colour_of(report, found),
-                   "report": report.model_dump_json(exclude_none=True)}  # fmt: skip
-            if node in stored:
-                changed.append({"k_node": node, **row})
-            else:
-                new_rows.append({"node_id": node, **row})
-        if new_rows:
-            conn.execute(insert(fleet_health), new_rows)
-        if changed:
-            conn.execute(
-                update(fleet_health).where(fleet_health.c.node_id == bindparam("k_node")),
-                changed,
-            )
+            rows.append({"node_id": node, "at": at, "received_at": now,
+                         "colour": colour_of(report, found),
+                         "report": report.model_dump_json(exclude_none=True)})  # fmt: skip
+        upsert(conn, fleet_health, rows, ("node_id",), ("at", "received_at", "colour", "report"))
         reconcile(conn, now, findings, HEALTH_KINDS)
 
     # -- twins -------------------------------------------------------------------------------
