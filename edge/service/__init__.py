@@ -21,6 +21,7 @@ import functools
 import gc
 import logging
 import signal
+import threading
 import time
 from collections.abc import Callable, Coroutine, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -270,6 +271,8 @@ class EdgeService:
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, self.stop, sig.name)
+        if _BETWEEN_RUNS:  # a stop asked for while the service restarted
+            self.stop(_BETWEEN_RUNS[0])
 
     def _spawn(self, name: str, coroutine: Job) -> None:
         self._tasks[asyncio.create_task(coroutine, name=name)] = name
@@ -593,8 +596,13 @@ def run_service(
     fails, while a twin change is in its grace period: the file before is put back
     (`edge.service.fleet_restart`) and the service starts again on it."""
     while True:
+        _catch_signals_between_runs()
+        if _BETWEEN_RUNS:
+            log_event(logger, logging.INFO, "service.stopping", reason=_BETWEEN_RUNS[0])
+            return 0
         service = EdgeService(config, data_dir, devices, config_path=config_path)
         status = asyncio.run(service.run())
+        _catch_signals_between_runs()  # the loop gave SIGTERM back to its default: killing
         if config_path is None:
             if not service.restart_requested:
                 return status
@@ -617,6 +625,22 @@ def run_service(
                           reason=str(again)[:500])  # fmt: skip
                 return 2
         log_event(logger, logging.INFO, "service.restarting", config=str(config_path))
+
+
+# SIGTERM or SIGINT received while no service ran (a restart between two runs): the next run
+# does not start, or stops at once.
+_BETWEEN_RUNS: list[str] = []
+
+
+def _note_signal(signum: int, _frame: object) -> None:
+    _BETWEEN_RUNS.append(signal.Signals(signum).name)
+
+
+def _catch_signals_between_runs() -> None:
+    """Until the next run's loop takes them: a stop is noted, not the process killed."""
+    if threading.current_thread() is threading.main_thread():
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(sig, _note_signal)
 
 
 def _load(config_path: Path) -> tuple[Config, list[DeviceConfig]]:
