@@ -215,3 +215,24 @@ def test_bad_command_requests_are_refused_with_reasons(fleet_centre: FleetCentre
         )
     assert [r.split(":")[0] for r in refused.value.reasons] == ["action", "ttl", "boxes"]
     assert CENTRE not in [b.node_id for b in fleet_centre.desk.boxes()]
+
+
+def test_a_rejected_twin_alerts_with_the_box_s_first_error(fleet_centre: FleetCentre) -> None:
+    fleet_centre.enrol(NURZHOLY)
+    fleet_centre.desk.set_desired(NURZHOLY, {"devices": [{"kind": "camera"}]}, operator="op-1")
+    fleet_centre.receive(NURZHOLY, [TwinReportedMessage(
+        node=NURZHOLY, desired_version=1, state="rejected", applied_version=0,
+        errors=("devices[0].id: required", "devices[0].port: required"),
+        software_version="1.4.0", reported_at=utcnow(),
+    )])  # fmt: skip
+    detail = fleet_centre.desk.box(NURZHOLY)
+    assert detail is not None
+    assert detail.twin is not None
+    assert detail.twin.reported is not None
+    assert detail.twin.reported["errors"] == [
+        "devices[0].id: required",
+        "devices[0].port: required",
+    ]
+    [alert] = detail.alerts
+    assert alert.reason == "twin version 1 rejected (2 errors): devices[0].id: required"
+    assert fleet_centre.desk.boxes()[0].twin_state == "rejected"
