@@ -29,12 +29,13 @@ from dataclasses import dataclass
 from sqlalchemy import Connection, Engine
 
 from edge.store.schema import inbox_applied, inbox_parked, peer_events, stream_positions
+from sync.messages import UNORDERED_TYPES
 
 SQLITE = "sqlite"
 POSTGRESQL = "postgresql"
 
 # Message types whose broker acknowledgement is enough: the receiver does not acknowledge them.
-BROKER_ACK_ENOUGH = ("ack", "telemetry")
+BROKER_ACK_ENOUGH = tuple(sorted(UNORDERED_TYPES))  # the receiver sends no ack for these
 UNDELIVERED = ("pending", "inflight", "acked")
 
 # The advisory-lock class of inbox streams (the two-key form: apart from any one-key lock the

@@ -41,11 +41,11 @@ from edge.store.schema import inbox_applied, inbox_parked, quarantine
 from edge.timeutil import format_utc, utcnow
 from sync.envelope import Envelope, EnvelopeRejected, KeyLookup, Reason, open_envelope
 from sync.frame import is_frame, unpack
-from sync.inbox_batch import UNORDERED_TYPES, ApplyFailed, Batch, Effects, Incoming
-from sync.messages import Priority
+from sync.inbox_batch import ApplyFailed, Batch, Effects, Incoming
+from sync.messages import UNORDERED_TYPES, Priority
 from sync.topics import Route, TopicError, parse_topic
 
-__all__ = [  # Incoming, Effects and UNORDERED_TYPES live in sync.inbox_batch, named from here
+__all__ = [  # Incoming and Effects live in sync.inbox_batch, UNORDERED_TYPES in sync.messages
     "DEFAULT_MAX_AGE", "UNORDERED_TYPES", "Acknowledger", "Applier", "Checked", "Effects",
     "Inbox", "InboxCounters", "Incoming", "Outcome", "Result",
 ]  # fmt: skip

@@ -17,6 +17,7 @@ from edge.store.schema import inbox_applied
 from edge.timeutil import format_utc
 from sync.dialect import sync_sql
 from sync.envelope import Envelope
+from sync.messages import UNORDERED_TYPES
 
 
 class Incoming(NamedTuple):  # a tuple: made once per envelope on the receiver's hot path
@@ -42,7 +43,6 @@ class Effects:
 # parameter whatever their number (`sync.dialect`, per database).
 
 # Types whose streams are applied in order, and whose receipt the receiver acknowledges.
-UNORDERED_TYPES = frozenset({"ack", "telemetry"})
 
 
 class ApplyFailed(Exception):  # noqa: N818 - a signal, caught by the inbox

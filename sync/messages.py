@@ -505,6 +505,14 @@ MESSAGE_TYPES: Mapping[str, type[Message]] = MappingProxyType(
 )
 
 
+# Types a receiver applies as they come and never acknowledges: acks (an ack of an ack would
+# never end) and the telemetry class (a sender may drop one, so a gap in its stream means
+# nothing, and the broker's PUBACK is all the proof it needs).
+UNORDERED_TYPES = frozenset(
+    {"ack"} | {name for name, model in MESSAGE_TYPES.items() if model.PRIORITY == "telemetry"}
+)
+
+
 def priority_of(message_type: str) -> Priority:
     """The priority class of a registered type; KeyError for an unknown one."""
     return MESSAGE_TYPES[message_type].PRIORITY

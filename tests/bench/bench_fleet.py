@@ -6,8 +6,8 @@ CA), and each report a real signed envelope of its `health` stream, signed befor
 starts (each box signs on its own CPU in the field). The reports go through the centre's real
 inbox as its broker link hands them over (`Inbox.check` then `Inbox.apply`, batches of up to
 `sync.transport.RECEIVE_BATCH`), with the centre's own appliers (`centre.box_events`): the
-latest report, its colour, its alerts and its history buckets, and an acknowledgement queued to
-each box (health is an ordered stream). The whole process is pinned to one core
+latest report, its colour, its alerts and its history buckets (health is telemetry: applied as
+it comes, no stream order, no acknowledgement; the broker's PUBACK is its last). The whole process is pinned to one core
 (`os.sched_setaffinity`).
 
 - `throughput`: every report of `--minutes` of reports (a backlog, e.g. after an outage),
@@ -50,8 +50,6 @@ from typing import Any
 
 from sqlalchemy import Engine, func, select
 
-import sync.inbox
-import sync.inbox_batch
 from centre.box_events import centre_acknowledger, centre_appliers
 from centre.fleet.reports import FleetReports
 from centre.store import open_centre_database
@@ -61,7 +59,7 @@ from edge.timeutil import utcnow
 from provisioning.identity.fleet import Fleet, make_fleet
 from provisioning.identity.trust import TrustStore
 from sync.envelope import default_stream, seal_new
-from sync.inbox import UNORDERED_TYPES, Inbox, Incoming, Outcome
+from sync.inbox import Inbox, Incoming, Outcome
 from sync.messages import (
     BacklogReport,
     ClockReport,
@@ -317,8 +315,8 @@ def run(boxes: int, minutes: float, live_s: float, cpu: int, postgresql: bool) -
             throughput["cpu_ms_per_report"] / baseline["cpu_ms_per_report"], 2
         ),
         "measures": "Inbox.check + Inbox.apply of signed health envelopes in batches of up to "
-        f"{RECEIVE_BATCH} (verify, dedupe, stream order, fleet_health upsert with colour, "
-        "alert rules, 300 s and 3600 s history buckets, acks queued and signed); CPU is the "
+        f"{RECEIVE_BATCH} (verify, dedupe, fleet_health upsert with colour, "
+        "alert rules, 300 s and 3600 s history buckets; unordered, no acks: telemetry); CPU is the "
         "whole process's (time.process_time), pinned to one core",
     }  # fmt: skip
 
@@ -330,17 +328,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--live-s", type=float, default=60.0, help="then at the real rate")
     parser.add_argument("--cpu", type=int, default=0, help="the core to pin the process to")
     parser.add_argument("--postgresql", action="store_true", help="instead of SQLite")
-    parser.add_argument(
-        "--health-unordered", action="store_true",
-        help="what if health were unordered like telemetry (no stream order, no acks): "
-        "sync.inbox's UNORDERED_TYPES with health added, for this run only",
-    )  # fmt: skip
     args = parser.parse_args(argv)
-    if args.health_unordered:
-        unordered = UNORDERED_TYPES | {"health"}
-        sync.inbox.UNORDERED_TYPES = sync.inbox_batch.UNORDERED_TYPES = unordered
     result = run(args.boxes, args.minutes, args.live_s, args.cpu, args.postgresql)
-    result["health_unordered"] = args.health_unordered
     print(json.dumps(result), flush=True)
     return 0
 
