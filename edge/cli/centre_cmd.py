@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from centre.config import DEFAULT_CENTRE_CONFIG, CentreConfig, load_centre_config, token_sha256
-from edge.cli import enrol_cmd
+from edge.cli import centre_fleet_cmd
 from edge.cli.context import CliContext
 from edge.logs import setup_logging
 
@@ -60,7 +60,7 @@ def register(subparsers: Any) -> None:
         "token", help="a new API token for a CIS client: the token, and the hash for the config"
     )
     token.set_defaults(handler=token_command)
-    enrol_cmd.register_centre(commands, DEFAULT_CENTRE_CONFIG)  # `centre fleet ...`: enrolment
+    centre_fleet_cmd.register_centre(commands, DEFAULT_CENTRE_CONFIG)  # `centre fleet ...`
 
 
 def _config(args: argparse.Namespace) -> CentreConfig:

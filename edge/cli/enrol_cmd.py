@@ -5,9 +5,7 @@ On the box (registered under `carec-edge fleet`):
         code and its QR code, wait for the operator, install the certificate and trust store
     fleet renew --centre URL [--within-days N]                          renew when due
 
-At the centre (registered under `carec-edge centre fleet`):
-    register NODE SERIAL | approve NODE | refuse NODE --reason R | reset NODE --reason R
-    | revoke NODE --reason R | pending
+At the centre: `carec-edge centre fleet ...` (edge.cli.centre_fleet_cmd).
 """
 
 from __future__ import annotations
@@ -15,7 +13,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import dataclasses
-import getpass
 import socket
 import sys
 import threading
@@ -27,6 +24,8 @@ import httpx
 import uvicorn
 
 from edge.cli.context import CliContext
+from edge.config import read_config_text
+from provisioning.fleet import config_file
 from provisioning.fleet.enrolment import (
     BoxEnrolment,
     BoxPaths,
@@ -122,9 +121,35 @@ def enrol_command(args: argparse.Namespace, context: CliContext) -> int:
             return 1
     print(f"enrolled: {certificate}; trust store {box.paths.trust_store}; "
           f"CA bundle {box.paths.ca_bundle}")  # fmt: skip
-    if answer.peers:
+    joined = join_config(context.config_path, answer, box.paths.ca_bundle)
+    if joined:
+        print(f"{context.config_path}: {', '.join(joined)} set from the centre's answer")
+    elif answer.peers:
         print(f"the centre's sync peers are in {box.paths.peers_file}: add them to the config")
     return 0
+
+
+def join_config(path: Path | None, answer: EnrolmentAnswer, ca_bundle: Path) -> list[str]:
+    """Write into the box's configuration what the centre's answer says and the file leaves
+    open: its sync peers (when it has none) and the centre to report to (when unset). The
+    keys set; none when the file already says both (an installer's choice stands)."""
+    if path is None or not path.exists():
+        return []
+    data = config_file.load_data(path)
+    sync = dict(data.get("sync") or {})
+    fleet = dict(data.get("fleet") or {})
+    changed: dict[str, Any] = {}
+    if not sync.get("peers") and answer.peers:
+        sync["peers"] = [{**peer.model_dump(), "ca_file": str(ca_bundle)} for peer in answer.peers]
+        changed["sync"] = sync
+    if not fleet.get("report_to") and answer.report_to:
+        fleet["report_to"] = answer.report_to
+        changed["fleet"] = fleet
+    if not changed:
+        return []
+    merged = {**data, **changed}
+    config_file.write(path, config_file.render(read_config_text(path), merged, set(changed)))
+    return [{"sync": "sync.peers", "fleet": "fleet.report_to"}[name] for name in changed]
 
 
 def renew_command(args: argparse.Namespace, context: CliContext) -> int:
@@ -195,75 +220,3 @@ def serve_screen(screen: KioskScreen, host: str, port: int) -> Iterator[int]:
         server.should_exit = True
         thread.join(10)
         sock.close()
-
-
-# --- the centre ----------------------------------------------------------------------------------
-
-
-def register_centre(commands: Any, default_config: Path) -> None:
-    """Add `carec-edge centre fleet register|approve|refuse|reset|revoke|pending`."""
-    fleet: argparse.ArgumentParser = commands.add_parser(
-        "fleet", help="the boxes' enrolment: register, approve, refuse, reset, revoke, pending"
-    )
-    fleet.add_argument("--config", dest="centre_config", type=Path, default=default_config)
-    fleet.add_argument("--operator", default=None, help="who acts (default: the login name)")
-    actions = fleet.add_subparsers(dest="fleet_action", required=True, metavar="ACTION")
-    register = actions.add_parser("register", help="pre-register a box by its serial")
-    register.add_argument("node")
-    register.add_argument("serial")
-    approve = actions.add_parser("approve", help="enrol a waiting box (compare its code first)")
-    approve.add_argument("node")
-    for name, help_text in (
-        ("refuse", "refuse a waiting box"),
-        ("reset", "forget a refused box, so it may ask again"),
-        ("revoke", "revoke an enrolled box: CRL, every box told, the centre refuses it"),
-    ):
-        sub = actions.add_parser(name, help=help_text)
-        sub.add_argument("node")
-        sub.add_argument("--reason", required=True, help="kept in the audit, never in logs")
-    actions.add_parser("pending", help="the boxes waiting, with their codes")
-    fleet.set_defaults(handler=centre_fleet_command)
-
-
-def centre_fleet_command(args: argparse.Namespace, _context: CliContext) -> int:
-    from centre.config import load_centre_config
-    from centre.fleet.enrolment import EnrolmentError, Enrolments, EnrolmentSettings
-    from centre.store import open_centre_database
-    from sync.outbox import Outbox, Route, Signer
-
-    config = load_centre_config(args.centre_config)
-    section = config.fleet.enrolment
-    if section is None:
-        print(f"carec-edge: no [fleet.enrolment] in {args.centre_config}", file=sys.stderr)
-        return 2
-    operator = args.operator or getpass.getuser()
-    engine = open_centre_database(config.centre.database)
-    try:
-        signer = Signer.load(config.identity.identity_dir, config.centre.id)
-        outbox = Outbox(engine, signer, [Route("*", "broker")])
-        settings = EnrolmentSettings.of(section, config.identity.trust_store)
-        enrolments = Enrolments(engine, outbox, settings)
-        action = args.fleet_action
-        if action == "pending":
-            for box in enrolments.pending():
-                print(f"{box.node_id}  serial {box.serial}  code {box.code}  "
-                      f"asked {box.requested_at:%Y-%m-%d %H:%M}Z")  # fmt: skip
-            return 0
-        if action == "register":
-            enrolments.register(args.node, args.serial, operator=operator)
-        elif action == "approve":
-            enrolments.approve(args.node, operator=operator)
-        elif action == "refuse":
-            enrolments.refuse(args.node, operator=operator, reason=args.reason)
-        elif action == "reset":
-            enrolments.reset(args.node, operator=operator, reason=args.reason)
-        elif action == "revoke":
-            enrolments.revoke(args.node, operator=operator, reason=args.reason)
-        state = enrolments.state_of(args.node)
-    except (EnrolmentError, ValueError, IdentityError) as error:
-        print(f"carec-edge: {error}", file=sys.stderr)
-        return 1
-    finally:
-        engine.dispose()
-    print(f"{args.node}: {state or 'forgotten'}")
-    return 0

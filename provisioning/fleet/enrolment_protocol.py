@@ -101,6 +101,7 @@ class EnrolmentAnswer(_Body):
     trust_store: str | None = None  # TOML text, naming the trust_files beside it
     trust_files: list[TrustFile] = []
     peers: list[BoxPeer] = []
+    report_to: str | None = None  # the centre's node id: health goes there, commands come from it
     retry_after_s: int | None = None
 
 
