@@ -37,6 +37,13 @@ ENTRY_OFFICE = "KG417000"  # the Kyrgyz entry post's customs office
 # PINs; the demo only (its centres' databases are made here, in the demo's directory).
 DEMO_CIS_TOKEN = "demo-kz-cis-token-not-secret"
 DEMO_OPERATOR, DEMO_OPERATOR_PASSWORD = "demo-operator", "demo-operator-password"
+DEMO_FLEET, DEMO_FLEET_PASSWORD = "demo-fleet", "demo-fleet-password"  # the fleet pages' roles
+DEMO_AUDITOR, DEMO_AUDITOR_PASSWORD = "demo-auditor", "demo-auditor-password"
+DEMO_LOGINS = (
+    (DEMO_OPERATOR, DEMO_OPERATOR_PASSWORD, "operator"),
+    (DEMO_FLEET, DEMO_FLEET_PASSWORD, "fleet"),
+    (DEMO_AUDITOR, DEMO_AUDITOR_PASSWORD, "auditor"),
+)
 API_BATCH = 500
 
 
@@ -52,7 +59,7 @@ def _toml_list(items: Sequence[str]) -> str:
 def centre_config(
     root: Path, fleet: Fleet, node: str, *, broker: int | None, api_port: int,
     routing: dict[str, list[str]], partners: Sequence[str], drop: bool = False,
-    console: int | None = None,
+    console: int | None = None, fleet_section: str = "",
 ) -> str:  # fmt: skip
     """The TOML of a demo centre; `partners` are TOML tables of its [[partners]]."""
     lines = [
@@ -74,7 +81,7 @@ def centre_config(
     lines += ["", "[routing]"] + [
         f"{office} = {_toml_list(nodes)}" for office, nodes in routing.items()
     ]
-    return "\n".join([*lines, "", *partners]) + "\n"
+    return "\n".join([*lines, "", *partners, fleet_section]) + "\n"
 
 
 def cie_partner(node: str, broker: int, fleet: Fleet) -> str:
@@ -109,8 +116,9 @@ class Centre:
         self.process: subprocess.Popen[bytes] | None = None
         if console:
             engine = open_centre_database(f"sqlite:///{self.database}")
-            with contextlib.suppress(OperatorError):  # a --dir used before has it already
-                add_operator(engine, DEMO_OPERATOR, DEMO_OPERATOR_PASSWORD, "operator")
+            for login, password, role in DEMO_LOGINS:
+                with contextlib.suppress(OperatorError):  # a --dir used before has it already
+                    add_operator(engine, login, password, role)
             engine.dispose()
 
     def start(self, wait_until: Callable[[Callable[[], bool], str], None], linked: bool) -> None:

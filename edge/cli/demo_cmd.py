@@ -43,6 +43,10 @@ from drivers.sim.live_lane import LiveLane
 from edge.cli.context import CliContext
 from edge.cli.demo_centres import (
     CN_CIS,
+    DEMO_AUDITOR,
+    DEMO_AUDITOR_PASSWORD,
+    DEMO_FLEET,
+    DEMO_FLEET_PASSWORD,
     DEMO_OPERATOR,
     DEMO_OPERATOR_PASSWORD,
     ENTRY_OFFICE,
@@ -58,6 +62,14 @@ from edge.cli.demo_centres import (
     fetch_events,
     sie_partner,
     submit_through_api,
+)
+from edge.cli.demo_fleet import (
+    box_config,
+    command_and_twin,
+    enrol_by_operator,
+    enrol_pre_registered,
+    fleet_section,
+    show_fleet,
 )
 from edge.cli.demo_lane import (
     LiveTraffic,
@@ -214,14 +226,15 @@ class Post:
     def __init__(
         self,
         root: Path,
-        fleet: Fleet,
         node_id: str,
-        port: int,
         *,
         camera: LiveLane | None = None,
         kiosk: int | None = None,
     ) -> None:
         self.node_id = node_id
+        # Empty until enrolment: the centre's answer fills it (and the config's peers).
+        self.identity_dir = root / "fleet" / "nodes" / node_id
+        trust_store = self.identity_dir / "trust" / "trust.toml"
         self.data_dir = root / node_id
         if self.data_dir.exists() and not is_demo_data_dir(self.data_dir):
             raise NotDemoDirectoryError(
@@ -235,7 +248,7 @@ class Post:
         if kiosk:
             seed_demo_officers(OfficerStore(self.engine))
         self.config = root / f"{node_id}.toml"
-        text = node_config(fleet, node_id, port, kiosk_port=kiosk)
+        text = box_config(node_id, self.identity_dir, trust_store, kiosk_port=kiosk)
         if camera is not None:
             text += camera_device(camera.url)
         self.config.write_text(text, encoding="utf-8")
@@ -261,8 +274,8 @@ class Post:
             self.process.terminate()
             self.process.wait(timeout=30)
 
-    def outbox(self, fleet: Fleet) -> Outbox:
-        signer = Signer.load(fleet.nodes[self.node_id], self.node_id)
+    def outbox(self) -> Outbox:
+        signer = Signer.load(self.identity_dir, self.node_id)
         return Outbox(self.engine, signer, [Route("*", "hub")])
 
 
@@ -312,9 +325,9 @@ class Crossing:
 
     def run(self) -> int:
         print(f"== a crossing of two posts and three national centres, in {self.root}")
-        nodes = [KZ_CIS, KG_CIS, CN_CIS, EXIT, ENTRY]
-        fleet = make_fleet(self.root / "fleet", nodes)
-        print(f"fleet PKI: a CA each for KZ, KG and CN; identities for {', '.join(nodes)}")
+        fleet = make_fleet(self.root / "fleet", [KZ_CIS, KG_CIS, CN_CIS])
+        print(f"fleet PKI: a CA each for KZ, KG and CN, and the centres' identities; the posts "
+              f"{EXIT} and {ENTRY} start with none and enrol")  # fmt: skip
         serve = self.options.serve
         previous = {sig: signal.signal(sig, _interrupted) for sig in STOP_SIGNALS}
         try:
@@ -333,21 +346,25 @@ class Crossing:
                 exit_camera = stack.enter_context(LiveLane(seed=2)) if serve else None
                 exit_kiosk = kiosk_port(self.options.kiosk_port) if serve else None
                 entry_kiosk = kiosk_port(exit_kiosk + 1 if exit_kiosk else 0) if serve else None
-                exit_post = Post(self.root, fleet, EXIT, kz_broker.port, camera=exit_camera,
-                                 kiosk=exit_kiosk)  # fmt: skip
-                entry_post = Post(self.root, fleet, ENTRY, kg_broker.port, camera=entry_camera,
-                                  kiosk=entry_kiosk)  # fmt: skip
+                exit_post = Post(self.root, EXIT, camera=exit_camera, kiosk=exit_kiosk)
+                entry_post = Post(self.root, ENTRY, camera=entry_camera, kiosk=entry_kiosk)
                 centres = self._centres(fleet, kz_broker.port, kg_broker.port, serve)
                 for stop in (exit_post.stop, entry_post.stop, *(c.stop for c in centres)):
                     stack.callback(stop)  # run in reverse: the centres, then the posts
-                exit_post.start()
-                entry_post.start()
-                print(f"{EXIT} and {ENTRY} are running (carec-edge run; logs in {self.root})")
                 for centre in centres:
                     centre.start(wait_until, linked=centre.node != CN_CIS)
                 print(f"{KZ_CIS}, {KG_CIS} and {CN_CIS} are running (carec-edge centre run): "
                       "KZ-KG a CIE link, KZ-CN a SIE link (bundles, a review queue)")  # fmt: skip
-                self._play(fleet, centres, exit_post, entry_post)
+                kz, kg, _ = centres
+                print("\n== the posts join their countries' fleets (carec-edge fleet enrol)")
+                enrol_pre_registered(exit_post.config, kz, EXIT)
+                enrol_by_operator(entry_post.config, kg, ENTRY)
+                exit_post.start()
+                entry_post.start()
+                print(f"{EXIT} and {ENTRY} are running (carec-edge run; logs in {self.root})")
+                show_fleet(((kz, EXIT), (kg, ENTRY)), wait_until)
+                self._play(centres, exit_post, entry_post)
+                command_and_twin(kz, EXIT, wait_until)
                 if serve:
                     self._serve(exit_post, entry_post, centres)
         except KeyboardInterrupt:
@@ -376,12 +393,14 @@ class Crossing:
             KZ_CIS: centre_config(
                 self.root, fleet, KZ_CIS, broker=kz_port, api_port=ports[KZ_CIS],
                 routing=KZ_ROUTING, drop=True, console=consoles.get(KZ_CIS),
+                fleet_section=fleet_section(fleet.root / "ca-KZ", kz_port),
                 partners=[cie_partner(KG_CIS, kg_port, fleet),
                           sie_partner(CN_CIS, kz_to_cn, cn_to_kz)],
             ),
             KG_CIS: centre_config(
                 self.root, fleet, KG_CIS, broker=kg_port, api_port=ports[KG_CIS],
                 routing=KG_ROUTING, partners=[cie_partner(KZ_CIS, kz_port, fleet)],
+                fleet_section=fleet_section(fleet.root / "ca-KG", kg_port),
             ),
             CN_CIS: centre_config(
                 self.root, fleet, CN_CIS, broker=None, api_port=ports[CN_CIS], routing={},
@@ -394,7 +413,7 @@ class Crossing:
             for node in configs
         ]
 
-    def _play(self, fleet: Fleet, centres: list[Centre], exit_post: Post, entry_post: Post) -> None:
+    def _play(self, centres: list[Centre], exit_post: Post, entry_post: Post) -> None:
         kz, kg, cn = centres
         day = utcnow().date()
         records = generate_day(self.rng, day, self.trucks)
@@ -428,7 +447,7 @@ class Crossing:
                                      seals=record.seals, exit_node=EXIT), ENTRY, None)
             for record in leaving
         ]  # fmt: skip
-        exit_post.outbox(fleet).send_many(confirmations)
+        exit_post.outbox().send_many(confirmations)
         refs = {record.ref for record in leaving}
         wait_until(lambda: refs <= _refs(entry_post), "the exit confirmations")
         print(f"\n== {EXIT} sent {len(leaving)} exit confirmations to {ENTRY}, through "
@@ -446,7 +465,7 @@ class Crossing:
         self._report(f"the same trucks at the entry post {ENTRY}", entry_outcomes)
         self._camera_lane(entry_post, later)
         self._centre_summary(kz, cn, records)
-        self._status(fleet, exit_post, entry_post)
+        self._status(exit_post, entry_post)
 
     def _centre_summary(self, kz: Centre, cn: Centre, records: Sequence[Manifest]) -> None:
         to_cn = [r for r in records if "CN" in (r.office_departure or "")[:2]
@@ -501,8 +520,10 @@ class Crossing:
         for centre in centres:
             if centre.console_url:
                 print(f"console of {centre.node}: {centre.console_url}")
-        print(f"console login: {DEMO_OPERATOR} / {DEMO_OPERATOR_PASSWORD} (the SIE review "
-              f"queue is on {CN_CIS}'s console)")  # fmt: skip
+        print(f"console logins: {DEMO_OPERATOR} / {DEMO_OPERATOR_PASSWORD} (records; the SIE "
+              f"review queue is on {CN_CIS}'s console), {DEMO_FLEET} / {DEMO_FLEET_PASSWORD} "
+              f"(the fleet pages, /fleet), {DEMO_AUDITOR} / {DEMO_AUDITOR_PASSWORD} (reads "
+              "the fleet and the audit)")  # fmt: skip
         print("demo logins (id / badge / PIN):")
         for officer in DEMO_OFFICERS:
             print(f"  {officer.id:<16} {officer.badge}  {officer.pin}  ({officer.role.value})")
@@ -556,10 +577,10 @@ class Crossing:
         print("\n".join(summary(outcomes)))
 
     @staticmethod
-    def _status(fleet: Fleet, *posts: Post) -> None:
+    def _status(*posts: Post) -> None:
         print("\n== sync status (carec-edge sync status)")
         for post in posts:
-            for queue in post.outbox(fleet).status():
+            for queue in post.outbox().status():
                 if queue.depth or queue.last_ack:
                     print(f"{post.node_id:<14} {queue.peer:<5} {queue.priority.value:<12} "
                           f"depth {queue.depth}, awaiting receiver {queue.awaiting_receiver}, "

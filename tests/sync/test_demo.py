@@ -64,6 +64,27 @@ def test_the_crossing_demo_matches_trucks_on_both_sides_of_the_border(tmp_path: 
     assert matched >= 0.9 * trucks
     assert "kiosk of" not in out  # --no-serve: nothing left running to open
 
+    # The posts joined through enrolment: one pre-registered by serial, one approved by the
+    # operator after comparing its code; both then reported health to their centres, and the
+    # exit post answered a command and took a configuration change from KZ-CIS.
+    assert re.search(r"^KZ-NURZHOLY-1 enrolled at KZ-CIS: its serial \S+ was registered", out, re.M)
+    code = re.search(r"^KG-TORUGART-1 asked KG-CIS to enrol it and showed code (\S+);", out, re.M)
+    assert code is not None
+    assert re.search(r"^KZ-CIS: KZ-NURZHOLY-1 (green|amber|red): service ", out, re.M)
+    assert re.search(r"^KG-CIS: KG-TORUGART-1 (green|amber|red): service ", out, re.M)
+    assert re.search(r"a signed self_test command \(expires in 10 minutes\): done", out)
+    assert re.search(r"reported it applied \(version 1\)$", out, re.M)
+    exit_config = (tmp_path / "KZ-NURZHOLY-1.toml").read_text(encoding="utf-8")
+    assert 'report_to = "KZ-CIS"' in exit_config  # from the centre's enrolment answer
+    assert "idle_timeout_minutes = 20" in exit_config  # the twin change, in the file
+    assert (tmp_path / "KZ-NURZHOLY-1.toml.previous").is_file()
+    with sqlite3.connect(tmp_path / "KG-CIS" / "centre.sqlite3") as db:
+        enrolled = db.execute(
+            "SELECT state, enrolment_code, decided_by FROM fleet_boxes WHERE node_id = ?",
+            ("KG-TORUGART-1",),
+        ).fetchone()
+    assert enrolled == ("enrolled", code.group(1), "demo-fleet")
+
     # The post itself read them: each truck opened an arrival by its camera's presence
     # trigger, and the plate worker's vote became a reading from that camera.
     entry = tmp_path / "KG-TORUGART-1"
@@ -163,6 +184,7 @@ def test_the_demo_serves_both_kiosks_until_ctrl_c_then_stops_every_process(
     for url in console_urls.values():
         with urllib.request.urlopen(f"{url}login", timeout=60) as response:
             assert response.status == 200
+    lines.wait_for(re.compile(r"^console logins: .*demo-fleet / demo-fleet-password \(the fleet"))
     for url in urls.values():
         with urllib.request.urlopen(f"{url}login", timeout=60) as response:
             assert response.status == 200
