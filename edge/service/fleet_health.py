@@ -88,8 +88,11 @@ async def _command_output(*command: str) -> str | None:
         return None
     try:
         out, _ = await asyncio.wait_for(process.communicate(), CLOCK_TIMEOUT_S)
-    except TimeoutError:
-        process.kill()
+    except (TimeoutError, asyncio.CancelledError) as stopped:
+        with contextlib.suppress(ProcessLookupError):
+            process.kill()
+        if isinstance(stopped, asyncio.CancelledError):
+            raise  # the service stops: the child is killed, not left behind
         await process.wait()
         return None
     if process.returncode != 0:

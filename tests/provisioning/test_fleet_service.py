@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 import signal
 import subprocess
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -118,6 +118,25 @@ def crossing(tmp_path: Path) -> Iterator[Crossing]:
         broker.stop()
 
 
+def wait_for(service: ServiceProcess, condition: Callable[[], bool], what: str) -> None:
+    """`wait_until`, failing with the service's latest log lines."""
+    try:
+        wait_until(condition, WAIT, what)
+    except AssertionError as error:
+        raise AssertionError(f"{error}\n{''.join(service.log[-60:])}") from None
+
+
+def stopped(service: ServiceProcess) -> int:
+    """`service.stop()`, failing with the service's latest log lines when it does not end."""
+    try:
+        return service.stop()
+    except subprocess.TimeoutExpired:
+        service.process.kill()
+        raise AssertionError(
+            "the service did not stop on SIGTERM:\n" + "".join(service.log[-80:])
+        ) from None
+
+
 def start(crossing: Crossing) -> ServiceProcess:
     service = ServiceProcess(crossing.config, crossing.data_dir)
     service.wait_logs(
@@ -131,12 +150,13 @@ def test_a_twin_change_is_applied_after_a_healthy_grace_period(crossing: Crossin
         crossing.send(twin(1, {"matching": {"min_score": 0.6}}, grace_s=10))
         service.wait_log("service.restarting", timeout=WAIT)
         service.wait_log("twin.applied", "version=1", timeout=WAIT)
-        wait_until(lambda: (1, "applied") in crossing.twin_states(), WAIT, "applied reported")
-        wait_until(
+        wait_for(service, lambda: (1, "applied") in crossing.twin_states(), "applied reported")
+        wait_for(
+            service,
             lambda: any(h["twin_version"] == 1 for h in crossing.received("health")),
-            WAIT, "a health report after the change",
-        )  # fmt: skip
-        assert service.stop() == 0
+            "a health report after the change",
+        )
+        assert stopped(service) == 0
 
     assert load_config(crossing.config).matching.min_score == 0.6
     assert previous_path(crossing.config).exists()
@@ -158,8 +178,8 @@ def test_a_twin_change_that_disconnects_a_device_is_rolled_back(crossing: Crossi
         service.wait_log("twin.rolled_back", "version=1", timeout=WAIT)
         service.wait_log("service.restarting", timeout=WAIT)
         service.wait_log("device.health", "scanner-1", "health=connected", timeout=WAIT)
-        wait_until(lambda: (1, "rolled_back") in crossing.twin_states(), WAIT, "rollback reported")
-        assert service.stop() == 0
+        wait_for(service, lambda: (1, "rolled_back") in crossing.twin_states(), "rollback reported")
+        assert stopped(service) == 0
 
     assert crossing.config.read_text(encoding="utf-8") == before
     engine = open_database(crossing.data_dir)
@@ -187,23 +207,24 @@ def test_a_command_delivered_twice_runs_once_and_diagnostics_hold_no_personal_da
         crossing.send(test)
         crossing.send(test)  # again at once, in a new envelope: the centre's retry
         crossing.send(bundle)
-        wait_until(lambda: len(results_of(test.command_id)) == 1, WAIT, "the self-test's result")
-        wait_until(lambda: len(results_of(bundle.command_id)) == 1, WAIT, "the bundle")
+        wait_for(service, lambda: len(results_of(test.command_id)) == 1, "the self-test's result")
+        wait_for(service, lambda: len(results_of(bundle.command_id)) == 1, "the bundle")
         crossing.send(test)  # and once more after it ran: its first result comes back
-        wait_until(lambda: len(results_of(test.command_id)) == 2, WAIT, "the result again")
+        wait_for(service, lambda: len(results_of(test.command_id)) == 2, "the result again")
         others = [command(action) for action in ("reload_trust", "rotate_key", "reboot")]
         for each in others:
             crossing.send(each)
         ids = {c.command_id for c in others}
-        wait_until(
+        wait_for(
+            service,
             lambda: ids <= {str(r["command_id"]) for r in crossing.received("command_result")},
-            WAIT, "reload_trust, rotate_key and reboot's results",
-        )  # fmt: skip
+            "reload_trust, rotate_key and reboot's results",
+        )
         restart = command("restart")
         crossing.send(restart)
         service.wait_log("service.restarting", timeout=WAIT)
-        wait_until(lambda: len(results_of(restart.command_id)) == 1, WAIT, "restart's result")
-        assert service.stop() == 0
+        wait_for(service, lambda: len(results_of(restart.command_id)) == 1, "restart's result")
+        assert stopped(service) == 0
     reload, rotate, reboot = (results_of(c.command_id)[0] for c in others)
     assert (reload["outcome"], rotate["outcome"]) == ("done", "done")
     assert str(rotate["output"]).startswith("-----BEGIN CERTIFICATE REQUEST-----")
