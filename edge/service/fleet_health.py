@@ -9,6 +9,7 @@ import contextlib
 import datetime as dt
 import importlib.metadata
 import shutil
+import subprocess
 from typing import TYPE_CHECKING
 
 from sqlalchemy import Engine, func, select
@@ -75,35 +76,30 @@ def _store_figures(
     return backlog, last, version
 
 
-async def _command_output(*command: str) -> str | None:
-    """A status command's output, None when it is not there or does not answer in time."""
+def _command_output(*command: str) -> str | None:
+    """A status command's output, None when it is not there, fails or does not answer in time.
+    Run in a thread (not an asyncio subprocess: a stop cancelling one half-made could hang
+    the loop's teardown); the thread ends by itself within the timeout."""
     try:
-        process = await asyncio.create_subprocess_exec(
-            *command,
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.DEVNULL,
-            stdin=asyncio.subprocess.DEVNULL,
-        )
-    except OSError:
+        done = subprocess.run(
+            command, capture_output=True, stdin=subprocess.DEVNULL, timeout=CLOCK_TIMEOUT_S,
+            check=False,
+        )  # fmt: skip
+    except (OSError, subprocess.SubprocessError):
         return None
-    try:
-        out, _ = await asyncio.wait_for(process.communicate(), CLOCK_TIMEOUT_S)
-    except (TimeoutError, asyncio.CancelledError) as stopped:
-        with contextlib.suppress(ProcessLookupError):
-            process.kill()
-        if isinstance(stopped, asyncio.CancelledError):
-            raise  # the service stops: the child is killed, not left behind
-        await process.wait()
+    if done.returncode != 0:
         return None
-    if process.returncode != 0:
-        return None
-    return out.decode("utf-8", "replace")[:20_000]
+    return done.stdout.decode("utf-8", "replace")[:20_000]
+
+
+def _clock_status() -> ClockReport:
+    chronyc = _command_output("chronyc", "-n", "tracking")
+    timedatectl = None if chronyc else _command_output("timedatectl", "show")
+    return clock_report(chronyc, timedatectl)
 
 
 async def clock_status() -> ClockReport:
-    chronyc = await _command_output("chronyc", "-n", "tracking")
-    timedatectl = None if chronyc else await _command_output("timedatectl", "show")
-    return clock_report(chronyc, timedatectl)
+    return await asyncio.to_thread(_clock_status)
 
 
 async def collect(service: EdgeService, model_version: str | None = None) -> HealthFigures:
