@@ -1,15 +1,15 @@
 """`carec-edge fleet status`: the box's view of its fleet management: enrolled or not (and
 until when), the twin's desired and applied versions and state, the commands waiting, and the
-last health report sent. Enrolment's own subcommands (`fleet enrol ...`) are added by
-`edge.cli.enrol_cmd` when it is there."""
+last health report sent. Enrolment's own subcommands (`fleet enrol`, `fleet renew`) are
+`edge.cli.enrol_cmd`'s."""
 
 from __future__ import annotations
 
 import argparse
-import importlib
 import json
 from typing import Any
 
+from edge.cli import enrol_cmd
 from edge.cli.context import CliContext
 from edge.timeutil import format_utc
 from provisioning.fleet.status import FleetStatus, fleet_status
@@ -23,13 +23,7 @@ def register(subparsers: Any) -> None:
     status = actions.add_parser("status", help="enrolled, twin version and state, commands")
     status.add_argument("--json", action="store_true")
     status.set_defaults(handler=status_command)
-    try:  # `fleet enrol ...` (edge.cli.enrol_cmd.register_fleet), when it exists
-        enrol_cmd = importlib.import_module("edge.cli.enrol_cmd")
-    except ImportError:
-        return
-    register_enrol = getattr(enrol_cmd, "register_fleet", None)
-    if register_enrol is not None:
-        register_enrol(actions)
+    enrol_cmd.register_fleet(actions)  # `fleet enrol`, `fleet renew`
 
 
 def status_command(args: argparse.Namespace, context: CliContext) -> int:

@@ -10,7 +10,9 @@ from pathlib import Path
 from typing import Any
 
 from edge.cli.context import CliContext
+from edge.config import DEFAULT_CONFIG_PATH
 from edge.manifest_cache import ManifestCache
+from edge.service.fleet_agent import offline_appliers
 from edge.timeutil import format_utc
 from provisioning.identity.errors import IdentityError
 from sync.bundle import BundleError, export_bundle
@@ -39,8 +41,13 @@ def _parts(context: CliContext) -> SyncParts | None:
         print("carec-edge: sync is not configured (no [[sync.peers]])", file=sys.stderr)
         return None
     engine = context.engine()
+    # A bundle may carry the centre's twin changes and commands: applied as the service would.
+    path = context.config_path or (DEFAULT_CONFIG_PATH if DEFAULT_CONFIG_PATH.exists() else None)
+    fleet = offline_appliers(config, path, engine)
     try:
-        return build_sync(config.sync, config.node.id, engine, ManifestCache(engine))
+        return build_sync(
+            config.sync, config.node.id, engine, ManifestCache(engine), extra_appliers=fleet
+        )
     except (IdentityError, OSError, ValueError) as error:
         print(f"carec-edge: cannot load this box's identity or trust: {error}", file=sys.stderr)
         return None
