@@ -236,6 +236,15 @@ class FleetConfig(_Section):
     grace_s: Annotated[int, Field(ge=0, le=24 * 3600)] = 0
     # `reboot` commands run `systemctl reboot` only where this is true.
     allow_reboot: bool = False
+    # The centre's enrolment API (`carec-edge fleet enrol` writes it): the box renews its
+    # certificate there, without a visit, once it ends within renew_within_days, and completes a
+    # key rotation. Empty: no renewal by the service (`carec-edge fleet renew` by hand).
+    centre_url: Annotated[str, Field(pattern=r"^(?:https?://[^\s]+)?$")] = ""
+    # The CA of the centre's HTTPS certificate (a file); empty: the system's CAs.
+    centre_ca_file: Annotated[str, Field(pattern=r"^[^\x00]*$")] = ""
+    serial: Annotated[str, Field(max_length=64)] = ""  # the serial enrolled; empty: the board's
+    renew_within_days: Annotated[int, Field(ge=1, le=3650)] = 30
+    renew_check_hours: Annotated[float, Field(ge=0.01, le=24 * 30)] = 12.0
 
 
 class Config(_Section):

@@ -121,7 +121,10 @@ def enrol_command(args: argparse.Namespace, context: CliContext) -> int:
             return 1
     print(f"enrolled: {certificate}; trust store {box.paths.trust_store}; "
           f"CA bundle {box.paths.ca_bundle}")  # fmt: skip
-    joined = join_config(context.config_path, answer, box.paths.ca_bundle)
+    renewal = {"centre_url": args.centre, "serial": box.serial}
+    if args.ca_file:
+        renewal["centre_ca_file"] = str(args.ca_file)
+    joined = join_config(context.config_path, answer, box.paths.ca_bundle, renewal)
     if joined:
         print(f"{context.config_path}: {', '.join(joined)} set from the centre's answer")
     elif answer.peers:
@@ -129,10 +132,13 @@ def enrol_command(args: argparse.Namespace, context: CliContext) -> int:
     return 0
 
 
-def join_config(path: Path | None, answer: EnrolmentAnswer, ca_bundle: Path) -> list[str]:
+def join_config(
+    path: Path | None, answer: EnrolmentAnswer, ca_bundle: Path, renewal: dict[str, str]
+) -> list[str]:
     """Write into the box's configuration what the centre's answer says and the file leaves
-    open: its sync peers (when it has none) and the centre to report to (when unset). The
-    keys set; none when the file already says both (an installer's choice stands)."""
+    open: its sync peers (when it has none), the centre to report to, and where and as which
+    serial to renew (`renewal`: [fleet] keys, each when unset). The keys set; none when the
+    file already says them all (an installer's choice stands)."""
     if path is None or not path.exists():
         return []
     data = config_file.load_data(path)
@@ -142,14 +148,16 @@ def join_config(path: Path | None, answer: EnrolmentAnswer, ca_bundle: Path) -> 
     if not sync.get("peers") and answer.peers:
         sync["peers"] = [{**peer.model_dump(), "ca_file": str(ca_bundle)} for peer in answer.peers]
         changed["sync"] = sync
-    if not fleet.get("report_to") and answer.report_to:
-        fleet["report_to"] = answer.report_to
-        changed["fleet"] = fleet
+    wanted = {"report_to": answer.report_to or "", **renewal}
+    fleet_keys = [key for key, value in wanted.items() if value and not fleet.get(key)]
+    if fleet_keys:
+        changed["fleet"] = fleet | {key: wanted[key] for key in fleet_keys}
+    keys = (["sync.peers"] if "sync" in changed else []) + [f"fleet.{k}" for k in fleet_keys]
     if not changed:
         return []
     merged = {**data, **changed}
     config_file.write(path, config_file.render(read_config_text(path), merged, set(changed)))
-    return [{"sync": "sync.peers", "fleet": "fleet.report_to"}[name] for name in changed]
+    return keys
 
 
 def renew_command(args: argparse.Namespace, context: CliContext) -> int:

@@ -24,6 +24,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from edge.config import Config
 from edge.logs import KeyValueFormatter, PersonalDataFilter, error_first_line, log_event
 from edge.service.fleet_health import collect, connected_devices, device_figures, software_version
+from edge.service.fleet_renewal import renew_when_due
 from edge.timeutil import utcnow
 from provisioning.fleet import config_file, diagnostics, key_rotation
 from provisioning.fleet.commands import (
@@ -223,6 +224,7 @@ class FleetAgent:
             "fleet-health": self._report_health(),
             "fleet-twin": self._watch_twin(),
             "fleet-commands": self._run_commands(),
+            "fleet-renewal": renew_when_due(self.service),
         }
 
     async def _report_health(self) -> None:
