@@ -255,6 +255,12 @@ class EnrolmentSection(_Section):
     # A CRL is re-signed each day and valid this long (the broker refuses every client once it
     # has expired: OpenSSL's CRL check).
     crl_days: Annotated[int, Field(ge=2, le=365)] = 30
+    # Run after each CRL is written (a revocation, the daily re-signing), so that the broker
+    # reads it: mosquitto rereads crlfile on SIGHUP only, e.g. ["systemctl", "reload",
+    # "mosquitto"]. Empty: reload the broker yourself after a revocation.
+    reload_broker: Annotated[list[Annotated[str, Field(min_length=1)]], Field(max_length=32)] = (
+        Field(default_factory=list)
+    )
     # A box's certificate is valid this long; the box renews it within renew_within_days of its
     # end, without an operator.
     box_certificate_days: Annotated[int, Field(ge=2, le=3650)] = 365

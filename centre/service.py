@@ -40,7 +40,7 @@ from centre.fleet.enrolment import Enrolments, EnrolmentSettings
 from centre.fleet.enrolment_api import Limits, enrolment_router
 from centre.fleet.reports import FleetReports
 from centre.fleet.retention import purge_fleet
-from centre.fleet.revocation import CentreRevocations, refresh_crl
+from centre.fleet.revocation import CentreRevocations, refresh_crl, reload_broker
 from centre.partner_inbox import Relaying, apply_partner_message, partner_appliers
 from centre.records import RecordDesk
 from centre.relay_tap import RelayTap, relay_patterns
@@ -373,6 +373,7 @@ class CentreService:
             age = float("inf")
         if age >= CRL_EVERY_S:
             refresh_crl(self.engine, enrolments.ca, crl, days=enrolments.settings.crl_days)
+            reload_broker(enrolments.settings.reload_broker)
             purged = enrolments.purge(now)
             log_event(log, logging.INFO, "fleet.crl_signed", purged=purged)
 

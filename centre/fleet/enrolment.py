@@ -48,6 +48,7 @@ from centre.fleet.revocation import (
     REVOKED,
     as_revocations,
     certificate_key_fingerprint,
+    reload_broker,
     revoked_boxes,
     write_crl,
 )
@@ -375,6 +376,7 @@ class Enrolments:
         log_event(
             log, logging.WARNING, "fleet.revoked", node=node_id, serial=row.serial, boxes=len(boxes)
         )
+        reload_broker(self.settings.reload_broker)  # the broker refuses the box from now on
         if self.on_revoked is not None:
             self.on_revoked()
 

@@ -44,6 +44,7 @@ class EnrolmentSettings:
     max_pending: int = 1000
     pending_days: int = 30
     crl_days: int = 30
+    reload_broker: tuple[str, ...] = ()  # the command that makes the broker reread the CRL
     box_peers: tuple[BoxPeer, ...] = ()
 
     @classmethod
@@ -53,6 +54,7 @@ class EnrolmentSettings:
             box_certificate_days=section.box_certificate_days,
             renew_within_days=section.renew_within_days, max_pending=section.max_pending,
             pending_days=section.pending_days, crl_days=section.crl_days,
+            reload_broker=tuple(section.reload_broker),
             box_peers=tuple(BoxPeer.model_validate(p.model_dump()) for p in section.box_peers),
         )  # fmt: skip
 

@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import logging
+import subprocess
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,12 +28,15 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from sqlalchemy import Connection, Engine, select
 
 from centre.store.schema import fleet_boxes
+from edge.logs import error_first_line, log_event
 from edge.timeutil import utcnow
 from provisioning.identity.ca import FleetCA
 from provisioning.identity.files import PUBLIC, write_atomically
 from provisioning.identity.keys import fingerprint
 from provisioning.identity.trust import Revocations
 from sync.setup import TrustedKeys
+
+log = logging.getLogger(__name__)
 
 REVOKED = "revoked"
 
@@ -130,6 +135,24 @@ def refresh_crl(engine: Engine, ca: FleetCA, path: Path, *, days: int) -> Path:
     with engine.connect() as conn:
         revoked = revoked_boxes(conn)
     return write_crl(ca, revoked, path, days=days, now=utcnow())
+
+
+def reload_broker(command: Sequence[str]) -> bool:
+    """Run the command that makes the broker reread the CRL; False (logged) when it failed.
+    The CRL is written whatever comes of it: the next reload, or a restart, reads it."""
+    if not command:
+        return False
+    try:
+        done = subprocess.run(list(command), capture_output=True, timeout=60, check=False)
+    except (OSError, subprocess.TimeoutExpired) as error:
+        log_event(log, logging.ERROR, "fleet.broker_reload_failed", error=error_first_line(error))
+        return False
+    if done.returncode != 0:
+        log_event(log, logging.ERROR, "fleet.broker_reload_failed", status=done.returncode,
+                  error=done.stderr.decode(errors="replace").strip()[-200:])  # fmt: skip
+        return False
+    log_event(log, logging.INFO, "fleet.broker_reloaded")
+    return True
 
 
 def load_crl(path: Path) -> x509.CertificateRevocationList:

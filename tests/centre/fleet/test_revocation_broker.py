@@ -1,6 +1,7 @@
 """The real mosquitto refuses a revoked box: the broker's listener reads the CRL the centre writes
 when it revokes (`crlfile`). mosquitto reads it at start and again on SIGHUP (what `systemctl
-reload mosquitto` sends), not by itself: until then the revoked box still connects."""
+reload mosquitto` sends), not by itself: until then the revoked box still connects. With
+`[fleet.enrolment] reload_broker` the centre sends it that signal itself after each CRL."""
 
 from __future__ import annotations
 
@@ -8,11 +9,13 @@ import os
 import signal
 import socket
 import ssl
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
 from centre.fleet.enrolment import Enrolments
+from centre.fleet.revocation import refresh_crl
 from provisioning.identity.csr import NODE_CERT, NODE_KEY, init_node
 from provisioning.identity.fleet import Fleet
 from provisioning.identity.node_id import NodeId
@@ -80,3 +83,32 @@ def test_the_broker_refuses_a_revoked_box_once_it_rereads_the_crl(
         broker.wait_for_log("Reloading config")
         refused = connect(broker, ca_file, identities[ALTYNKOL], ALTYNKOL)
         assert "CERTIFICATE_REVOKED" in str(refused)
+
+
+def test_with_reload_broker_set_a_revoked_box_is_refused_with_no_one_at_the_broker(
+    fleet: Fleet, tmp_path: Path
+) -> None:
+    centre = make_centre(f"sqlite:///{tmp_path / 'centre.sqlite3'}", fleet)
+    enrolments = Enrolments(centre.engine, centre.outbox, settings_for(fleet, tmp_path))
+    identity = tmp_path / ALTYNKOL
+    files = init_node(NodeId.parse(ALTYNKOL), identity)
+    enrolments.register(ALTYNKOL, f"SN-{ALTYNKOL}", operator="olga")
+    answer = enrolments.request(f"SN-{ALTYNKOL}", files.csr.read_bytes())
+    assert answer.certificate is not None
+    (identity / NODE_CERT).write_text(answer.certificate)
+    crl = refresh_crl(centre.engine, enrolments.ca, enrolments.settings.crl_file, days=30)
+    config = BrokerConfig(
+        tls=TlsListener(port=0, cafiles=(fleet.root / "ca-KZ" / "ca.crt",), certfile=fleet.broker_cert,
+                        keyfile=fleet.broker_key, crlfile=crl),
+        access=(TopicAccess.for_node(ALTYNKOL),),
+    )  # fmt: skip
+    with MosquittoBroker(config, tmp_path / "broker") as broker:
+        assert connect(broker, fleet.ca_bundle, identity, ALTYNKOL) == CONNACK_ACCEPTED
+        # What `systemctl reload mosquitto` does, as [fleet.enrolment] reload_broker.
+        command = ("kill", "-HUP", str(broker.pid))
+        enrolments.settings = replace(enrolments.settings, reload_broker=command)
+
+        enrolments.revoke(ALTYNKOL, operator="olga", reason="stolen from the post")
+
+        broker.wait_for_log("Reloading config")
+        assert "CERTIFICATE_REVOKED" in str(connect(broker, fleet.ca_bundle, identity, ALTYNKOL))
