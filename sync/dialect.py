@@ -86,12 +86,14 @@ class SyncSql:
     insert_event: str
     lock_streams: str | None  # None where one writer at a time needs no lock
 
-    def delete_older(self, table: str, column: str, chunk: int) -> str:
-        """Delete up to `chunk` rows of `table` whose `column` is before the parameter."""
+    def delete_older(self, table: str, column: str, chunk: int, where: str = "") -> str:
+        """Delete up to `chunk` rows of `table` whose `column` is before the parameter (and
+        that meet `where`, an SQL condition of literals)."""
         key = "rowid" if self.dialect == SQLITE else "id"  # each purged table's key is `id`
+        also = f" AND {where}" if where else ""
         return self.render(
             f"DELETE FROM {table} WHERE {key} IN"
-            f" (SELECT {key} FROM {table} WHERE {column} < ? LIMIT {chunk})"
+            f" (SELECT {key} FROM {table} WHERE {column} < ?{also} LIMIT {chunk})"
         )
 
     def render(self, template: str) -> str:

@@ -5,7 +5,10 @@
   whatever its age (pending, in flight, taken by the broker, refused). Delivered evidence and
   operational messages stay `evidence_days`; delivered, expired or dropped telemetry and acks
   (which prove nothing) `events_days`.
-- inbox dedupe rows (`inbox_applied`): `dedupe_days`, never fewer than `MIN_DEDUPE_DAYS`.
+- inbox dedupe rows (`inbox_applied`): `dedupe_days`, never fewer than `MIN_DEDUPE_DAYS`;
+  those of telemetry-class types (a centre takes 2,880 health reports a day from each box)
+  only as long as such a message can still be taken (`TELEMETRY_DEDUPE`): an older copy is
+  refused as expired whatever this table says.
 - quarantine, with its raw bytes: `quarantine_days`.
 - events of other nodes (`peer_events`): `events_days`.
 
@@ -27,7 +30,7 @@ from edge.timeutil import format_utc
 from sync.dialect import sync_sql
 from sync.envelope import CLOCK_SKEW
 from sync.inbox import DEFAULT_MAX_AGE
-from sync.messages import Priority
+from sync.messages import MESSAGE_TYPES, Priority
 from sync.outbox import RANK
 from sync.transport import SESSION_EXPIRY_S
 
@@ -44,6 +47,13 @@ MIN_DEDUPE_DAYS = (
 ).days + 1
 
 CHUNK = 5000
+# A telemetry-class message older than its max age is refused as expired: its dedupe row is
+# needed no longer than that (and the clock skew the inbox allows).
+TELEMETRY_DEDUPE = DEFAULT_MAX_AGE[Priority.TELEMETRY] + CLOCK_SKEW
+_TELEMETRY_NAMES = sorted(
+    name for name, model in MESSAGE_TYPES.items() if model.PRIORITY is Priority.TELEMETRY
+)
+_TELEMETRY_TYPES = "type IN ({})".format(", ".join(f"'{name}'" for name in _TELEMETRY_NAMES))
 _FINAL = ("delivered", "dropped", "expired")  # the receiver (or the broker, for acks) has it
 _SHORT_LIVED = (
     f"(rank = {RANK[Priority.TELEMETRY]} OR type = 'ack')"  # telemetry and acks: proof of nothing
@@ -124,6 +134,8 @@ def purge_sync_batches(
             rows = conn.exec_driver_sql(delete_messages, listed).rowcount
         yield "outbox_envelopes", envelopes
         yield "outbox", rows
+    telemetry = sql.delete_older("inbox_applied", "applied_at", CHUNK, _TELEMETRY_TYPES)
+    yield from _delete_older(engine, "inbox_applied", telemetry, format_utc(now - TELEMETRY_DEDUPE))
     for table, column, days in (
         ("inbox_applied", "applied_at", dedupe_days),
         ("quarantine", "received_at", quarantine_days),

@@ -12,8 +12,11 @@ from sqlalchemy import Engine, func, insert, select, update
 from edge.store.schema import inbox_applied, outbox, outbox_envelopes, peer_events, quarantine
 from edge.timeutil import utcnow
 from provisioning.identity.fleet import make_fleet
+from sync.envelope import CLOCK_SKEW
+from sync.inbox import DEFAULT_MAX_AGE
+from sync.messages import Priority
 from sync.outbox import Outbox, Route, Signer
-from sync.retention import MIN_DEDUPE_DAYS, purge_sync_tables
+from sync.retention import MIN_DEDUPE_DAYS, TELEMETRY_DEDUPE, purge_sync_tables
 from tests.sync.crossing import ENTRY, EXIT
 from tests.sync.test_sync_link import exit_confirmation
 from tests.unit.test_outbox_inbox import telemetry
@@ -151,3 +154,33 @@ def test_dedupe_rows_outlive_the_longest_redelivery_window_whatever_is_asked(
 
     assert MIN_DEDUPE_DAYS == 15  # a week of broker session, two of an operational max age
     assert count(engine, inbox_applied) == 1
+
+
+def test_telemetry_dedupe_rows_go_once_such_a_message_would_be_refused_as_expired(
+    engine: Engine,
+) -> None:
+    # A centre takes 2,880 health reports a day from each box: their dedupe rows are needed
+    # only while a copy could still be taken (telemetry's max age, and the clock skew).
+    now = utcnow()
+    rows = {
+        "health-old": ("health", TELEMETRY_DEDUPE + dt.timedelta(minutes=1)),
+        "health-young": ("health", TELEMETRY_DEDUPE - dt.timedelta(minutes=1)),
+        "telemetry-old": ("telemetry", TELEMETRY_DEDUPE + dt.timedelta(minutes=1)),
+        "decision-old": ("decision", TELEMETRY_DEDUPE + dt.timedelta(minutes=1)),
+    }
+    with engine.begin() as conn:
+        for n, (message_id, (message_type, age)) in enumerate(rows.items()):
+            conn.execute(
+                insert(inbox_applied).values(
+                    id=message_id, origin=EXIT, type=message_type, stream=f"s{n}", seq=1,
+                    peer="hub", applied_at=now - age,
+                )
+            )  # fmt: skip
+
+    deleted = purge_sync_tables(engine, now=now, **DAYS)
+
+    assert deleted["inbox_applied"] == 2
+    with engine.connect() as conn:
+        kept = set(conn.execute(select(inbox_applied.c.id)).scalars())
+    assert kept == {"health-young", "decision-old"}
+    assert DEFAULT_MAX_AGE[Priority.TELEMETRY] + CLOCK_SKEW == TELEMETRY_DEDUPE
