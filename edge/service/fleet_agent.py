@@ -233,7 +233,7 @@ class FleetAgent:
             return
         while True:
             try:
-                figures = await collect(self.service)
+                figures = await collect(self.service, model_version=self._model_version())
                 message_id = await self.service.send(build_health(figures), self.settings.report_to)
                 await self.service.in_store(mark, self.service.engine, HEALTH_SENT, figures.at)
                 log_event(log, logging.DEBUG, "health.sent", message=message_id)
@@ -244,6 +244,15 @@ class FleetAgent:
             except (SQLAlchemyError, OSError, ValueError) as error:
                 log_event(log, logging.ERROR, "health.failed", error=error_first_line(error))
             await asyncio.sleep(self.service.config.fleet.health_interval_s)
+
+    def _model_version(self) -> str | None:
+        """The plate models' version, where plate recognition runs (their 1.7 MB hashed once,
+        by the first report)."""
+        if not self.service.config.plates.enabled:
+            return None
+        from drivers.plates.model_version import plate_models_version
+
+        return plate_models_version()
 
     async def _pause(self, seconds: float) -> None:
         with contextlib.suppress(TimeoutError):

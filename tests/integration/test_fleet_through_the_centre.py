@@ -11,6 +11,7 @@ mutual TLS and the topic ACL, the box's link through a TCP proxy that can cut it
 from __future__ import annotations
 
 import datetime as dt
+import json
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -141,6 +142,10 @@ def test_a_command_sent_during_an_outage_is_done_once_after_it_and_an_expired_on
 ) -> None:
     with start_box(country) as box:
         wait_for(box, lambda: country.at_centre("SELECT 1 FROM fleet_health"), "a health report")
+        [(report,)] = country.at_centre("SELECT report FROM fleet_health")
+        health = json.loads(str(report))
+        assert health["node"] == BOX
+        assert health["model_version"].startswith("detector ")  # which plate weights it runs
         country.proxy.cut()
         assert country.proxy.stats().dropped >= 1  # the box's link was open, and is now cut
         self_test = country.command("self_test", 60)
