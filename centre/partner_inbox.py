@@ -5,9 +5,9 @@ post's signature, given to this CIS's feed and relayed on to the entry post it n
 A partner's record (`manifest`) concerns this country's offices: over a CIE link it is stored
 and routed to this country's boxes at once (never on to another partner); over a SIE link it
 is held in the review queue until an operator approves it (its relayed exit confirmations
-too). A partner's withdrawal cancels its record here and withdraws it from the boxes. A
-message from a node that is no partner centre of ours is refused, and the inbox quarantines
-it.
+too). A partner's withdrawal cancels its record here and withdraws it from the boxes. (A
+partner's revocation of its own boxes is `centre.fleet.partner_revocation`'s.) A message from
+a node that is no partner centre of ours is refused, and the inbox quarantines it.
 """
 
 from __future__ import annotations

@@ -38,6 +38,7 @@ from centre.fleet.alerts import AlertNotifier, check_silence
 from centre.fleet.desk import FleetDesk
 from centre.fleet.enrolment import Enrolments, EnrolmentSettings
 from centre.fleet.enrolment_api import Limits, enrolment_router
+from centre.fleet.partner_revocation import partner_revocation_applier
 from centre.fleet.reports import FleetReports
 from centre.fleet.retention import purge_fleet
 from centre.fleet.revocation import CentreRevocations, refresh_crl, reload_broker
@@ -120,9 +121,7 @@ class CentreService:
         engine = open_centre_database(centre.database)
         signer = Signer.load(config.identity.identity_dir, centre.id)
         key_for = key_lookup(TrustStore.load(config.identity.trust_store))
-        # A partner's centre through its link; this country's nodes through the broker.
-        routes = [Route(p.centre, _peer_of(p)) for p in config.partners]
-        outbox = Outbox(engine, signer, [*routes, Route("*", BROKER_PEER)])
+        outbox = Outbox(engine, signer, outbox_routes(config))
         partners = {p.country: p.centre for p in config.partners}
         desk = RecordDesk(engine, outbox, Routing(config.routing, partners))
         own_nodes = frozenset(node for nodes in config.routing.values() for node in nodes)
@@ -130,21 +129,31 @@ class CentreService:
         review = ReviewQueue(engine, lambda conn, held: _approved(desk, conn, held, relaying))
         modes = {p.centre: p.mode for p in config.partners}
         hold = partial(_hold, relaying) if any(m == "sie" for m in modes.values()) else None
+        # Partner centres' revocations of their boxes: refused here at once, told to the boxes.
+        revocations = CentreRevocations(engine, key_for)
+        revoking = partner_revocation_applier(
+            key_for.trust, {p.centre: p.country for p in config.partners}, outbox,
+            on_accepted=revocations.add,
+        )  # fmt: skip
         appliers = centre_appliers(
-            outbox, partner_appliers(desk, modes, hold, relaying), FleetReports(config.fleet)
-        )
+            outbox, {**partner_appliers(desk, modes, hold, relaying), "revocation": revoking},
+            FleetReports(config.fleet),
+        )  # fmt: skip
         inbox = Inbox(
             engine, centre.id, key_for, appliers, acknowledge=centre_acknowledger(outbox),
             gap_timeout=dt.timedelta(seconds=config.broker.gap_timeout_s if config.broker else 600),
         )  # fmt: skip
         service = cls(config, engine, outbox, desk, inbox, review)
         service.fleet = FleetDesk(engine, outbox, settings=config.fleet)
-        service.revocations = CentreRevocations(engine, key_for)
+        service.revocations = revocations
         service.revocations.refresh()  # revoked boxes are refused from the first message on
         if config.fleet.enrolment is not None:
             service.enrolments = Enrolments(
                 engine, outbox,
-                EnrolmentSettings.of(config.fleet.enrolment, config.identity.trust_store),
+                EnrolmentSettings.of(
+                    config.fleet.enrolment, config.identity.trust_store,
+                    partner_centres=[p.centre for p in config.partners],
+                ),
                 on_revoked=service.revocations.refresh,
             )  # fmt: skip
         broker = config.broker
@@ -422,7 +431,14 @@ class CentreService:
         if purged or purged_events or any(fleet.values()):
             log_event(log, logging.INFO, "centre.purged", records=purged, events=purged_events,
                       fleet_history=fleet["history"], fleet_alerts=fleet["alerts"],
-                      fleet_commands=fleet["commands"])  # fmt: skip
+                      fleet_commands=fleet["commands"],
+                      fleet_partner_revocations=fleet["partner_revocations"])  # fmt: skip
+
+
+def outbox_routes(config: CentreConfig) -> list[Route]:
+    """Where the centre's outbox sends: a partner's centre through its link (CIE) or its
+    bundles (SIE); this country's nodes through the broker."""
+    return [*(Route(p.centre, _peer_of(p)) for p in config.partners), Route("*", BROKER_PEER)]
 
 
 def _peer_of(partner: PartnerSection) -> str:

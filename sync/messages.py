@@ -463,10 +463,19 @@ class CommandResultMessage(Message):
         return self.node
 
 
+# A revoked certificate as its CA issued it (PEM): an Ed25519 box certificate is under 1 KB.
+RevokedCertificate = Annotated[str, StringConstraints(strict=True, min_length=1, max_length=8192)]
+
+
 class RevocationMessage(Message):
     """From the centre to every box of its fleet: certificates and keys no longer to trust.
     The box adds them to its trust store's revocations, so a revoked box's messages are
-    quarantined from the next sync on."""
+    quarantined from the next sync on.
+
+    To a partner country's centre the revocation also carries the revoked `certificates`, so
+    that it can check each was issued by the CA of the sender's country (a centre revokes its
+    own country's boxes only) before its inbox, and its boxes, refuse them too. The envelope's
+    256 KiB bound them first: about 250 box certificates."""
 
     TYPE: ClassVar[str] = "revocation"
     PRIORITY: ClassVar[Priority] = Priority.CONTROL
@@ -479,6 +488,8 @@ class RevocationMessage(Message):
         tuple[Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{64}$")], ...],
         Field(max_length=10_000),
     ] = ()
+    # None (left out on the wire): a box's revocation, as before certificates were carried.
+    certificates: Annotated[tuple[RevokedCertificate, ...], Field(max_length=1000)] | None = None
     revoked_at: UtcTime
 
 

@@ -13,8 +13,10 @@ CSR and a proof by its current certificate's key: same node id, same serial, no 
 of a new key (the box rotates its key) is taken at any time with the same proof.
 
 Revoking a box (`revoke`) marks it revoked, re-signs the CA's CRL for the broker, and sends a
-`revocation` to every enrolled box of the country through the outbox, in one transaction;
-then the centre's own inbox refuses it (`on_revoked`, see `centre.fleet.revocation`).
+`revocation` to every enrolled box of the country, and (with the revoked certificate) to every
+partner centre (`partner_centres`, see `centre.fleet.partner_revocation`), through the outbox,
+in one transaction; then the centre's own inbox refuses it (`on_revoked`, see
+`centre.fleet.revocation`).
 
 Every operator action is audited in its own transaction; the box's requests are logged with
 node id and serial only.
@@ -46,10 +48,10 @@ from centre.fleet.enrolment_parts import (
 )
 from centre.fleet.revocation import (
     REVOKED,
-    as_revocations,
     certificate_key_fingerprint,
     reload_broker,
     revoked_boxes,
+    stored_revocations,
     write_crl,
 )
 from centre.store.schema import fleet_boxes
@@ -341,7 +343,8 @@ class Enrolments:
             audit(conn, operator, "fleet.reset", _item(node_id), why, f"{row.state} box forgotten")
 
     def revoke(self, node_id: str, *, operator: str, reason: str) -> None:
-        """Revoke an enrolled box: the CRL, a `revocation` to every enrolled box, the audit."""
+        """Revoke an enrolled box: the CRL, a `revocation` to every enrolled box and partner
+        centre, the audit."""
         why = checked_reason(reason)
         now = self.clock()
         with self.engine.begin() as conn:
@@ -364,6 +367,13 @@ class Enrolments:
             ).scalars().all()  # fmt: skip
             if boxes:
                 self.outbox.send_many([(message, box, None) for box in boxes], conn)
+            partners = self.settings.partner_centres if row.certificate else ()
+            if partners:  # with the certificate: they check its CA is this country's
+                shown = RevocationMessage(
+                    serials=message.serials, keys=message.keys,
+                    certificates=(row.certificate,), revoked_at=now,
+                )  # fmt: skip
+                self.outbox.send_many([(shown, centre, None) for centre in partners], conn)
             write_crl(
                 self.ca,
                 revoked_boxes(conn),
@@ -372,10 +382,10 @@ class Enrolments:
                 now=now,
             )
             audit(conn, operator, "fleet.revoke", _item(node_id), why,
-                  f"revoked serial {row.certificate_serial}; told {len(boxes)} boxes")  # fmt: skip
-        log_event(
-            log, logging.WARNING, "fleet.revoked", node=node_id, serial=row.serial, boxes=len(boxes)
-        )
+                  f"revoked serial {row.certificate_serial}; told {len(boxes)} boxes, "
+                  f"{len(partners)} partner centres")  # fmt: skip
+        log_event(log, logging.WARNING, "fleet.revoked", node=node_id, serial=row.serial,
+                  boxes=len(boxes), partners=len(partners))  # fmt: skip
         reload_broker(self.settings.reload_broker)  # the broker refuses the box from now on
         if self.on_revoked is not None:
             self.on_revoked()
@@ -399,8 +409,9 @@ class Enrolments:
         return None if row is None else str(row.state)
 
     def revocations(self) -> Revocations:
+        """What a box is told to refuse: this fleet's revoked boxes and the partners'."""
         with self.engine.connect() as conn:
-            return as_revocations(revoked_boxes(conn))
+            return stored_revocations(conn)
 
     def purge(self, now: dt.datetime | None = None) -> int:
         """Retention: requests nobody decided on within pending_days, and revoked boxes whose

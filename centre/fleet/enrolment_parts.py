@@ -46,9 +46,13 @@ class EnrolmentSettings:
     crl_days: int = 30
     reload_broker: tuple[str, ...] = ()  # the command that makes the broker reread the CRL
     box_peers: tuple[BoxPeer, ...] = ()
+    # The partner countries' centres ([[partners]]): each is sent a revoked box's certificate.
+    partner_centres: tuple[str, ...] = ()
 
     @classmethod
-    def of(cls, section: EnrolmentSection, trust_store: Path) -> EnrolmentSettings:
+    def of(
+        cls, section: EnrolmentSection, trust_store: Path, partner_centres: Sequence[str] = ()
+    ) -> EnrolmentSettings:
         return cls(
             ca_dir=section.ca_dir, crl_file=section.crl_path, trust_store=trust_store,
             box_certificate_days=section.box_certificate_days,
@@ -56,6 +60,7 @@ class EnrolmentSettings:
             pending_days=section.pending_days, crl_days=section.crl_days,
             reload_broker=tuple(section.reload_broker),
             box_peers=tuple(BoxPeer.model_validate(p.model_dump()) for p in section.box_peers),
+            partner_centres=tuple(partner_centres),
         )  # fmt: skip
 
 

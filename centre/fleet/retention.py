@@ -1,6 +1,7 @@
 """The fleet tables' retention (run by the centre's purge job): history buckets past their
-resolution's days, cleared alerts and finished commands past theirs. A box's latest health,
-its twin and its open alerts stay while the box does."""
+resolution's days, cleared alerts and finished commands past theirs, partner revocations of
+certificates ended a day ago (every trust store refuses them as expired from then on). A box's
+latest health, its twin and its open alerts stay while the box does."""
 
 from __future__ import annotations
 
@@ -9,7 +10,10 @@ import datetime as dt
 from sqlalchemy import Connection, delete
 
 from centre.config import FleetSection
+from centre.fleet.partner_revocation import purge_partner_revocations
 from centre.store.schema import fleet_alerts, fleet_commands, fleet_health_history
+
+PARTNER_REVOCATION_MARGIN_DAYS = 1
 
 
 def purge_fleet(conn: Connection, settings: FleetSection, now: dt.datetime) -> dict[str, int]:
@@ -38,4 +42,9 @@ def purge_fleet(conn: Connection, settings: FleetSection, now: dt.datetime) -> d
             )
         )
     ).rowcount
-    return {"history": purged, "alerts": alerts, "commands": commands}
+    # A day past the certificate's end: a receiver whose clock lags still refuses it meanwhile.
+    revocations = purge_partner_revocations(conn, now, margin_days=PARTNER_REVOCATION_MARGIN_DAYS)
+    return {
+        "history": purged, "alerts": alerts, "commands": commands,
+        "partner_revocations": revocations,
+    }  # fmt: skip

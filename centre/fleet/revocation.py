@@ -8,8 +8,9 @@ connection after that; a connection already open stays open until it ends. OpenS
 every client once the CRL's next update has passed, so `refresh_crl` re-signs it daily.
 
 The centre's inbox checks each box's certificate against its trust store (cached,
-`sync.setup.TrustedKeys`); `CentreRevocations.refresh` adds the store's revocations to it and
-forgets the cache, on the instance that revoked at once, on the others at their next refresh.
+`sync.setup.TrustedKeys`); `CentreRevocations.refresh` adds the store's revocations to it (its
+own boxes' and those partner centres revoked, `centre.fleet.partner_revocation`) and forgets
+the cache, on the instance that revoked at once, on the others at their next refresh.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from sqlalchemy import Connection, Engine, select
 
+from centre.fleet.partner_revocation import partner_revocations
 from centre.store.schema import fleet_boxes
 from edge.logs import error_first_line, log_event
 from edge.timeutil import utcnow
@@ -162,10 +164,15 @@ def load_crl(path: Path) -> x509.CertificateRevocationList:
 # --- the centre's own inbox -------------------------------------------------------------------
 
 
+def stored_revocations(conn: Connection) -> Revocations:
+    """The store's revocations: this fleet's revoked boxes and the partners' (checked)."""
+    return merged(as_revocations(revoked_boxes(conn)), partner_revocations(conn))
+
+
 class CentreRevocations:
     """Keeps the centre's key lookup refusing every revoked box: the trust store file's own
     revocations plus the store's. `refresh` after a revocation and now and then (another
-    instance may have revoked)."""
+    instance may have revoked); `add` puts a partner's in at once, as its inbox applies it."""
 
     def __init__(self, engine: Engine, keys: TrustedKeys) -> None:
         self.engine = engine
@@ -177,10 +184,18 @@ class CentreRevocations:
         """Read the store's revocations; when they changed, put them in (forgetting the key
         cache). Whether they changed."""
         with self.engine.connect() as conn:
-            current = as_revocations(revoked_boxes(conn))
+            current = stored_revocations(conn)
         if current == self._known:
             return False
         self._known = current
         revoked = merged(self._base.revoked, current)
         self.keys.replace(dataclasses.replace(self._base, revoked=revoked))
         return True
+
+    def add(self, revocations: Revocations) -> None:
+        """Refuse these from now on, before their transaction commits (a partner's, applied by
+        the inbox); the next refresh reads the store again whatever it held, so what a rolled
+        back transaction added goes then."""
+        self._known = None
+        trust = self.keys.trust
+        self.keys.replace(dataclasses.replace(trust, revoked=merged(trust.revoked, revocations)))

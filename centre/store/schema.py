@@ -277,3 +277,22 @@ fleet_commands = Table(
     Column("finished_at", UtcTime, nullable=True),
     Index("ix_fleet_commands_node", "node_id", "issued_at"),
 )
+
+# Boxes of partner countries their own centre revoked (created by migration 0005): one row per
+# certificate, checked against the trust store (issued by the CA of the sending centre's
+# country) when its `revocation` came. This centre's inbox refuses them, and it told its own
+# boxes. Kept until the certificate ends (it is refused as expired from then on).
+fleet_partner_revocations = Table(
+    "fleet_partner_revocations",
+    metadata,
+    Column("country", String(2), nullable=False),  # the revoked box's, the sender's
+    Column("serial", String(40), nullable=False),  # hex
+    Column("key_fingerprint", String(64), nullable=False),  # SHA-256 of the raw key, hex
+    Column("node_id", String(64), nullable=False),  # the revoked box
+    Column("certificate_not_after", UtcTime, nullable=False),
+    Column("revoked_at", UtcTime, nullable=False),  # the sending centre's time
+    Column("received_from", String(64), nullable=False),  # the partner centre's node id
+    Column("received_at", UtcTime, nullable=False),
+    PrimaryKeyConstraint("country", "serial", name="pk_fleet_partner_revocations"),
+    Index("ix_fleet_partner_revocations_not_after", "certificate_not_after"),
+)

@@ -98,14 +98,14 @@ def centre_fleet_command(args: argparse.Namespace, _context: CliContext) -> int:
 def _outbox(config: CentreConfig) -> Iterator[Outbox]:
     """The centre's outbox on its database, signing with its key: what is sent here waits
     there until the running centre's link takes it."""
-    from centre.service import BROKER_PEER
+    from centre.service import outbox_routes
     from centre.store import open_centre_database
-    from sync.outbox import Outbox, Route, Signer
+    from sync.outbox import Outbox, Signer
 
     engine = open_centre_database(config.centre.database)
     try:
         signer = Signer.load(config.identity.identity_dir, config.centre.id)
-        yield Outbox(engine, signer, [Route("*", BROKER_PEER)])
+        yield Outbox(engine, signer, outbox_routes(config))
     finally:
         engine.dispose()
 
@@ -119,7 +119,9 @@ def _enrolment(
     if section is None:
         print(f"carec-edge: no [fleet.enrolment] in {args.centre_config}", file=sys.stderr)
         return 2
-    settings = EnrolmentSettings.of(section, config.identity.trust_store)
+    settings = EnrolmentSettings.of(
+        section, config.identity.trust_store, partner_centres=[p.centre for p in config.partners]
+    )
     enrolments = Enrolments(outbox.engine, outbox, settings)
     action = args.fleet_action
     if action == "pending":
