@@ -16,6 +16,7 @@ from typing import Any, get_args
 
 import orjson
 from sqlalchemy import Connection, Engine, insert, select, update
+from sqlalchemy.exc import IntegrityError
 
 from centre.audit import audit
 from centre.config import FleetSection
@@ -140,6 +141,27 @@ class FleetDesk:
         if not 10 <= grace_s <= 24 * 3600:
             raise FleetError([f"grace_s: {grace_s}; between 10 s and a day"])
         now = self.clock()
+        try:
+            version = self._store_desired(node_id, sections, operator, grace_s, now)
+        except IntegrityError:  # another operator's first twin for this box, committed first
+            raise FleetError(
+                [
+                    f"{node_id}: another operator changed this box's configuration at the same "
+                    "moment; look at it again and retry"
+                ]
+            ) from None
+        log_event(log, logging.INFO, "fleet.twin_desired", node=node_id, version=version,
+                  sections=",".join(sorted(sections)))  # fmt: skip
+        return version
+
+    def _store_desired(
+        self,
+        node_id: str,
+        sections: Mapping[str, Any],
+        operator: str,
+        grace_s: int,
+        now: dt.datetime,
+    ) -> int:
         with self.engine.begin() as conn:
             self._enrolled(conn, [node_id])
             query = select(fleet_twins).where(fleet_twins.c.node_id == node_id)
@@ -166,8 +188,6 @@ class FleetDesk:
             self.outbox.send_many([(message, node_id, None)], conn)
             audit(conn, operator, "fleet.twin", f"box:{node_id}", "",
                   f"version {version}: " + ", ".join(sorted(sections)))  # fmt: skip
-        log_event(log, logging.INFO, "fleet.twin_desired", node=node_id, version=version,
-                  sections=",".join(sorted(sections)))  # fmt: skip
         return version
 
     def issue_command(

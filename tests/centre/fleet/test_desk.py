@@ -4,12 +4,13 @@ versioned and sent signed; commands sent with their expiry; what the boxes answe
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import event, select
 
 from centre.audit import audit_entries
-from centre.fleet.desk import FleetError
+from centre.fleet.desk import FleetDesk, FleetError
 from centre.store.schema import fleet_twins
 from edge.store.schema import quarantine
 from edge.timeutil import utcnow
@@ -236,3 +237,36 @@ def test_a_rejected_twin_alerts_with_the_box_s_first_error(fleet_centre: FleetCe
     [alert] = detail.alerts
     assert alert.reason == "twin version 1 rejected (2 errors): devices[0].id: required"
     assert fleet_centre.desk.boxes()[0].twin_state == "rejected"
+
+
+def test_two_operators_setting_a_boxs_first_twin_at_once_the_second_is_told_to_retry(
+    fleet_centre: FleetCentre,
+) -> None:
+    fleet_centre.enrol(NURZHOLY)
+    desk = fleet_centre.desk
+    engine = fleet_centre.engine
+
+    raced: list[int] = []
+    racing: list[bool] = []
+
+    def the_other_operator_first(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        # Just before this desk writes the box's first twin, another instance writes one.
+        if statement.startswith("INSERT INTO fleet_twins") and not racing:
+            racing.append(True)  # the other desk's own insert goes through
+            other = FleetDesk(engine, desk.outbox)
+            raced.append(other.set_desired(NURZHOLY, {"lanes": {"default_lane": "3"}},
+                                           operator="op-other"))  # fmt: skip
+
+    event.listen(engine, "before_cursor_execute", the_other_operator_first)
+    with pytest.raises(FleetError) as refused:
+        desk.set_desired(NURZHOLY, {"matching": {"min_score": 0.5}}, operator="op-1")
+
+    event.remove(engine, "before_cursor_execute", the_other_operator_first)
+    assert raced == [1]
+    assert "another operator changed this box's configuration" in refused.value.reasons[0]
+    detail = desk.box(NURZHOLY)
+    assert detail is not None
+    assert detail.twin is not None
+    assert (detail.twin.desired_version, detail.twin.desired_by) == (1, "op-other")
+    sent = [e.payload for e in fleet_centre.centre.sent(NURZHOLY)]
+    assert [p.version for p in sent if isinstance(p, TwinDesiredMessage)] == [1]
