@@ -40,6 +40,7 @@ import hmac
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Literal
 
 import httpx
@@ -73,18 +74,20 @@ class WebhookSecretError(ValueError):
 
 
 def load_secret(target: WebhookTarget) -> bytes:
-    path = target.secret_file
+    return read_secret(target.secret_file, f"webhooks.{target.name}.secret_file")
+
+
+def read_secret(path: Path, key: str) -> bytes:
+    """The HMAC key in `path` (the config's `key`); WebhookSecretError naming the key and the
+    fix when it cannot be read or is too short."""
     fix = f"write the HMAC key there, e.g. `openssl rand -hex 32 > {path}`"
     try:
         secret = path.read_bytes().strip()
     except OSError as error:
-        raise WebhookSecretError(
-            f"webhooks.{target.name}.secret_file: cannot read {path} ({error.strerror}); {fix}"
-        ) from None
+        raise WebhookSecretError(f"{key}: cannot read {path} ({error.strerror}); {fix}") from None
     if len(secret) < MIN_SECRET_BYTES:
         raise WebhookSecretError(
-            f"webhooks.{target.name}.secret_file: {path} holds {len(secret)} bytes, "
-            f"fewer than {MIN_SECRET_BYTES}; {fix}"
+            f"{key}: {path} holds {len(secret)} bytes, fewer than {MIN_SECRET_BYTES}; {fix}"
         )
     return secret
 

@@ -21,7 +21,7 @@ from sqlalchemy import ColumnElement, Connection, Engine, and_, func, insert, or
 
 from centre.config import AlertWebhookSection, FleetSection
 from centre.store.schema import fleet_alerts, fleet_boxes, fleet_health
-from centre.webhooks import MIN_SECRET_BYTES, sign
+from centre.webhooks import read_secret, sign
 from edge.logs import log_event
 from edge.timeutil import format_utc
 from sync.messages import HealthMessage, new_message_id
@@ -185,26 +185,9 @@ def open_alert_counts(conn: Connection) -> dict[str, int]:
 # -- sent on --------------------------------------------------------------------------------
 
 
-class AlertWebhookError(ValueError):
-    """An alert webhook's key file the centre cannot use, with the fix."""
-
-
 def load_alert_secret(target: AlertWebhookSection) -> bytes:
-    path = target.secret_file
-    fix = f"write the HMAC key there, e.g. `openssl rand -hex 32 > {path}`"
-    try:
-        secret = path.read_bytes().strip()
-    except OSError as error:
-        raise AlertWebhookError(
-            f"fleet.alert_webhooks.{target.name}.secret_file: cannot read {path} "
-            f"({error.strerror}); {fix}"
-        ) from None
-    if len(secret) < MIN_SECRET_BYTES:
-        raise AlertWebhookError(
-            f"fleet.alert_webhooks.{target.name}.secret_file: {path} holds {len(secret)} "
-            f"bytes, fewer than {MIN_SECRET_BYTES}; {fix}"
-        )
-    return secret
+    """The target's HMAC key (WebhookSecretError naming its key and the fix)."""
+    return read_secret(target.secret_file, f"fleet.alert_webhooks.{target.name}.secret_file")
 
 
 class AlertNotifier:
