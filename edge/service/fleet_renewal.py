@@ -60,7 +60,9 @@ async def renew_when_due(service: EdgeService) -> None:
     while True:
         try:
             done = await asyncio.to_thread(renew_once, service.config)
-        except (EnrolmentFailedError, NotEnrolledError, IdentityError, OSError) as error:
+        except NotEnrolledError as refused:  # the state only: the reason is an operator's text
+            log_event(log, logging.ERROR, "fleet.renewal_refused", state=refused.answer.state)
+        except (EnrolmentFailedError, IdentityError, OSError) as error:
             log_event(log, logging.WARNING, "fleet.renewal_failed",
                       error=error_first_line(error))  # fmt: skip
         else:

@@ -5,15 +5,18 @@ within `[fleet] renew_within_days`, or when a key rotation waits, with no operat
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from collections.abc import Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
 from cryptography import x509
 
 from edge.cli import main
-from edge.config import load_config
-from edge.service.fleet_renewal import renew_once
+from edge.config import Config, load_config
+from edge.service.fleet_renewal import renew_once, renew_when_due
 from provisioning.fleet import key_rotation
 from provisioning.identity.csr import NODE_CERT
 from provisioning.identity.keys import raw_public_key
@@ -95,3 +98,43 @@ def test_a_box_not_enrolled_or_without_a_centre_asks_nothing(tmp_path: Path) -> 
         encoding="utf-8",
     )
     assert renew_once(load_config(config)) is None
+
+
+@dataclass
+class RenewingService:
+    """What the renewal task uses of the service: its configuration, and a restart."""
+
+    config: Config
+    restarts: list[str] = field(default_factory=list)
+
+    def restart(self, reason: str) -> None:
+        self.restarts.append(reason)
+
+
+def test_a_revoked_box_logs_that_renewal_failed_never_the_operators_reason(
+    enrolling: Enrolling, tmp_path: Path, capfd: pytest.CaptureFixture[str]
+) -> None:
+    config_path = enrolled_box(enrolling, tmp_path)
+    enrolling.enrolments.revoke(BOX, operator="olga", reason="taken home by Ivan Petrov")
+    service = RenewingService(load_config(config_path))
+    capfd.readouterr()
+    logged: list[str] = []  # the service's log lines (edge.logs writes them to stderr)
+
+    async def until_it_failed() -> None:
+        task = asyncio.create_task(renew_when_due(service))  # type: ignore[arg-type]
+        while "fleet.renewal_" not in "".join(logged):
+            if task.done():
+                task.result()
+            await asyncio.sleep(0.05)  # polls the log the task writes from its thread
+            logged.append(capfd.readouterr().err)
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+    asyncio.run(asyncio.wait_for(until_it_failed(), 60))
+
+    text = "".join(logged)
+    assert "fleet.renewal_failed" in text
+    assert "is not an enrolled box; it cannot renew" in text  # the centre's words, not olga's
+    assert "Ivan Petrov" not in text
+    assert service.restarts == []
