@@ -23,7 +23,7 @@ from centre.config import AlertWebhookSection, FleetSection
 from centre.store.schema import fleet_alerts, fleet_boxes, fleet_health
 from centre.webhooks import read_secret, sign
 from edge.logs import log_event
-from edge.timeutil import format_utc
+from edge.timeutil import format_utc, system_utcnow
 from sync.messages import HealthMessage, new_message_id
 
 log = logging.getLogger(__name__)
@@ -67,7 +67,7 @@ def health_findings(
         found.append(Finding("clock", "", f"clock not synchronised ({clock.source})"))
     expiry = report.certificate_not_after
     if expiry is not None:
-        left = expiry - now
+        left = expiry - system_utcnow()  # X.509 validity: the system clock (edge.timeutil)
         if left <= dt.timedelta(0):
             found.append(Finding("certificate", "", f"certificate expired {format_utc(expiry)}",
                                  "red"))  # fmt: skip

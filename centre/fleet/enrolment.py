@@ -56,7 +56,7 @@ from centre.fleet.revocation import (
 )
 from centre.store.schema import fleet_boxes
 from edge.logs import log_event
-from edge.timeutil import utcnow
+from edge.timeutil import system_utcnow, utcnow
 from provisioning.fleet.enrolment_protocol import (
     EnrolmentAnswer,
     Proof,
@@ -236,7 +236,8 @@ class Enrolments:
                 raise RequestRefusedError(401, str(error)) from None
             due = current.not_valid_after_utc - dt.timedelta(days=self.settings.renew_within_days)
             rotation = raw_public_key(key) != raw_public_key(csr.key)  # any time: a new key
-            if now < due and not rotation:
+            # X.509 validity is on the operating system's clock (edge.timeutil).
+            if system_utcnow() < due and not rotation:
                 raise RequestRefusedError(
                     409, f"the certificate is renewed from {due:%Y-%m-%d}, not before"
                 )
@@ -379,7 +380,7 @@ class Enrolments:
                 revoked_boxes(conn),
                 self.settings.crl_file,
                 days=self.settings.crl_days,
-                now=now,
+                now=system_utcnow(),  # OpenSSL checks a CRL's dates on the system clock
             )
             audit(conn, operator, "fleet.revoke", _item(node_id), why,
                   f"revoked serial {row.certificate_serial}; told {len(boxes)} boxes, "
@@ -424,9 +425,10 @@ class Enrolments:
                     fleet_boxes.c.state == PENDING, fleet_boxes.c.requested_at < stale
                 )
             ).rowcount
+            ended = system_utcnow()  # a certificate's end is on the system clock
             gone += conn.execute(
                 delete(fleet_boxes).where(
-                    fleet_boxes.c.state == REVOKED, fleet_boxes.c.certificate_not_after < now
+                    fleet_boxes.c.state == REVOKED, fleet_boxes.c.certificate_not_after < ended
                 )
             ).rowcount  # fmt: skip
         return int(gone)

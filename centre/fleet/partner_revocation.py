@@ -23,6 +23,7 @@ import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
+from cryptography import x509
 from sqlalchemy import Connection, delete, select
 from sqlalchemy.dialects import postgresql, sqlite
 
@@ -104,8 +105,14 @@ def checked_certificates(
         )
     revoked: list[PartnerRevoked] = []
     for index, pem in enumerate(payload.certificates):
+        # Whose it is and who issued it, checked when it was valid: it may have ended since.
+        at: dt.datetime | None = None
         try:
-            identity = issuers.verify_certificate(pem, at=payload.revoked_at)
+            at = x509.load_pem_x509_certificate(pem.encode()).not_valid_before_utc
+        except ValueError:
+            at = None  # not a certificate: verify_certificate says why
+        try:
+            identity = issuers.verify_certificate(pem, at=at)
         except UntrustedError as error:
             raise PartnerRevocationError(f"certificates[{index}]: {error}") from None
         if identity.country != country:

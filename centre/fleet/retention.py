@@ -12,12 +12,20 @@ from sqlalchemy import Connection, delete
 from centre.config import FleetSection
 from centre.fleet.partner_revocation import purge_partner_revocations
 from centre.store.schema import fleet_alerts, fleet_commands, fleet_health_history
+from edge.timeutil import system_utcnow
 
 PARTNER_REVOCATION_MARGIN_DAYS = 1
 
 
-def purge_fleet(conn: Connection, settings: FleetSection, now: dt.datetime) -> dict[str, int]:
-    """What was purged, per table."""
+def purge_fleet(
+    conn: Connection,
+    settings: FleetSection,
+    now: dt.datetime,
+    *,
+    system_now: dt.datetime | None = None,
+) -> dict[str, int]:
+    """What was purged, per table. `system_now`: the operating system's clock (a certificate's
+    end is on it, edge.timeutil), by default read now."""
     history = fleet_health_history.c
     purged = 0
     for resolution, days in ((300, settings.history_300s_days),
@@ -43,7 +51,9 @@ def purge_fleet(conn: Connection, settings: FleetSection, now: dt.datetime) -> d
         )
     ).rowcount
     # A day past the certificate's end: a receiver whose clock lags still refuses it meanwhile.
-    revocations = purge_partner_revocations(conn, now, margin_days=PARTNER_REVOCATION_MARGIN_DAYS)
+    revocations = purge_partner_revocations(
+        conn, system_now or system_utcnow(), margin_days=PARTNER_REVOCATION_MARGIN_DAYS
+    )
     return {
         "history": purged, "alerts": alerts, "commands": commands,
         "partner_revocations": revocations,

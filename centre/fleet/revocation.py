@@ -31,7 +31,7 @@ from sqlalchemy import Connection, Engine, select
 from centre.fleet.partner_revocation import partner_revocations
 from centre.store.schema import fleet_boxes
 from edge.logs import error_first_line, log_event
-from edge.timeutil import utcnow
+from edge.timeutil import system_utcnow
 from provisioning.identity.ca import FleetCA
 from provisioning.identity.files import PUBLIC, write_atomically
 from provisioning.identity.keys import fingerprint
@@ -136,7 +136,7 @@ def refresh_crl(engine: Engine, ca: FleetCA, path: Path, *, days: int) -> Path:
     """Re-sign the CRL from the store (a daily job; also after every revocation)."""
     with engine.connect() as conn:
         revoked = revoked_boxes(conn)
-    return write_crl(ca, revoked, path, days=days, now=utcnow())
+    return write_crl(ca, revoked, path, days=days, now=system_utcnow())  # OpenSSL's clock
 
 
 def reload_broker(command: Sequence[str]) -> bool:

@@ -25,7 +25,7 @@ from edge.config import Config
 from edge.logs import KeyValueFormatter, PersonalDataFilter, error_first_line, log_event
 from edge.service.fleet_health import collect, connected_devices, device_figures, software_version
 from edge.service.fleet_renewal import renew_when_due
-from edge.timeutil import utcnow
+from edge.timeutil import system_utcnow, utcnow
 from provisioning.fleet import config_file, diagnostics, key_rotation
 from provisioning.fleet.commands import (
     CommandOutcome,
@@ -366,7 +366,7 @@ class FleetAgent:
             extra.append(f"certificate: {problem}")
         elif not enrolled:
             extra.append("certificate: none (not enrolled)")
-        elif not_after is not None and not_after <= utcnow():
+        elif not_after is not None and not_after <= system_utcnow():  # X.509: the system clock
             extra.append(f"certificate: expired {not_after.isoformat()}")
         return self_test(device_figures(self.service), store, extra)
 

@@ -29,7 +29,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from pydantic import ValidationError
 
-from edge.timeutil import utcnow
+from edge.timeutil import system_utcnow, utcnow
 from provisioning.fleet import key_rotation
 from provisioning.fleet.enrolment_protocol import (
     SERIAL_PATTERN,
@@ -217,7 +217,8 @@ class BoxEnrolment:
         certificate = x509.load_pem_x509_certificate(
             (self.paths.identity_dir / NODE_CERT).read_bytes()
         )
-        if certificate.not_valid_after_utc - self.clock() > dt.timedelta(days=within_days):
+        # X.509 validity is on the operating system's clock (edge.timeutil).
+        if certificate.not_valid_after_utc - system_utcnow() > dt.timedelta(days=within_days):
             return None
         key = load_private_key(self.paths.identity_dir / NODE_KEY)
         csr = create_csr(key, NodeId.parse(self.node_id)).public_bytes(serialization.Encoding.PEM)
@@ -257,7 +258,7 @@ class BoxEnrolment:
             raise NotEnrolledError(answer)
         try:
             trust = trust_store_of(answer)
-            identity = trust.verify_certificate(answer.certificate.encode(), at=self.clock())
+            identity = trust.verify_certificate(answer.certificate.encode(), at=system_utcnow())
         except (IdentityError, ValueError) as error:
             raise EnrolmentFailedError(f"the centre's answer does not hold: {error}") from None
         if str(identity.node_id) != self.node_id:

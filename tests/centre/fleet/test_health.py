@@ -13,7 +13,7 @@ from sqlalchemy import func, select
 from centre.fleet.alerts import check_silence
 from centre.fleet.history import bucket_of
 from centre.store.schema import fleet_alerts, fleet_health_history
-from edge.timeutil import utcnow
+from edge.timeutil import system_utcnow, utcnow
 from sync.messages import ClockReport, DeviceHealthReport
 from tests.centre.fleet.conftest import KORGAS, NURZHOLY, FleetCentre, healthy
 
@@ -70,7 +70,8 @@ RULES: dict[str, tuple[dict[str, Any], tuple[str, str], str, str]] = {
         "amber",
     ),
     "certificate": (
-        {"certificate_not_after": utcnow() + dt.timedelta(days=12, hours=2)},
+        # X.509 validity is on the system clock, however the service's clock is shifted.
+        {"certificate_not_after": system_utcnow() + dt.timedelta(days=12, hours=2)},
         ("certificate", ""),
         "in 12 days",
         "amber",

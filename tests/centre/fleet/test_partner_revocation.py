@@ -331,14 +331,17 @@ def test_a_partner_revocation_is_kept_until_its_certificate_has_ended(
     ]
     settings = FleetSection()
     ended = certificate.not_valid_after_utc
-    with kg.centre.engine.begin() as conn:
-        assert purge_fleet(conn, settings, ended)["partner_revocations"] == 0
-        assert (
-            purge_fleet(conn, settings, ended + dt.timedelta(hours=23))["partner_revocations"] == 0
-        )
+
+    def purged(system_now: dt.datetime) -> int:  # a certificate's end: the system clock
+        with kg.centre.engine.begin() as conn:
+            return purge_fleet(conn, settings, utcnow(), system_now=system_now)[
+                "partner_revocations"
+            ]
+
+    assert purged(ended) == 0
+    assert purged(ended + dt.timedelta(hours=23)) == 0
     assert len(kg.stored()) == 1
-    with kg.centre.engine.begin() as conn:
-        assert purge_fleet(conn, settings, ended + dt.timedelta(days=2))["partner_revocations"] == 1
+    assert purged(ended + dt.timedelta(days=2)) == 1
     assert kg.stored() == []
 
 
