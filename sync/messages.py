@@ -519,9 +519,10 @@ MESSAGE_TYPES: Mapping[str, type[Message]] = MappingProxyType(
 # Types a receiver applies as they come and never acknowledges: acks (an ack of an ack would
 # never end) and the telemetry class (a sender may drop one, so a gap in its stream means
 # nothing, and the broker's PUBACK is all the proof it needs).
-UNORDERED_TYPES = frozenset(
-    {"ack"} | {name for name, model in MESSAGE_TYPES.items() if model.PRIORITY == "telemetry"}
+TELEMETRY_TYPES = frozenset(
+    name for name, model in MESSAGE_TYPES.items() if model.PRIORITY is Priority.TELEMETRY
 )
+UNORDERED_TYPES = frozenset({"ack"}) | TELEMETRY_TYPES
 
 
 def priority_of(message_type: str) -> Priority:

@@ -30,7 +30,7 @@ from edge.timeutil import format_utc
 from sync.dialect import sync_sql
 from sync.envelope import CLOCK_SKEW
 from sync.inbox import DEFAULT_MAX_AGE
-from sync.messages import MESSAGE_TYPES, Priority
+from sync.messages import TELEMETRY_TYPES, Priority
 from sync.outbox import RANK
 from sync.transport import SESSION_EXPIRY_S
 
@@ -50,10 +50,7 @@ CHUNK = 5000
 # A telemetry-class message older than its max age is refused as expired: its dedupe row is
 # needed no longer than that (and the clock skew the inbox allows).
 TELEMETRY_DEDUPE = DEFAULT_MAX_AGE[Priority.TELEMETRY] + CLOCK_SKEW
-_TELEMETRY_NAMES = sorted(
-    name for name, model in MESSAGE_TYPES.items() if model.PRIORITY is Priority.TELEMETRY
-)
-_TELEMETRY_TYPES = "type IN ({})".format(", ".join(f"'{name}'" for name in _TELEMETRY_NAMES))
+_TELEMETRY_TYPES = "type IN ({})".format(", ".join(f"'{t}'" for t in sorted(TELEMETRY_TYPES)))
 _FINAL = ("delivered", "dropped", "expired")  # the receiver (or the broker, for acks) has it
 _SHORT_LIVED = (
     f"(rank = {RANK[Priority.TELEMETRY]} OR type = 'ack')"  # telemetry and acks: proof of nothing
