@@ -3,7 +3,8 @@ VENV := .venv
 BIN := $(VENV)/bin
 PACKAGES := edge drivers sync provisioning ui_kiosk centre
 
-.PHONY: bootstrap demo test test-year-ahead lint typecheck contracts unit bench chaos clean train-plates
+.PHONY: bootstrap demo test test-year-ahead lint typecheck contracts unit bench chaos clean train-plates \
+	image bundle image-test
 
 bootstrap:
 	@scripts/bootstrap
@@ -22,14 +23,27 @@ contracts: bootstrap
 	$(BIN)/lint-imports
 
 unit: bootstrap
-	$(BIN)/pytest -q tests --ignore=tests/bench
+	$(BIN)/pytest -q tests --ignore=tests/bench --ignore=tests/image
 
 test: lint typecheck contracts unit
 
 # The whole suite again with the box's clock a year ahead (edge.timeutil): proves that no test
 # depends on today's date. CI runs it after `make test`.
 test-year-ahead: bootstrap
-	CAREC_EDGE_CLOCK_OFFSET=+365d $(BIN)/pytest -q tests --ignore=tests/bench
+	CAREC_EDGE_CLOCK_OFFSET=+365d $(BIN)/pytest -q tests --ignore=tests/bench --ignore=tests/image
+
+# The appliance image (README: "The appliance image"): a bootable x86-64 UEFI disk image with
+# two verified root slots and a data partition, built from Debian 12 packages into build/image/.
+image: bootstrap
+	@image/build/make-image
+
+# A signed RAUC update bundle of the image's root (build/image/*.raucb), for a box or a USB stick.
+bundle: image
+	@image/build/make-bundle
+
+# Builds the image and boots it under QEMU: readiness, kiosk, firewall, update, fallback, power cut.
+image-test: image
+	$(BIN)/pytest -q tests/image
 
 bench: bootstrap
 	$(BIN)/python -m tests.bench
