@@ -31,6 +31,7 @@ from edge.cli import (
     run_cmd,
     sim_cmd,
     sync_cmd,
+    update_cmd,
 )
 from edge.cli.context import CliContext
 from edge.cli.preflight import DataDirError
@@ -53,6 +54,7 @@ COMMAND_MODULES = (
     run_cmd,
     sim_cmd,
     sync_cmd,
+    update_cmd,
 )
 
 
