@@ -11,8 +11,11 @@ import sys
 from typing import Any
 
 from edge.cli.context import CliContext
-from provisioning.update import boot_entries, bootloader_backend
+from provisioning.identity.ca import init_ca, load_ca
+from provisioning.identity.errors import IdentityError
+from provisioning.update import boot_entries, bootloader_backend, signer
 from provisioning.update.boot_entries import BootEntryError, Verity, parse_slot
+from provisioning.update.bundle import BundleError, Signer, build_bundle
 
 
 def register(subparsers: Any) -> None:
@@ -47,6 +50,34 @@ def register(subparsers: Any) -> None:
     entry.add_argument("--primary", action="store_true", help="boot this slot next")
     entry.add_argument("--loader-conf", action="store_true", help="also write loader.conf")
     entry.set_defaults(handler=boot_entry_command)
+
+    bundle = actions.add_parser("bundle", help="build a signed RAUC bundle of a slot image")
+    bundle.add_argument("--rootfs", required=True, type=CliContext.path_arg, help="rootfs.img")
+    bundle.add_argument("--verity", required=True, type=CliContext.path_arg)
+    bundle.add_argument("--hook", required=True, type=CliContext.path_arg)
+    bundle.add_argument("--out-dir", required=True, type=CliContext.path_arg)
+    bundle.add_argument("--cert", required=True, type=CliContext.path_arg, help="the signer")
+    bundle.add_argument("--key", required=True, type=CliContext.path_arg)
+    bundle.add_argument("--keyring", type=CliContext.path_arg, help="check against this CA")
+    bundle.add_argument("--version", help="default: IMAGE_VERSION of the image's os-release")
+    bundle.add_argument("--kernel-options", default="", help="more kernel options")
+    bundle.add_argument("--format", choices=("verity", "plain"), default="verity")
+    bundle.set_defaults(handler=bundle_command)
+
+    issue = actions.add_parser(
+        "issue-signer", help="issue an update-signing certificate under a country CA"
+    )
+    issue.add_argument("--ca", required=True, type=CliContext.path_arg, help="the CA's dir")
+    issue.add_argument("--out", required=True, type=CliContext.path_arg, help="where to write")
+    issue.add_argument("--days", type=int, default=signer.SIGNER_DAYS)
+    issue.set_defaults(handler=issue_signer_command)
+
+    dev_keys = actions.add_parser(
+        "dev-keys", help="a dev country CA and update signer (kept when already there)"
+    )
+    dev_keys.add_argument("--dir", required=True, type=CliContext.path_arg)
+    dev_keys.add_argument("--country", default="KZ")
+    dev_keys.set_defaults(handler=dev_keys_command)
 
     status = actions.add_parser("status", help="the slots' boot entries and the update state")
     status.add_argument("--esp", type=CliContext.path_arg, help="default $CAREC_ESP or /efi")
@@ -107,6 +138,48 @@ def status_command(args: argparse.Namespace, _context: CliContext) -> int:
     print(f"primary (boots next): {primary or '-'}")
     for slot in slots:
         print(f"slot {slot['slot']}: {slot['state']} ({slot['entry']})")
+    return 0
+
+
+def bundle_command(args: argparse.Namespace, _context: CliContext) -> int:
+    try:
+        path = build_bundle(
+            args.rootfs,
+            args.verity,
+            args.out_dir,
+            Signer(args.cert, args.key, args.keyring),
+            hook=args.hook,
+            version=args.version,
+            kernel_options=args.kernel_options,
+            bundle_format=args.format,
+        )
+    except (BundleError, BootEntryError, OSError) as error:
+        return _fail(error)
+    print(path)
+    return 0
+
+
+def issue_signer_command(args: argparse.Namespace, _context: CliContext) -> int:
+    try:
+        files = signer.issue_signer_files(args.ca, args.out, days=args.days)
+    except IdentityError as error:
+        return _fail(error)
+    print(f"{files.certificate} (key {files.key}), valid until {files.not_after:%Y-%m-%d}")
+    return 0
+
+
+def dev_keys_command(args: argparse.Namespace, _context: CliContext) -> int:
+    """build/image/keys/: ca/ca.crt (the box's keyring) and update-signer.{crt,key}."""
+    ca_dir = args.dir / "ca"
+    try:
+        if not (ca_dir / "ca.crt").exists():
+            init_ca(args.country, ca_dir)
+        load_ca(ca_dir)
+        if not (args.dir / signer.SIGNER_CERT).exists():
+            signer.issue_signer_files(ca_dir, args.dir)
+    except IdentityError as error:
+        return _fail(error)
+    print(f"keyring {ca_dir / 'ca.crt'}, signer {args.dir / signer.SIGNER_CERT}")
     return 0
 
 
