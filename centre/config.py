@@ -314,6 +314,40 @@ class FleetSection(_Section):
         return self
 
 
+class UpdatesSection(_Section):
+    """[updates] (centre.updates): the TUF repository of update bundles (`carec-edge centre
+    updates init`), its periodic re-signing, and the listener the boxes fetch it from."""
+
+    repository: ConfigPath = Path("/var/lib/carec-centre/updates/repository")
+    # The role keys (0600 files); the root's may be taken offline after init.
+    keys_dir: ConfigPath = Path("/var/lib/carec-centre/updates/keys")
+    # How often the service checks the metadata: timestamp (and snapshot, targets) re-signed
+    # once less than half their validity remains, so a box can tell a frozen repository.
+    refresh_every_s: Annotated[float, Field(ge=10, le=6 * 3600)] = 600.0
+    # How long each role's metadata is valid once signed.
+    root_days: Annotated[float, Field(ge=1, le=3650)] = 365
+    targets_days: Annotated[float, Field(ge=1, le=3650)] = 90
+    snapshot_days: Annotated[float, Field(ge=1, le=365)] = 14
+    timestamp_days: Annotated[float, Field(gt=0, le=30)] = 1
+    # The boxes' listener: HTTPS where each box shows its own certificate (mutual TLS against
+    # client_ca, the fleet CA that issued the boxes' certificates). None: not served (USB only).
+    host: Annotated[str, Field(min_length=1)] = "127.0.0.1"
+    port: Annotated[int, Field(ge=0, lt=65536)] | None = None
+    tls_cert: ConfigPath | None = None
+    tls_key: ConfigPath | None = None
+    client_ca: ConfigPath | None = None
+
+    @model_validator(mode="after")
+    def _coherent(self) -> UpdatesSection:
+        if self.port is not None and None in (self.tls_cert, self.tls_key, self.client_ca):
+            raise ValueError("port (serving the boxes) needs tls_cert, tls_key and client_ca")
+        if self.refresh_every_s > self.timestamp_days * 86_400 / 4:
+            raise ValueError("refresh_every_s must be under a quarter of timestamp_days")
+        if not self.timestamp_days <= self.snapshot_days <= self.targets_days:
+            raise ValueError("need timestamp_days <= snapshot_days <= targets_days")
+        return self
+
+
 class CentreConfig(_Section):
     centre: CentreSection = CentreSection()
     identity: IdentitySection = IdentitySection()
@@ -330,6 +364,8 @@ class CentreConfig(_Section):
     console: ConsoleSettings | None = None
     retention: RetentionSection = RetentionSection()
     fleet: FleetSection = FleetSection()
+    # Update metadata (TUF) for the boxes (centre.updates); none: no updates published here.
+    updates: UpdatesSection | None = None
 
     @model_validator(mode="after")
     def _coherent(self) -> CentreConfig:

@@ -57,6 +57,8 @@ from centre.store.schema import (
     record_routes,
     records,
 )
+from centre.updates.api import updates_app
+from centre.updates.tuf_repository import repository_of
 from centre.webhooks import POLL_S, webhook_job
 from edge import systemd_notify
 from edge.logs import log_event
@@ -114,6 +116,8 @@ class CentreService:
     # Enrolment ([fleet.enrolment]) and the revoked boxes the inbox refuses.
     enrolments: Enrolments | None = None
     revocations: CentreRevocations | None = None
+    updates_port: int | None = None  # the boxes' update listener's port, once it listens
+    updates_listening: threading.Event = field(default_factory=threading.Event)
 
     @classmethod
     def build(cls, config: CentreConfig) -> CentreService:
@@ -210,6 +214,10 @@ class CentreService:
         notifier = AlertNotifier(self.engine, self.config.fleet.alert_webhooks)
         self._every("fleet", self.config.fleet.check_every_s, partial(self.fleet_checks, notifier))
         self._every("revocations", REVOCATIONS_EVERY_S, self.enrolment_jobs)
+        if self.config.updates is not None:
+            self._every("updates", self.config.updates.refresh_every_s, self.refresh_updates)
+            if self.config.updates.port is not None:
+                self._thread("updates-api", self._serve_updates)
         for partner in self.config.partners:
             if partner.mode == "sie":
                 self._every(
@@ -276,6 +284,30 @@ class CentreService:
 
         threading.Thread(target=stop_server, name="centre-api-stop", daemon=True).start()
         log_event(log, logging.INFO, "centre.api", host=api.host, port=self.api_port)
+        server.run(sockets=[sock])
+
+    def _serve_updates(self) -> None:
+        """The boxes' update endpoints (centre.updates.api), each box by its certificate."""
+        updates = self.config.updates
+        assert updates is not None
+        assert updates.port is not None
+        sock = socket.create_server((updates.host, updates.port), reuse_port=False)
+        self.updates_port = sock.getsockname()[1]
+        tls: dict[str, Any] = {
+            "ssl_certfile": str(updates.tls_cert), "ssl_keyfile": str(updates.tls_key),
+            "ssl_ca_certs": str(updates.client_ca), "ssl_cert_reqs": ssl.CERT_REQUIRED,
+        }  # fmt: skip
+        app = updates_app(updates.repository)
+        server = _Server(uvicorn.Config(app, log_config=None, access_log=False, **tls))
+
+        def stop_server() -> None:
+            self.stop.wait()
+            server.should_exit = True
+
+        threading.Thread(target=stop_server, name="centre-updates-stop", daemon=True).start()
+        self.updates_listening.set()
+        log_event(log, logging.INFO, "centre.updates_api", host=updates.host,
+                  port=self.updates_port)  # fmt: skip
         server.run(sockets=[sock])
 
     def _serve_console(self) -> None:
@@ -385,6 +417,17 @@ class CentreService:
             reload_broker(enrolments.settings.reload_broker)
             purged = enrolments.purge(now)
             log_event(log, logging.INFO, "fleet.crl_signed", purged=purged)
+
+    def refresh_updates(self) -> list[str]:
+        """Re-sign the update metadata that nears its end (a timestamp that stays fresh is how
+        a box tells the repository is not frozen); the roles re-signed."""
+        updates = self.config.updates
+        if updates is None:
+            return []
+        signed = repository_of(updates).refresh(timestamp_always=False)
+        if signed:
+            log_event(log, logging.INFO, "updates.refreshed", roles=",".join(signed))
+        return signed
 
     def fleet_checks(self, notifier: AlertNotifier | None = None) -> None:
         """Boxes gone silent raise their alert (on one instance at a time); alerts not yet

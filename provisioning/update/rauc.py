@@ -62,6 +62,9 @@ class SlotStatus:
 class BundleInfo:
     compatible: str
     version: str
+    verity_salt: str = ""  # empty for a plain bundle
+    verity_hash: str = ""  # the payload's root hash, covered by the signature
+    verity_size: int = 0  # bytes of the payload's hash tree
 
 
 def install_bundle(bundle: Path, *, conf: Path | None = None) -> None:
@@ -102,24 +105,74 @@ def verify_bundle(
     bundle: Path, *, keyring: Path | None = None, conf: Path | None = None
 ) -> BundleInfo:
     """Check the bundle's signature against the box's keyring (its system.conf), or against
-    `keyring` with the box's rules (codeSigning purpose); BundleRefusedError says why not."""
+    `keyring` with the box's rules (codeSigning purpose); BundleRefusedError says why not.
+    The signature covers the manifest, which for a verity bundle holds the payload's root
+    hash: the payload itself is checked block by block as RAUC reads it (dm-verity on the box,
+    `verify_payload` where there is no device-mapper)."""
     with tempfile.TemporaryDirectory(prefix="carec-rauc-") as work:
         if keyring is not None and conf is None:
             conf = Path(work) / "system.conf"
             conf.write_text(verify_conf(keyring))
-        result = _rauc(
-            ["info", "--output-format=json", str(bundle)], conf=conf, timeout=QUERY_TIMEOUT
-        )
+        result = _rauc(["info", str(bundle)], conf=conf, timeout=QUERY_TIMEOUT)
     if result.returncode != 0:
         raise BundleRefusedError(f"{bundle.name}: {_reason(result)}")
+    fields = _info_fields(result.stdout)
     try:
-        raw = json.loads(result.stdout)
-        info = BundleInfo(str(raw["compatible"]), str(raw["version"]))
-    except (ValueError, KeyError, TypeError) as error:
+        info = BundleInfo(
+            fields["Compatible"],
+            fields["Version"],
+            fields.get("Verity Salt", ""),
+            fields.get("Verity Hash", ""),
+            int(fields.get("Verity Size", "0")),
+        )
+    except (KeyError, ValueError) as error:
         raise RaucError(f"rauc info: unexpected output ({error})") from None
     if info.compatible != COMPATIBLE:
         raise BundleRefusedError(f"{bundle.name}: for {info.compatible!r}, not {COMPATIBLE!r}")
     return info
+
+
+def verify_payload(bundle: Path, info: BundleInfo) -> None:
+    """Check every block of a verity bundle's payload against its signed root hash, in user
+    space (`veritysetup verify`, the same hash tree dm-verity walks). A bundle is
+    payload | hash tree | CMS signature | the signature's size (8 bytes, big-endian)."""
+    if not info.verity_hash:
+        raise BundleRefusedError(f"{bundle.name}: not a verity bundle")
+    total = bundle.stat().st_size
+    with bundle.open("rb") as file:
+        file.seek(total - 8)
+        signature_size = int.from_bytes(file.read(8), "big")
+    payload = total - 8 - signature_size - info.verity_size
+    if payload <= 0 or payload % 4096:
+        raise BundleRefusedError(f"{bundle.name}: sizes do not add up; not a RAUC verity bundle")
+    command = [
+        "veritysetup",
+        "verify",
+        "--no-superblock",
+        f"--hash-offset={payload}",
+        f"--data-blocks={payload // 4096}",
+        f"--salt={info.verity_salt}",
+        str(bundle),
+        str(bundle),
+        info.verity_hash,
+    ]
+    try:
+        result = subprocess.run(
+            command, capture_output=True, text=True, timeout=INSTALL_TIMEOUT, check=False
+        )
+    except FileNotFoundError:
+        raise RaucError("veritysetup is not installed (Debian package cryptsetup-bin)") from None
+    if result.returncode != 0:
+        raise BundleRefusedError(f"{bundle.name}: payload altered: {_reason(result)}")
+
+
+def _info_fields(text: str) -> dict[str, str]:
+    fields: dict[str, str] = {}
+    for line in text.splitlines():
+        key, separator, value = line.partition(":")
+        if separator and key.strip() and key.strip() not in fields:
+            fields[key.strip()] = value.strip().strip("'")
+    return fields
 
 
 def verify_conf(keyring: Path) -> str:
