@@ -300,6 +300,10 @@ class FleetSection(_Section):
     # Cleared alerts and finished (or long expired) commands are kept this long.
     alerts_days: Annotated[int, Field(ge=1, le=3650)] = 90
     commands_days: Annotated[int, Field(ge=1, le=3650)] = 90
+    # Update rollouts (centre.updates): a box commanded and silent this long counts as failed
+    # (a rollout may set its own); a finished rollout is kept this long, with its boxes.
+    rollout_box_timeout_minutes: Annotated[int, Field(ge=5, le=7 * 1440)] = 120
+    rollouts_days: Annotated[int, Field(ge=1, le=3650)] = 365
     # How often the silence check runs and alerts are sent on.
     check_every_s: Annotated[float, Field(ge=1, le=3600)] = 30.0
     alert_webhooks: list[AlertWebhookSection] = Field(default_factory=list)

@@ -58,6 +58,7 @@ from centre.store.schema import (
     records,
 )
 from centre.updates.api import updates_app
+from centre.updates.rollout_store import RolloutStore
 from centre.updates.tuf_repository import repository_of
 from centre.webhooks import POLL_S, webhook_job
 from edge import systemd_notify
@@ -113,6 +114,7 @@ class CentreService:
     )
     api_listening: threading.Event = field(default_factory=threading.Event)
     fleet: FleetDesk | None = None  # the fleet service's desk (centre.fleet)
+    rollouts: RolloutStore | None = None  # its update rollouts (centre.updates)
     # Enrolment ([fleet.enrolment]) and the revoked boxes the inbox refuses.
     enrolments: Enrolments | None = None
     revocations: CentreRevocations | None = None
@@ -139,16 +141,20 @@ class CentreService:
             key_for.trust, {p.centre: p.country for p in config.partners}, outbox,
             on_accepted=revocations.add,
         )  # fmt: skip
+        fleet = FleetDesk(engine, outbox, settings=config.fleet)
+        # Update rollouts move on with each batch of the boxes' reports, in its transaction.
+        rollouts = RolloutStore(engine, fleet, config.fleet)
         appliers = centre_appliers(
             outbox, {**partner_appliers(desk, modes, hold, relaying), "revocation": revoking},
-            FleetReports(config.fleet),
+            FleetReports(config.fleet, updates=rollouts),
         )  # fmt: skip
         inbox = Inbox(
             engine, centre.id, key_for, appliers, acknowledge=centre_acknowledger(outbox),
             gap_timeout=dt.timedelta(seconds=config.broker.gap_timeout_s if config.broker else 600),
         )  # fmt: skip
         service = cls(config, engine, outbox, desk, inbox, review)
-        service.fleet = FleetDesk(engine, outbox, settings=config.fleet)
+        service.fleet = fleet
+        service.rollouts = rollouts
         service.revocations = revocations
         service.revocations.refresh()  # revoked boxes are refused from the first message on
         if config.fleet.enrolment is not None:
@@ -213,6 +219,8 @@ class CentreService:
         # Reads the alert webhooks' key files now: a missing one stops the start.
         notifier = AlertNotifier(self.engine, self.config.fleet.alert_webhooks)
         self._every("fleet", self.config.fleet.check_every_s, partial(self.fleet_checks, notifier))
+        if self.rollouts is not None:  # each rollout row is locked while driven: any instance
+            self._every("rollouts", self.config.fleet.check_every_s, self.rollouts.drive)
         self._every("revocations", REVOCATIONS_EVERY_S, self.enrolment_jobs)
         if self.config.updates is not None:
             self._every("updates", self.config.updates.refresh_every_s, self.refresh_updates)
@@ -475,7 +483,8 @@ class CentreService:
             log_event(log, logging.INFO, "centre.purged", records=purged, events=purged_events,
                       fleet_history=fleet["history"], fleet_alerts=fleet["alerts"],
                       fleet_commands=fleet["commands"],
-                      fleet_partner_revocations=fleet["partner_revocations"])  # fmt: skip
+                      fleet_partner_revocations=fleet["partner_revocations"],
+                      fleet_rollouts=fleet["rollouts"])  # fmt: skip
 
 
 def outbox_routes(config: CentreConfig) -> list[Route]:

@@ -245,6 +245,9 @@ class FleetConfig(_Section):
     serial: Annotated[str, Field(max_length=64)] = ""  # the serial enrolled; empty: the board's
     renew_within_days: Annotated[int, Field(ge=1, le=3650)] = 30
     renew_check_hours: Annotated[float, Field(ge=0.01, le=24 * 30)] = 12.0
+    # The centre's update repository (TUF metadata and bundles, over mTLS with the box's
+    # identity), e.g. https://centre.kz.example:8445/updates/v1; empty: `update` commands fail.
+    update_url: Annotated[str, Field(pattern=r"^(?:https://[^\s]+)?$")] = ""
 
 
 class Config(_Section):

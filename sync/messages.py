@@ -28,6 +28,7 @@ from pydantic import (
     StringConstraints,
     ValidationError,
     field_validator,
+    model_validator,
 )
 from pydantic_core import ErrorDetails, PydanticCustomError
 
@@ -319,6 +320,11 @@ class TelemetryMessage(Message):
 DeviceId = Annotated[str, StringConstraints(strict=True, pattern=r"^[A-Za-z0-9_.-]{1,64}$")]
 Reason = Annotated[str, StringConstraints(strict=True, min_length=1, max_length=300)]
 Version = Annotated[str, StringConstraints(strict=True, min_length=1, max_length=64)]
+# A TUF target's name (the update bundle, e.g. carec-edge-1.5.0.raucb): a plain file name, so
+# it can never name a path outside the box's download directory.
+TargetName = Annotated[
+    str, StringConstraints(strict=True, pattern=r"^[A-Za-z0-9][A-Za-z0-9._+-]{0,127}$")
+]
 # The sections of carec-edge.toml an operator may change remotely (edge.config's models);
 # identity, trust store, store and logging stay local: a wrong value there could not be undone
 # from afar.
@@ -355,6 +361,22 @@ class ClockReport(_Part):
 Seconds = Annotated[int, Field(ge=0, le=MAX_STORED_INT, strict=True)]
 
 
+class UpdateReport(_Part):
+    """Where the box's software update stands (provisioning.update.state), for the centre's
+    rollout: its phase, the slot it booted and, when it stopped, why."""
+
+    phase: Literal[
+        "idle", "downloading", "installing", "rebooting", "good", "rolled_back", "failed"
+    ]
+    target: TargetName | None = None
+    version: Version | None = None
+    booted_slot: Annotated[str, StringConstraints(strict=True, pattern=r"^[A-Za-z]$")] | None = None
+    reason: Annotated[str, StringConstraints(strict=True, min_length=1, max_length=500)] | None = (
+        None
+    )
+    rollout: MessageId | None = None
+
+
 class HealthMessage(Message):
     """A box's health, every half minute: what the centre's fleet pages and alerts are made
     of. Telemetry: a report that cannot be sent in time is superseded by the next one."""
@@ -379,6 +401,8 @@ class HealthMessage(Message):
     model_version: Version | None = None
     last_decision_at: UtcTime | None = None
     twin_version: Annotated[int, Field(ge=0, le=MAX_STORED_INT, strict=True)] = 0
+    # None (left out): a box from before updates, or one that cannot read its update state.
+    update: UpdateReport | None = None
 
     def speaks_for(self) -> str:
         return self.node
@@ -424,7 +448,7 @@ class TwinReportedMessage(Message):
 
 
 CommandAction = Literal[
-    "restart", "self_test", "diagnostics", "reload_trust", "rotate_key", "reboot"
+    "restart", "self_test", "diagnostics", "reload_trust", "rotate_key", "reboot", "update"
 ]
 
 
@@ -441,6 +465,18 @@ class CommandMessage(Message):
     issued_by: ShortText
     issued_at: UtcTime
     expires_at: UtcTime
+    # `update` only: the bundle's TUF target and the centre's rollout that asks for it (left
+    # out for every other action, so boxes from before updates read those commands as ever).
+    target: TargetName | None = None
+    rollout: MessageId | None = None
+
+    @model_validator(mode="after")
+    def _update_names_its_target(self) -> CommandMessage:
+        if self.action == "update" and self.target is None:
+            raise ValueError("an update command names its target (the bundle's TUF target)")
+        if self.action != "update" and (self.target is not None or self.rollout is not None):
+            raise ValueError(f"target and rollout belong to update commands, not {self.action}")
+        return self
 
 
 class CommandResultMessage(Message):

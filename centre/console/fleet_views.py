@@ -28,7 +28,8 @@ from centre.fleet.enrolment import Enrolments
 from edge.timeutil import utcnow
 from sync.messages import TWIN_SECTIONS
 
-COMMAND_ACTIONS: tuple[str, ...] = ACTIONS
+# An update goes to boxes through a rollout (centre.updates), with its target and phases.
+COMMAND_ACTIONS: tuple[str, ...] = tuple(a for a in ACTIONS if a != "update")
 # The charts of a box's page: the history's metric and its title (translated when shown).
 CHART_METRICS: tuple[tuple[str, str], ...] = (
     ("disk_used_pct", N_("Disk used (%)")),

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any, get_args
 
 import orjson
+from pydantic import ValidationError
 from sqlalchemy import Connection, Engine, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
@@ -33,7 +34,13 @@ from centre.store.schema import (
 )
 from edge.logs import log_event
 from edge.timeutil import utcnow
-from sync.messages import CommandAction, CommandMessage, TwinDesiredMessage, new_message_id
+from sync.messages import (
+    CommandAction,
+    CommandMessage,
+    TwinDesiredMessage,
+    describe_payload_error,
+    new_message_id,
+)
 from sync.outbox import Outbox
 
 log = logging.getLogger(__name__)
@@ -191,10 +198,17 @@ class FleetDesk:
         return version
 
     def issue_command(
-        self, node_ids: Sequence[str], action: str, *, operator: str, ttl: dt.timedelta
+        self,
+        node_ids: Sequence[str],
+        action: str,
+        *,
+        operator: str,
+        ttl: dt.timedelta,
+        target: str | None = None,
+        rollout: str | None = None,
     ) -> list[str]:
         """Send `action` to each box, to be done once before now + ttl; the command ids, in
-        the order of `node_ids`."""
+        the order of `node_ids`. `target` and `rollout`: an update's (centre.updates)."""
         problems = []
         if action not in ACTIONS:
             problems.append(f"action: {action!r}; one of {', '.join(ACTIONS)}")
@@ -206,25 +220,47 @@ class FleetDesk:
             problems.append("boxes: a box is named twice")
         if problems:
             raise FleetError(problems)
+        with self.engine.begin() as conn:
+            self._enrolled(conn, node_ids)
+            return self.send_commands(
+                conn, node_ids, action, operator=operator, ttl=ttl, target=target,
+                rollout=rollout,
+            )  # fmt: skip
+
+    def send_commands(
+        self,
+        conn: Connection,
+        node_ids: Sequence[str],
+        action: str,
+        *,
+        operator: str,
+        ttl: dt.timedelta,
+        target: str | None = None,
+        rollout: str | None = None,
+    ) -> list[str]:
+        """`issue_command` inside the caller's transaction, for boxes it checked."""
         now = self.clock()
         expires = now + ttl
         ids = [new_message_id() for _ in node_ids]
-        with self.engine.begin() as conn:
-            self._enrolled(conn, node_ids)
-            conn.execute(insert(fleet_commands), [
-                {"command_id": command_id, "node_id": node, "action": action,
-                 "issued_by": operator, "issued_at": now, "expires_at": expires, "state": "sent"}
-                for command_id, node in zip(ids, node_ids, strict=True)
-            ])  # fmt: skip
+        try:
             messages = [
                 (CommandMessage(command_id=command_id, node=node, action=action,
-                                issued_by=operator, issued_at=now, expires_at=expires), node, None)
+                                issued_by=operator, issued_at=now, expires_at=expires,
+                                target=target, rollout=rollout), node, None)
                 for command_id, node in zip(ids, node_ids, strict=True)
             ]  # fmt: skip
-            self.outbox.send_many(messages, conn)
-            for command_id, node in zip(ids, node_ids, strict=True):
-                audit(conn, operator, "fleet.command", f"box:{node}", "",
-                      f"{action} {command_id}, expires {expires.isoformat()}")  # fmt: skip
+        except ValidationError as error:
+            raise FleetError(describe_payload_error(error)) from None
+        conn.execute(insert(fleet_commands), [
+            {"command_id": command_id, "node_id": node, "action": action,
+             "issued_by": operator, "issued_at": now, "expires_at": expires, "state": "sent"}
+            for command_id, node in zip(ids, node_ids, strict=True)
+        ])  # fmt: skip
+        self.outbox.send_many(messages, conn)
+        what = action if target is None else f"{action} {target}"
+        for command_id, node in zip(ids, node_ids, strict=True):
+            audit(conn, operator, "fleet.command", f"box:{node}", "",
+                  f"{what} {command_id}, expires {expires.isoformat()}")  # fmt: skip
         for command_id, node in zip(ids, node_ids, strict=True):
             log_event(log, logging.INFO, "fleet.command_sent", node=node, command=command_id,
                       action=action)  # fmt: skip

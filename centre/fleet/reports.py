@@ -7,6 +7,10 @@ a time (`sync.inbox.Effects`; `centre.box_events` hands each batch's fleet messa
   rejection raising an alert until a later version applies;
 - `command_result`: what came of a command (`fleet_commands`); a result for a command the
   centre never sent that box is refused (the inbox quarantines it with the reason).
+
+The update rollouts (`centre.updates.rollout_store`), when given, see each batch's latest
+health reports and command results in the same transaction: a box's update phase moves its
+rollout on.
 """
 
 from __future__ import annotations
@@ -14,7 +18,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 from collections.abc import Callable, Iterable, Sequence
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import Connection, insert, select, update
 
@@ -33,12 +37,29 @@ FLEET_TYPES = ("health", "twin_reported", "command_result")
 FINISHED = ("done", "failed", "expired", "refused")
 
 
+class UpdateProgress(Protocol):
+    """What the update rollouts take from the boxes' reports (centre.updates.rollout_store)."""
+
+    def health(
+        self, conn: Connection, reports: Sequence[HealthMessage], now: dt.datetime
+    ) -> None: ...
+
+    def results(
+        self, conn: Connection, results: Sequence[CommandResultMessage], now: dt.datetime
+    ) -> None: ...
+
+
 class FleetReports:
     def __init__(
-        self, settings: FleetSection | None = None, *, clock: Callable[[], dt.datetime] = utcnow
+        self,
+        settings: FleetSection | None = None,
+        *,
+        clock: Callable[[], dt.datetime] = utcnow,
+        updates: UpdateProgress | None = None,
     ) -> None:
         self.settings = settings or FleetSection()
         self.clock = clock
+        self.updates = updates
 
     def apply(self, conn: Connection, envelopes: Sequence[Envelope]) -> None:
         """A batch's fleet messages, whatever their mix."""
@@ -80,6 +101,8 @@ class FleetReports:
                          "report": report.model_dump_json(exclude_none=True)})  # fmt: skip
         upsert(conn, fleet_health, rows, ("node_id",), ("at", "received_at", "colour", "report"))
         reconcile(conn, now, findings, HEALTH_KINDS)
+        if self.updates is not None:
+            self.updates.health(conn, [report for _, report in fresh.values()], now)
 
     # -- twins -------------------------------------------------------------------------------
 
@@ -165,6 +188,8 @@ class FleetReports:
                                          "amber"))  # fmt: skip
         for (node, action), found in findings.items():
             reconcile(conn, now, {node: found}, ("command",), (action,))
+        if self.updates is not None:
+            self.updates.results(conn, results, now)
 
 
 def _twin_findings(report: TwinReportedMessage) -> list[Finding]:

@@ -1,7 +1,8 @@
 """The fleet tables' retention (run by the centre's purge job): history buckets past their
 resolution's days, cleared alerts and finished commands past theirs, partner revocations of
-certificates ended a day ago (every trust store refuses them as expired from then on). A box's
-latest health, its twin and its open alerts stay while the box does."""
+certificates ended a day ago (every trust store refuses them as expired from then on), update
+rollouts finished past rollouts_days with their boxes. A box's latest health, its twin and its
+open alerts stay while the box does; a running, paused or planned rollout stays."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from sqlalchemy import Connection, delete
 from centre.config import FleetSection
 from centre.fleet.partner_revocation import purge_partner_revocations
 from centre.store.schema import fleet_alerts, fleet_commands, fleet_health_history
+from centre.updates.rollout_store import purge_rollouts
 from edge.timeutil import system_utcnow
 
 PARTNER_REVOCATION_MARGIN_DAYS = 1
@@ -54,7 +56,8 @@ def purge_fleet(
     revocations = purge_partner_revocations(
         conn, system_now or system_utcnow(), margin_days=PARTNER_REVOCATION_MARGIN_DAYS
     )
+    rollouts = purge_rollouts(conn, now, settings.rollouts_days)
     return {
         "history": purged, "alerts": alerts, "commands": commands,
-        "partner_revocations": revocations,
+        "partner_revocations": revocations, "rollouts": rollouts,
     }  # fmt: skip

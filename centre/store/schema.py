@@ -7,6 +7,7 @@ from __future__ import annotations
 from sqlalchemy import (
     BigInteger,
     Column,
+    Float,
     Index,
     Integer,
     LargeBinary,
@@ -295,4 +296,43 @@ fleet_partner_revocations = Table(
     Column("received_at", UtcTime, nullable=False),
     PrimaryKeyConstraint("country", "serial", name="pk_fleet_partner_revocations"),
     Index("ix_fleet_partner_revocations_not_after", "certificate_not_after"),
+)
+
+# Rollouts of an update to a selection of boxes, in phases (centre.updates, migration 0006):
+# the rollout, and each box's place and progress in it. A finished rollout (done, halted,
+# aborted) is kept [fleet] rollouts_days after it finished, with its boxes.
+fleet_rollouts = Table(
+    "fleet_rollouts",
+    metadata,
+    Column("rollout_id", String(36), primary_key=True),  # a UUIDv7, sent in each command
+    Column("target", String(128), nullable=False),  # the bundle's TUF target name
+    Column("version", String(64), nullable=False),  # the version the bundle installs
+    Column("selection", Text, nullable=False),  # JSON: the node ids, in phase order
+    Column("phases", Text, nullable=False),  # JSON: [{"boxes": 1}, {"percent": 10}, ...]
+    Column("threshold", Float, nullable=False),  # the failure rate a phase may reach, 0..1
+    Column("min_finished", Integer, nullable=False),  # finished boxes before a phase is judged
+    Column("box_timeout_s", Integer, nullable=False),  # a silent box counts as failed after
+    Column("state", String(16), nullable=False),  # planned|running|paused|halted|done|aborted
+    Column("phase", Integer, nullable=False),  # the current phase's index
+    Column("reason", Text, nullable=True),  # why it halted (or was aborted), what it came to
+    Column("created_by", String(64), nullable=False),
+    Column("created_at", UtcTime, nullable=False),
+    Column("updated_by", String(64), nullable=False),
+    Column("updated_at", UtcTime, nullable=False),
+    Column("finished_at", UtcTime, nullable=True),
+    Index("ix_fleet_rollouts_state", "state"),
+)
+fleet_rollout_boxes = Table(
+    "fleet_rollout_boxes",
+    metadata,
+    Column("rollout_id", String(36), nullable=False),
+    Column("node_id", String(64), nullable=False),
+    Column("phase", Integer, nullable=False),
+    # queued|commanded|downloading|installing|rebooting|good|rolled_back|failed
+    Column("state", String(16), nullable=False),
+    Column("reason", Text, nullable=True),  # the box's, or the centre's (timed out, refused)
+    Column("command_id", String(36), nullable=True),  # the update command sent to it
+    Column("updated_at", UtcTime, nullable=False),
+    PrimaryKeyConstraint("rollout_id", "node_id", name="pk_fleet_rollout_boxes"),
+    Index("ix_fleet_rollout_boxes_node", "node_id"),
 )

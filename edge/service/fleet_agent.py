@@ -25,6 +25,7 @@ from edge.config import Config
 from edge.logs import KeyValueFormatter, PersonalDataFilter, error_first_line, log_event
 from edge.service.fleet_health import collect, connected_devices, device_figures, software_version
 from edge.service.fleet_renewal import renew_when_due
+from edge.service.fleet_update import BoxUpdater, order_of, systemctl_reboot
 from edge.timeutil import system_utcnow, utcnow
 from provisioning.fleet import config_file, diagnostics, key_rotation
 from provisioning.fleet.commands import (
@@ -69,6 +70,8 @@ WATCH_EVERY_S = 1.0  # the twin's grace period is judged this often
 COMMANDS_EVERY_S = 5.0  # pending commands are looked for at least this often
 PURGE_EVERY_S = 3600.0
 RECENT_LOG_LINES = 2000
+# Actions whose success ends this process: the service restarts, or the host reboots.
+REBOOTING = ("restart", "reboot", "update")
 
 
 class RecentLines(logging.Handler):
@@ -299,7 +302,7 @@ class FleetAgent:
                 for command in await self.service.in_store(commands.pending):
                     outcome = expired(command, utcnow()) or await self._execute(command)
                     then = None
-                    if outcome.outcome == "done" and command.action in ("restart", "reboot"):
+                    if outcome.outcome == "done" and command.action in REBOOTING:
                         then = command.action
                     await self.service.in_store(commands.finish, command.command_id, outcome)
                     if then == "restart":
@@ -307,6 +310,8 @@ class FleetAgent:
                         await asyncio.Event().wait()  # stopping: idle until cancelled
                     if then == "reboot":
                         await self._reboot()
+                    if then == "update":  # installed: the new slot boots, the self-test judges
+                        await self._reboot_into_update()
             except SQLAlchemyError as error:
                 log_event(log, logging.ERROR, "command.store_failed", error=error_first_line(error))
             await self._pause(COMMANDS_EVERY_S)
@@ -330,6 +335,8 @@ class FleetAgent:
             action=command.action,
         )  # fmt: skip
         try:
+            if command.action == "update":
+                return await self._update(command)
             return await self._action(command.action)
         except Exception as error:  # an action that fails is reported, never fatal
             return CommandOutcome("failed", f"{type(error).__name__}: {error_first_line(error)}")
@@ -410,3 +417,44 @@ class FleetAgent:
         log_event(log, logging.WARNING, "host.rebooting")
         process = await asyncio.create_subprocess_exec("systemctl", "reboot")
         await process.wait()
+
+    # -- updates (edge.service.fleet_update) ----------------------------------------------------
+
+    async def _update(self, command: PendingCommand) -> CommandOutcome:
+        order = order_of(dict(command.arguments))
+        if order is None:
+            return CommandOutcome("refused", "update: the command names no target")
+        if not self.service.config.fleet.update_url:
+            return CommandOutcome("failed", "update: no [fleet] update_url configured")
+        return await asyncio.to_thread(self._updater().run, order)
+
+    def _updater(self) -> BoxUpdater:
+        from provisioning.update import rauc, tuf_client  # the update stack: when asked
+
+        config = self.service.config
+        identity = config.sync.identity_dir
+        source = tuf_client.HttpsSource(
+            config.fleet.update_url,
+            Path(config.fleet.centre_ca_file or identity / "ca-bundle.pem"),
+            identity / "node.crt", identity / "node.key",
+        )  # fmt: skip
+        trust = tuf_client.BoxTrust(metadata_dir=self.service.data_dir / "tuf" / "metadata")
+
+        def fetch(target: str, work_dir: Path) -> tuf_client.VerifiedTarget:
+            return tuf_client.fetch_target(source, target, work_dir, trust=trust)
+
+        def install(bundle: Path) -> None:
+            rauc.install_bundle(bundle)
+
+        return BoxUpdater(
+            self.service.data_dir, self.service.data_dir / "update-download",
+            fetch=fetch, install=install, reboot=systemctl_reboot,
+        )  # fmt: skip
+
+    async def _reboot_into_update(self) -> None:
+        if not self.service.config.fleet.allow_reboot:
+            # The new slot boots at the host's next start; the rollout waits for its report.
+            log_event(log, logging.WARNING, "update.reboot_not_allowed")
+            return
+        log_event(log, logging.WARNING, "host.rebooting", reason="update")
+        await asyncio.to_thread(self._updater().reboot)

@@ -10,6 +10,7 @@ import datetime as dt
 import importlib.metadata
 import shutil
 import subprocess
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from sqlalchemy import Engine, func, select
@@ -27,6 +28,7 @@ from provisioning.fleet.health_report import (
 )
 from provisioning.fleet.status import certificate_expiry
 from provisioning.fleet.twin import applied_version
+from provisioning.update.state import UpdateState, UpdateStateError, read_state
 from sync.messages import ClockReport
 from sync.outbox import Outbox
 
@@ -146,4 +148,13 @@ async def collect(service: EdgeService, model_version: str | None = None) -> Hea
         twin_version=twin_version,
         store_answers=store_answers,
         disk_low=disk_status is not None and disk_status.health is not Health.CONNECTED,
+        update=update_state(service.data_dir),
     )
+
+
+def update_state(data_dir: Path) -> UpdateState | None:
+    """The update state file beside the store (provisioning.update.state); None: unreadable."""
+    try:
+        return read_state(data_dir)
+    except (UpdateStateError, OSError):
+        return None

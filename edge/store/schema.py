@@ -382,6 +382,8 @@ box_commands = Table(
     Column("output", Text, nullable=False),
     Column("attachment", Text, nullable=True),
     Column("finished_at", UtcTime, nullable=True),
+    # JSON: what the action needs besides its name (an update: target, rollout); none else.
+    Column("arguments", Text, nullable=True),
     Index("ix_box_commands_state", "state"),
     Index("ix_box_commands_finished_at", "finished_at"),
 )

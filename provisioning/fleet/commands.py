@@ -9,9 +9,10 @@ a log line with its action and id (never its output: a diagnostics bundle stays 
 from __future__ import annotations
 
 import datetime as dt
+import json
 import logging
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import Connection, Engine, delete, insert, select, text, update
@@ -45,6 +46,8 @@ class PendingCommand:
     command_id: str
     action: str
     expires_at: dt.datetime
+    # What the action needs besides its name (an update: "target" and "rollout").
+    arguments: Mapping[str, str] = field(default_factory=dict)
 
 
 class Commands:
@@ -86,7 +89,7 @@ class Commands:
                 command_id=command.command_id, action=command.action,
                 issued_by=command.issued_by, origin=envelope.origin, received_at=now,
                 expires_at=command.expires_at, state=state, output=output,
-                finished_at=None if state == PENDING else now,
+                finished_at=None if state == PENDING else now, arguments=_arguments(command),
             )
         )  # fmt: skip
         log_event(
@@ -103,11 +106,15 @@ class Commands:
     def pending(self) -> list[PendingCommand]:
         with self.engine.connect() as conn:
             rows = conn.execute(
-                select(box_commands.c.command_id, box_commands.c.action, box_commands.c.expires_at)
+                select(box_commands.c.command_id, box_commands.c.action,
+                       box_commands.c.expires_at, box_commands.c.arguments)
                 .where(box_commands.c.state == PENDING)
                 .order_by(box_commands.c.received_at)
-            ).all()
-        return [PendingCommand(*row) for row in rows]
+            ).all()  # fmt: skip
+        return [
+            PendingCommand(r.command_id, r.action, r.expires_at, json.loads(r.arguments or "{}"))
+            for r in rows
+        ]
 
     def finish(self, command_id: str, result: CommandOutcome) -> None:
         """Record the command's result and send it, in one transaction."""
@@ -147,6 +154,12 @@ class Commands:
             self.outbox.send_many([(result, row.origin, None)], conn)
         except NoRouteError:
             log_event(log, logging.WARNING, "command.no_route", to=row.origin)
+
+
+def _arguments(command: CommandMessage) -> str | None:
+    found = {"target": command.target, "rollout": command.rollout}
+    given = {name: value for name, value in found.items() if value is not None}
+    return json.dumps(given, sort_keys=True) if given else None
 
 
 def _row(conn: Connection, command_id: str) -> Row[Any] | None:

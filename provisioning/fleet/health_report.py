@@ -9,12 +9,16 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from pydantic import ValidationError
+
+from provisioning.update.state import UpdateState
 from sync.messages import (
     BacklogReport,
     ClockReport,
     DeviceHealthReport,
     HealthMessage,
     Priority,
+    UpdateReport,
 )
 
 MAX_DEVICES = 64  # what a report carries (HealthMessage.devices)
@@ -62,6 +66,7 @@ class HealthFigures:
     twin_version: int = 0
     store_answers: bool = True
     disk_low: bool = False
+    update: UpdateState | None = None  # the update state file; None: unreadable
 
 
 def service_state(figures: HealthFigures) -> str:
@@ -133,7 +138,28 @@ def build_health(figures: HealthFigures) -> HealthMessage:
         model_version=(figures.model_version or None) and figures.model_version[:64],
         last_decision_at=figures.last_decision_at,
         twin_version=max(0, figures.twin_version),
+        update=update_report(figures.update),
     )
+
+
+def update_report(state: UpdateState | None) -> UpdateReport | None:
+    """The update state as the centre's rollout reads it: a field that does not fit the wire
+    is left out (the phase always goes); None for a box that never updated."""
+    if state is None or (state.phase == "idle" and not state.version and not state.target):
+        return None
+    fields = {
+        "target": state.target, "version": state.version[:64], "booted_slot": state.booted_slot,
+        "reason": state.reason[:500], "rollout": state.rollout,
+    }  # fmt: skip
+    report = UpdateReport(phase=state.phase)
+    for name, value in fields.items():
+        if not value:
+            continue
+        try:
+            report = UpdateReport.model_validate({**report.model_dump(), name: value})
+        except ValidationError:
+            continue  # e.g. a target name typed by hand for a USB stick
+    return report
 
 
 # --- the clock ---------------------------------------------------------------------------------
