@@ -175,8 +175,10 @@ def _check_target(info: TargetFile, trust: BoxTrust, force: bool) -> str:
         raise UpdateRefused(f"{info.path}: its metadata carries no sha256")
     if info.length > MAX_BUNDLE_BYTES:
         raise UpdateRefused(f"{info.path}: {info.length} bytes, over {MAX_BUNDLE_BYTES}")
+    if force:
+        return version
     running = running_version(trust.os_release)
-    if not force and not is_newer(version, running):
+    if not is_newer(version, running):
         raise UpdateRefused(
             f"{info.path}: version {version} is not newer than the running {running} "
             "(a downgrade; --force to install it anyway)"

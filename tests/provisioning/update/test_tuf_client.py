@@ -5,6 +5,7 @@ The attacker tampers with the served files; the signing keys stay the centre's."
 
 from __future__ import annotations
 
+import argparse
 import datetime as dt
 import hashlib
 import shutil
@@ -22,6 +23,8 @@ from tuf.api.serialization.json import JSONSerializer
 from centre.config import load_centre_config
 from centre.service import CentreService
 from centre.updates.tuf_repository import TufRepository
+from edge.cli.context import CliContext
+from edge.cli.update_fetch_cmd import add_parser
 from edge.timeutil import system_utcnow
 from provisioning.identity.fleet import Fleet, make_fleet
 from provisioning.update.tuf_client import (
@@ -295,3 +298,31 @@ def resign_snapshot(repository: TufRepository, change: Callable[[Snapshot], None
     timestamp.signed.snapshot_meta.version = snapshot.signed.version
     repository._bump(timestamp, "timestamp", None)
     repository._write(timestamp)
+
+
+def test_update_fetch_on_the_command_line_takes_a_stick_and_says_why_it_refuses(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    repository = TufRepository.init(tmp_path / "repository", tmp_path / "keys")
+    built = bundle(tmp_path / "built", "2.0")
+    repository.publish(built, version="2.0")
+    stick = tmp_path / "stick"
+    repository.export(stick)
+    data_dir = tmp_path / "data"  # the box's store, its trusted root already there
+    (data_dir / "tuf" / "metadata").mkdir(parents=True)
+    shutil.copyfile(repository.metadata_dir / "root.json", data_dir / "tuf/metadata/root.json")
+    parser = argparse.ArgumentParser()
+    add_parser(parser.add_subparsers(dest="action", required=True))
+    context = CliContext(config_path=None, data_dir_option=data_dir)
+    fetch = ["fetch", built.name, "--from", str(stick), "--to", str(tmp_path / "got"), "--force"]
+    args = parser.parse_args(fetch)
+    assert args.handler(args, context) == 0
+    assert "version 2.0, 65536 bytes" in capsys.readouterr().out
+    assert (tmp_path / "got" / built.name).read_bytes() == built.read_bytes()
+    target = next((stick / "targets").iterdir())
+    target.write_bytes(b"x" * 65536)
+    args = parser.parse_args(fetch)
+    assert args.handler(args, context) == 3
+    assert "refused: carec-edge-2.0.raucb: its sha256 is not the signed one" in (
+        capsys.readouterr().err
+    )
