@@ -1,5 +1,6 @@
 """`carec-edge centre updates ...`: the centre's TUF repository of update bundles ([updates] in
-the centre's config), signed with the role keys in its keys_dir.
+the centre's config, or `--repository DIR --keys-dir DIR`, e.g. a build's), signed with the
+role keys in its keys directory.
 
     init [--root-keys N --root-threshold T]     new keys and metadata (once)
     publish BUNDLE --version V [--name N]       add a bundle; sign targets, snapshot, timestamp
@@ -33,6 +34,10 @@ def register_centre(commands: Any, default_config: Path) -> Any:
         "updates", help="update bundles: the signed TUF metadata boxes verify, and rollouts"
     )
     updates.add_argument("--config", dest="centre_config", type=Path, default=default_config)
+    updates.add_argument("--repository", type=CliContext.path_arg, default=None,
+                         help="a repository directory instead of the config's (with "
+                         "--keys-dir; default expiries), e.g. a build's")  # fmt: skip
+    updates.add_argument("--keys-dir", type=CliContext.path_arg, default=None)
     actions = updates.add_subparsers(dest="updates_action", required=True, metavar="ACTION")
     init = actions.add_parser("init", help="create the repository and its role keys (once)")
     init.add_argument("--root-keys", type=int, default=1, help="root keys (default 1)")
@@ -67,13 +72,20 @@ def _guarded(handler: Any) -> Any:
     def run(args: argparse.Namespace, _context: CliContext) -> int:
         from centre.config import load_centre_config
         from centre.updates.tuf_keys import RoleKeyError
-        from centre.updates.tuf_repository import RepositoryError, repository_of
+        from centre.updates.tuf_repository import RepositoryError, TufRepository, repository_of
 
-        config = load_centre_config(args.centre_config)
-        if config.updates is None:
-            print(f"carec-edge: no [updates] in {args.centre_config}", file=sys.stderr)
-            return 2
-        repository: TufRepository = repository_of(config.updates)
+        repository: TufRepository
+        if args.repository is not None or args.keys_dir is not None:
+            if args.repository is None or args.keys_dir is None:
+                print("carec-edge: --repository and --keys-dir go together", file=sys.stderr)
+                return 2
+            repository = TufRepository(args.repository, args.keys_dir)
+        else:
+            config = load_centre_config(args.centre_config)
+            if config.updates is None:
+                print(f"carec-edge: no [updates] in {args.centre_config}", file=sys.stderr)
+                return 2
+            repository = repository_of(config.updates)
         try:
             code: int = handler(args, repository)
         except (RepositoryError, RoleKeyError, OSError, ValueError) as error:

@@ -34,24 +34,24 @@ def fetch_command(args: argparse.Namespace, context: CliContext) -> int:
     from provisioning.update.tuf_client import (
         BoxTrust,
         DirectorySource,
-        HttpsSource,
         UpdateRefused,
         UpdateSource,
+        centre_source,
         fetch_target,
     )
 
     source: UpdateSource
     if args.source.startswith("https://"):
         config = context.config
-        identity = config.sync.identity_dir
-        ca = args.ca_file or Path(config.fleet.centre_ca_file or identity / "ca-bundle.pem")
-        source = HttpsSource(args.source, ca, identity / "node.crt", identity / "node.key")
+        ca = args.ca_file or (Path(config.fleet.centre_ca_file) if config.fleet.centre_ca_file
+                              else None)  # fmt: skip
+        source = centre_source(args.source, config.sync.identity_dir, ca)
     elif "://" in args.source:
         print("carec-edge: --from takes an https:// URL or a directory", file=sys.stderr)
         return 2
     else:
         source = DirectorySource(Path(args.source))
-    trust = BoxTrust(metadata_dir=context.data_dir / "tuf" / "metadata")
+    trust = BoxTrust.under(context.data_dir)
     try:
         got = fetch_target(source, args.target, args.to, trust=trust, force=args.force)
     except UpdateRefused as refused:

@@ -76,6 +76,18 @@ class BoxTrust:
     os_release: Path = OS_RELEASE
     compatible: str = COMPATIBLE
 
+    @classmethod
+    def under(cls, data_dir: Path) -> BoxTrust:
+        """The box's trust with its metadata in its store (`<data_dir>/tuf/metadata`)."""
+        return cls(metadata_dir=data_dir / "tuf" / "metadata")
+
+
+def centre_source(url: str, identity_dir: Path, ca_file: Path | None = None) -> HttpsSource:
+    """The centre's update listener, the box showing its identity's certificate; the listener's
+    CA is `ca_file` or the identity's CA bundle (what enrolment wrote)."""
+    ca = ca_file or identity_dir / "ca-bundle.pem"
+    return HttpsSource(url, ca, identity_dir / "node.crt", identity_dir / "node.key")
+
 
 class UpdateRefused(Exception):  # noqa: N818 (the name the contract between helpers uses)
     def __init__(self, reason: str) -> None:

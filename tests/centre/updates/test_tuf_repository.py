@@ -170,6 +170,13 @@ def test_the_cli_inits_publishes_refreshes_rotates_exports_and_tells_the_status(
     assert "2.root.json" in stick
     assert main([*run, "publish", str(tmp_path / "none.raucb"), "--version", "3"]) == 1
     assert "no such file" in capsys.readouterr().err
+    # A build's repository, with no centre config: what an image build runs.
+    build = ["centre", "updates", "--repository", str(tmp_path / "build"), "--keys-dir",
+             str(tmp_path / "build-keys")]  # fmt: skip
+    assert main([*build, "init"]) == 0
+    assert (tmp_path / "build" / "metadata" / "root.json").is_file()
+    assert main(["centre", "updates", "--repository", str(tmp_path / "build"), "status"]) == 2
+    assert "go together" in capsys.readouterr().err
 
 
 def test_the_service_refreshes_what_is_due_and_the_config_is_checked(tmp_path: Path) -> None:

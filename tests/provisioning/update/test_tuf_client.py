@@ -32,6 +32,7 @@ from provisioning.update.tuf_client import (
     HttpsSource,
     UpdateRefused,
     UpdateSource,
+    centre_source,
 )
 from tests.provisioning.update.tuf_box import Box, bundle, repository_at, usb
 
@@ -60,11 +61,8 @@ class CentreUpdates:
     fleet: Fleet
 
     def source(self, node: str = BOX_NODE) -> HttpsSource:
-        identity = self.fleet.nodes[node]
-        return HttpsSource(
-            f"https://127.0.0.1:{self.service.updates_port}/updates/v1", self.fleet.ca_bundle,
-            identity / "node.crt", identity / "node.key",
-        )  # fmt: skip
+        url = f"https://127.0.0.1:{self.service.updates_port}/updates/v1"
+        return centre_source(url, self.fleet.nodes[node], self.fleet.ca_bundle)
 
 
 @pytest.fixture(scope="module")
