@@ -8,14 +8,22 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
+from drivers.registry import DeviceConfigError
 from edge.cli.context import CliContext
+from edge.config import ConfigError
+from edge.timeutil import format_utc, utcnow
 from provisioning.identity.ca import init_ca, load_ca
 from provisioning.identity.errors import IdentityError
-from provisioning.update import boot_entries, bootloader_backend, signer
+from provisioning.update import boot_entries, bootloader_backend, rauc, selftest, signer
 from provisioning.update.boot_entries import BootEntryError, Verity, parse_slot
 from provisioning.update.bundle import BundleError, Signer, build_bundle
+from provisioning.update.state import UpdateState, UpdateStateError, read_state, write_state
+
+DEFAULT_STATE_DIR = Path("/var/lib/carec-edge")
 
 
 def register(subparsers: Any) -> None:
@@ -84,6 +92,23 @@ def register(subparsers: Any) -> None:
     status.add_argument("--json", action="store_true")
     status.set_defaults(handler=status_command)
 
+    install = actions.add_parser("install", help="verify a bundle and install it to the other slot")
+    install.add_argument("bundle", type=CliContext.path_arg, metavar="BUNDLE")
+    install.add_argument("--rauc-conf", type=CliContext.path_arg, help="default /etc/rauc")
+    install.add_argument("--reboot", action="store_true", help="restart into it when installed")
+    install.set_defaults(handler=install_command)
+
+    gate = actions.add_parser(
+        "self-test", help="after boot: mark this slot good, or mark it bad and fall back"
+    )
+    gate.add_argument("--esp", type=CliContext.path_arg, help="default $CAREC_ESP or /efi")
+    gate.add_argument("--rauc-conf", type=CliContext.path_arg, help="default /etc/rauc")
+    gate.add_argument("--unit", default=selftest.SERVICE_UNIT, help="the service to wait for")
+    gate.add_argument(
+        "--wait", type=float, default=selftest.SERVICE_WAIT, help="seconds to wait for it"
+    )
+    gate.set_defaults(handler=self_test_command)
+
 
 def bootloader_command(args: argparse.Namespace, _context: CliContext) -> int:
     esp = args.esp or bootloader_backend.esp_path()
@@ -121,11 +146,12 @@ def boot_entry_command(args: argparse.Namespace, _context: CliContext) -> int:
     return 0
 
 
-def status_command(args: argparse.Namespace, _context: CliContext) -> int:
+def status_command(args: argparse.Namespace, context: CliContext) -> int:
     esp = args.esp or bootloader_backend.esp_path()
     try:
         order = boot_entries.boot_order(esp)
-    except (BootEntryError, OSError) as error:
+        state = read_state(_state_dir(context))
+    except (BootEntryError, UpdateStateError, OSError) as error:
         return _fail(error)
     slots = [
         {"slot": e.slot, "state": e.state, "tries_left": e.tries_left, "entry": e.path.name}
@@ -133,12 +159,79 @@ def status_command(args: argparse.Namespace, _context: CliContext) -> int:
     ]
     primary = order[0].slot if order else None
     if args.json:
-        print(json.dumps({"primary": primary, "slots": slots}))
+        print(json.dumps({"primary": primary, "slots": slots, "update": state.model_dump()}))
         return 0
     print(f"primary (boots next): {primary or '-'}")
     for slot in slots:
         print(f"slot {slot['slot']}: {slot['state']} ({slot['entry']})")
+    reason = f": {state.reason}" if state.reason else ""
+    print(f"update: {state.phase} {state.version}{reason}".rstrip())
     return 0
+
+
+def install_command(args: argparse.Namespace, context: CliContext) -> int:
+    """By hand, e.g. from a USB stick whose TUF metadata `update fetch` checked."""
+    state_dir = _state_dir(context)
+    try:
+        info = rauc.verify_bundle(args.bundle, conf=args.rauc_conf)
+        _write(state_dir, "installing", info.version, args.bundle.name)
+        rauc.install_bundle(args.bundle, conf=args.rauc_conf)
+    except rauc.RaucError as error:
+        _write(state_dir, "failed", "", args.bundle.name, str(error))
+        return _fail(error)
+    _write(state_dir, "rebooting", info.version, args.bundle.name)
+    print(f"installed {info.version} to the other slot; it boots next (on trial)")
+    if args.reboot:
+        selftest.Box(esp=Path("/efi"), state_dir=state_dir).reboot()
+    return 0
+
+
+def self_test_command(args: argparse.Namespace, context: CliContext) -> int:
+    state_dir = _state_dir(context)
+    box = selftest.Box(
+        esp=args.esp or bootloader_backend.esp_path(), state_dir=state_dir, rauc_conf=args.rauc_conf
+    )
+
+    def checks() -> Iterator[selftest.Check]:
+        yield selftest.check_service(args.unit, args.wait)
+        yield selftest.check_store(state_dir)
+        try:
+            devices = [
+                (device.id, str(getattr(device, "port", "") or getattr(device, "source", "")))
+                for device in context.devices
+            ]
+        except (ConfigError, DeviceConfigError) as error:
+            yield selftest.Check("devices", False, f"config: {error}")
+        else:
+            yield selftest.check_devices(devices)
+        yield selftest.check_sync(state_dir, selftest.booted_at())
+
+    try:
+        verdict = selftest.gate(box, checks)
+    except (BootEntryError, UpdateStateError, rauc.RaucError, OSError) as error:
+        return _fail(error)
+    print(verdict.report())
+    return 0 if verdict.outcome != "rolled_back" else 1
+
+
+def _state_dir(context: CliContext) -> Path:
+    """The store's directory; the appliance's default when the config cannot be read (a new
+    slot whose config reader fails must still fall back)."""
+    try:
+        return context.data_dir
+    except ConfigError:
+        return context.data_dir_option or DEFAULT_STATE_DIR
+
+
+def _write(directory: Path, phase: Any, version: str, target: str, reason: str = "") -> None:
+    state = UpdateState(
+        phase=phase,
+        target=target[:200],
+        version=version[:64],
+        reason=reason[:500],
+        updated_at=format_utc(utcnow()),
+    )
+    write_state(directory, state)
 
 
 def bundle_command(args: argparse.Namespace, _context: CliContext) -> int:
