@@ -20,7 +20,7 @@ import hashlib
 import os
 import shutil
 import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -173,16 +173,27 @@ class TufRepository:
                 self._write(snapshot)
                 done.append("snapshot")
             timestamp = self._load("timestamp", Timestamp).signed
-            if done or timestamp_always or self._due(timestamp, "timestamp", now, valid_for):
+            # One signed longer than the policy (for a USB stick) is brought back online.
+            overlong = valid_for is None and timestamp.expires - now > self.expiry.of(
+                "timestamp"
+            ) + dt.timedelta(minutes=1)
+            due = self._due(timestamp, "timestamp", now, valid_for)
+            if done or timestamp_always or overlong or due:
                 self._sign_timestamp(snapshot.signed.version, valid_for)
                 done.append("timestamp")
             return done
 
-    def rotate_root(self, *, new_keys: int = 1, threshold: int = 1) -> int:
-        """A new root version with new root keys, signed by the old root's keys (a box that
-        trusts the old root accepts it) and by the new ones; the old keys are retired."""
-        if not 1 <= threshold <= new_keys <= 16:
+    def rotate_root(
+        self, *, new_keys: int = 1, threshold: int = 1, online: Sequence[str] = ()
+    ) -> int:
+        """A new root version, signed by the old root's keys (a box that trusts the old root
+        accepts it) and by the new ones: `new_keys` new root keys (0: keep them), and a new key
+        for each `online` role (targets, snapshot, timestamp: after a leak), whose metadata is
+        then signed again with it. Keys replaced are retired; the new root's version."""
+        if new_keys and not 1 <= threshold <= new_keys <= 16:
             raise RepositoryError("need 1 <= root threshold <= root keys <= 16")
+        if unknown := set(online) - {"targets", "snapshot", "timestamp"}:
+            raise RepositoryError(f"not an online role: {', '.join(sorted(unknown))}")
         with self._locked():
             root = self._load("root", Root)
             old_signers = self._signers(root.signed, "root")
@@ -191,17 +202,25 @@ class TufRepository:
                     f"the current root's threshold is {root.signed.roles['root'].threshold} "
                     f"and only {len(old_signers)} of its keys are in {self.keys_dir}"
                 )
-            old_ids = list(root.signed.roles["root"].keyids)
-            for keyid in old_ids:
-                root.signed.revoke_key(keyid, "root")
+            replaced = [(role, list(root.signed.roles[role].keyids))
+                        for role in ("root", *online) if role != "root" or new_keys]  # fmt: skip
+            for role, keyids in replaced:
+                for keyid in keyids:
+                    root.signed.revoke_key(keyid, role)
             new_signers = [new_signer(self.keys_dir, "root") for _ in range(new_keys)]
             for signer in new_signers:
                 root.signed.add_key(signer.public_key, "root")
-            root.signed.roles["root"].threshold = threshold
+            if new_keys:
+                root.signed.roles["root"].threshold = threshold
+            for role in online:
+                root.signed.add_key(new_signer(self.keys_dir, role).public_key, role)
             self._bump(root, "root", None)
             self._write(root, [*old_signers, *new_signers], versioned=True)
-            for keyid in old_ids:
-                retire(self.keys_dir, "root", keyid)
+            if online:  # signed again by the new keys (every one: snapshot names targets' version)
+                self._resign_targets(self._load("targets", Targets))
+            for role, keyids in replaced:
+                for keyid in keyids:
+                    retire(self.keys_dir, role, keyid)
             return root.signed.version
 
     # -- reading -----------------------------------------------------------------------------

@@ -5,7 +5,7 @@ role keys in its keys directory.
     init [--root-keys N --root-threshold T]     new keys and metadata (once)
     publish BUNDLE --version V [--name N]       add a bundle; sign targets, snapshot, timestamp
     refresh [--valid-days D]                    re-sign the timestamp (and what nears its end)
-    rotate-root [--keys N --threshold T]        a new root, signed by the old keys and the new
+    rotate-root [--keys N --threshold T] [--online ROLE]...   a new root (and online keys)
     status [--json]                             versions, expiries, keys here, the bundles
     export-usb DIR [--target N]... [--valid-days D]   a USB stick a box verifies the same way
 
@@ -49,8 +49,11 @@ def register_centre(commands: Any, default_config: Path) -> Any:
     publish.add_argument("--name", default=None, help="target name (default: the file's)")
     refresh = actions.add_parser("refresh", help="re-sign the timestamp now")
     rotate = actions.add_parser("rotate-root", help="new root keys; boxes follow the chain")
-    rotate.add_argument("--keys", type=int, default=1)
+    rotate.add_argument("--keys", type=int, default=1, help="new root keys (0: keep them)")
     rotate.add_argument("--threshold", type=int, default=1)
+    rotate.add_argument("--online", action="append", default=[],
+                        choices=["targets", "snapshot", "timestamp"],
+                        help="also give this role a new key (repeat; after a leak)")  # fmt: skip
     status = actions.add_parser("status", help="metadata versions, expiries and bundles")
     status.add_argument("--json", action="store_true")
     export = actions.add_parser("export-usb", help="lay out a USB stick for offline boxes")
@@ -120,8 +123,10 @@ def _refresh(args: argparse.Namespace, repository: TufRepository) -> int:
 
 
 def _rotate(args: argparse.Namespace, repository: TufRepository) -> int:
-    version = repository.rotate_root(new_keys=args.keys, threshold=args.threshold)
-    print(f"root version {version}; the old root keys are in {repository.keys_dir / 'retired'}")
+    version = repository.rotate_root(
+        new_keys=args.keys, threshold=args.threshold, online=args.online
+    )
+    print(f"root version {version}; the keys replaced are in {repository.keys_dir / 'retired'}")
     return 0
 
 

@@ -8,6 +8,8 @@ import datetime as dt
 import hashlib
 import json
 import os
+import threading
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -121,6 +123,60 @@ def test_rotate_root_is_signed_by_the_old_keys_and_the_new_and_retires_the_old(
     assert (repository.metadata_dir / "root.json").read_bytes() == (
         repository.metadata_dir / "2.root.json"
     ).read_bytes()
+
+
+def test_publishing_while_the_service_refreshes_signs_each_version_once(tmp_path: Path) -> None:
+    """The CLI's publish and the service's refresh, at once, in two threads (the lock file):
+    every bundle listed, versions consecutive, no version written twice."""
+    repository = make(tmp_path)
+    other = TufRepository(repository.directory, repository.keys_dir)
+    start = threading.Barrier(2)
+    errors: list[BaseException] = []
+
+    def publishing() -> None:
+        start.wait()
+        for n in range(5):
+            repository.publish(bundle_file(tmp_path, f"b-{n}.raucb", 1000), version=f"2.{n}")
+
+    def refreshing() -> None:
+        start.wait()
+        for _ in range(20):
+            other.refresh()
+
+    def kept(job: Callable[[], None]) -> Callable[[], None]:
+        def run() -> None:
+            try:
+                job()
+            except BaseException as error:  # the test fails with it below
+                errors.append(error)
+
+        return run
+
+    threads = [threading.Thread(target=kept(t)) for t in (publishing, refreshing)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    assert not errors
+    assert [t.name for t in repository.targets()] == [f"b-{n}.raucb" for n in range(5)]
+    versions = {s.role: s.version for s in repository.status()}
+    assert versions["targets"] == 6
+    assert versions["timestamp"] == 1 + 5 + 20
+    snapshots = sorted(
+        int(p.name.split(".")[0]) for p in repository.metadata_dir.glob("*.snapshot.json")
+    )
+    assert snapshots == list(range(1, 7))
+
+
+def test_a_timestamp_signed_long_for_a_usb_stick_is_brought_back_by_the_next_refresh(
+    tmp_path: Path,
+) -> None:
+    repository = make(tmp_path)
+    repository.export(tmp_path / "stick")
+    assert repository.refresh(valid_for=dt.timedelta(days=10)) == ["timestamp"]
+    assert repository.refresh(timestamp_always=False) == ["timestamp"]
+    ends = {s.role: s.expires for s in repository.status()}
+    assert ends["timestamp"] < system_utcnow() + dt.timedelta(days=1, minutes=1)
 
 
 def test_a_key_file_others_can_read_is_refused_and_a_missing_one_named(tmp_path: Path) -> None:

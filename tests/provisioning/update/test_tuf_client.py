@@ -229,6 +229,28 @@ def test_a_root_signed_only_by_a_retired_key_is_refused(served: Served) -> None:
         box.fetch(served.source, name)
 
 
+def test_after_a_leaked_timestamp_key_is_rotated_out_what_it_signs_is_refused(
+    served: Served,
+) -> None:
+    first = publish(served, "2.0")
+    box = served.box()
+    box.fetch(served.source, first)  # the box trusts the first timestamp key's metadata
+    leaked = next(served.repository.keys_dir.glob("timestamp-*.key"))
+    stolen = CryptoSigner(load_pem_private_key(leaked.read_bytes(), None))
+    assert served.repository.rotate_root(new_keys=0, online=["timestamp"]) == 2
+    second = publish(served, "3.0")
+    assert box.fetch(served.source, second).version == "3.0"
+    assert (served.repository.keys_dir / "retired" / leaked.name).exists()
+    # The thief signs a newer timestamp with the old key: the rotated root does not know it.
+    timestamp = Metadata.from_bytes((served.metadata / "timestamp.json").read_bytes())
+    timestamp.signed.version += 1
+    timestamp.signatures.clear()
+    timestamp.sign(stolen)
+    (served.metadata / "timestamp.json").write_bytes(timestamp.to_bytes(JSONSerializer()))
+    with pytest.raises(UpdateRefused, match="not signed by the trusted root's keys"):
+        box.fetch(served.source, second, force=True)
+
+
 def test_a_bundle_for_another_image_is_refused(served: Served) -> None:
     name = publish(served, "2.0", compatible="carec-edge-arm64")
     with pytest.raises(UpdateRefused, match="made for 'carec-edge-arm64'"):
