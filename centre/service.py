@@ -64,7 +64,7 @@ from centre.webhooks import POLL_S, webhook_job
 from edge import systemd_notify
 from edge.logs import log_event
 from edge.store.schema import outbox as outbox_table
-from edge.timeutil import utcnow
+from edge.timeutil import system_utcnow, utcnow
 from provisioning.identity.trust import TrustStore
 from sync.bundle import BundleError, export_bundle
 from sync.bundle_import import import_bundle
@@ -85,6 +85,7 @@ JOBS_LOCK = 7207203  # the PostgreSQL advisory lock of the periodic jobs
 REVOCATIONS_EVERY_S = 60.0  # how soon an instance refuses a box another one revoked
 CRL_EVERY_S = 86_400.0  # the CRL is re-signed daily (it is valid crl_days)
 FLEET_LOCK = 7207204  # ... and of the fleet's checks (centre.fleet.alerts)
+ROOT_WARN = dt.timedelta(days=30)  # the update metadata's root ending this soon is logged
 
 
 class _Server(uvicorn.Server):
@@ -432,9 +433,16 @@ class CentreService:
         updates = self.config.updates
         if updates is None:
             return []
-        signed = repository_of(updates).refresh(timestamp_always=False)
+        repository = repository_of(updates)
+        signed = repository.refresh(timestamp_always=False)
         if signed:
             log_event(log, logging.INFO, "updates.refreshed", roles=",".join(signed))
+        # The root is signed with keys that may be offline: an operator renews it in time
+        # (`centre updates rotate-root --keys 0`), or every box refuses updates once it ends.
+        root = repository.status()[0]
+        if root.expires - system_utcnow() < ROOT_WARN:
+            log_event(log, logging.WARNING, "updates.root_expiring",
+                      expires=root.expires.isoformat())  # fmt: skip
         return signed
 
     def fleet_checks(self, notifier: AlertNotifier | None = None) -> None:

@@ -8,6 +8,7 @@ import datetime as dt
 import hashlib
 import json
 import os
+import shutil
 import threading
 from collections.abc import Callable
 from pathlib import Path
@@ -235,7 +236,9 @@ def test_the_cli_inits_publishes_refreshes_rotates_exports_and_tells_the_status(
     assert "go together" in capsys.readouterr().err
 
 
-def test_the_service_refreshes_what_is_due_and_the_config_is_checked(tmp_path: Path) -> None:
+def test_the_service_refreshes_what_is_due_and_the_config_is_checked(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     config = config_file(tmp_path, "refresh_every_s = 60\n")
     service = CentreService.build(load_centre_config(config))
     try:
@@ -247,6 +250,12 @@ def test_the_service_refreshes_what_is_due_and_the_config_is_checked(tmp_path: P
         TufRepository(repository.directory, repository.keys_dir, clock=lambda: earlier).refresh()
         assert service.refresh_updates() == ["timestamp"]
         assert signed(timestamp).expires > system_utcnow() + dt.timedelta(hours=23)
+        assert "updates.root_expiring" not in caplog.messages
+        shutil.rmtree(tmp_path / "repo")
+        shutil.rmtree(tmp_path / "keys")
+        TufRepository.init(tmp_path / "repo", tmp_path / "keys", Expiry(root_days=20))
+        service.refresh_updates()
+        assert "updates.root_expiring" in caplog.messages
     finally:
         service.close()
     for text, named in (
