@@ -19,6 +19,7 @@ The functions below sort the same way, so `primary()` is the slot systemd-boot s
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import re
@@ -39,6 +40,7 @@ PARTLABELS = {"A": "carec-root-a", "B": "carec-root-b"}
 _ENTRY_NAME = re.compile(
     r"^carec-(?P<slot>[ab])(?:\+(?P<left>\d{1,4})(?:-(?P<done>\d{1,4}))?)?\.conf$"
 )
+_VERSION_RUN = re.compile(r"\d+|\D+")
 _HEX = re.compile(r"^[0-9a-f]{64}$")
 _VERSION = re.compile(r"^[A-Za-z0-9][A-Za-z0-9.+~_-]{0,63}$")
 
@@ -82,6 +84,7 @@ class BootEntry:
     tries_left: int | None  # None: no counter, the entry is good
     tries_done: int
     sort_key: str
+    version: str = ""
 
     @property
     def bad(self) -> bool:
@@ -170,16 +173,42 @@ def read_entries(esp: Path) -> dict[Slot, BootEntry]:
             path=path,
             tries_left=None if left is None else int(left),
             tries_done=int(match["done"] or 0),
-            sort_key=_sort_key_of(path),
+            sort_key=_field(path, "sort-key"),
+            version=_field(path, "version"),
         )
     return found
 
 
 def boot_order(esp: Path) -> list[BootEntry]:
-    """The entries in systemd-boot 252's order (config_entry_compare): bad ones last, then by
-    sort-key; the slot letter (the id) breaks a tie, as systemd-boot's version compare would."""
-    entries = read_entries(esp).values()
-    return sorted(entries, key=lambda entry: (entry.bad, entry.sort_key, entry.slot))
+    """The entries in systemd-boot 252's order (config_entry_compare): bad ones last; then by
+    sort-key; on equal keys the newer version first, then the id (the file name) downwards."""
+    return sorted(read_entries(esp).values(), key=functools.cmp_to_key(_compare))
+
+
+def _compare(a: BootEntry, b: BootEntry) -> int:
+    if a.bad != b.bad:
+        return 1 if a.bad else -1
+    if a.sort_key != b.sort_key:
+        # an entry without a sort-key goes after those with one
+        if not a.sort_key or not b.sort_key:
+            return 1 if not a.sort_key else -1
+        return -1 if a.sort_key < b.sort_key else 1
+    if a.sort_key and a.version != b.version:
+        return -_version_compare(a.version, b.version)
+    return -_version_compare(a.path.name.lower(), b.path.name.lower())
+
+
+def _version_compare(a: str, b: str) -> int:
+    """Enough of systemd's strverscmp_improved for our names: runs of digits compare as
+    numbers, other runs as text."""
+    left, right = _VERSION_RUN.findall(a), _VERSION_RUN.findall(b)
+    for x, y in zip(left, right, strict=False):
+        if x == y:
+            continue
+        if x.isdigit() and y.isdigit():
+            return -1 if int(x) < int(y) else 1
+        return -1 if x < y else 1
+    return (len(left) > len(right)) - (len(left) < len(right))
 
 
 def primary(esp: Path) -> Slot:
@@ -208,8 +237,10 @@ def write_entry(
 ) -> Path:
     """The slot's new entry, replacing its old one, with a fresh counter (None: already good).
     It keeps the old entry's rank; `set_primary` decides which slot goes first."""
-    old = read_entries(esp).get(slot)
-    sort_key = old.sort_key if old and old.sort_key else SECONDARY_KEY
+    entries = read_entries(esp)
+    old = entries.get(slot)
+    # a slot keeps its rank; the first entry on an empty ESP is primary, a later one is not
+    sort_key = old.sort_key if old and old.sort_key else SECONDARY_KEY if entries else PRIMARY_KEY
     text = render_entry(
         slot, version, verity.checked(slot), sort_key=sort_key, extra_options=extra_options
     )
@@ -251,10 +282,10 @@ def _rename(current: BootEntry, tries_left: int | None, tries_done: int) -> None
         _fsync(target.parent)
 
 
-def _sort_key_of(path: Path) -> str:
+def _field(path: Path, name: str) -> str:
     for line in path.read_text(errors="replace").splitlines():
         key, _, value = line.strip().partition(" ")
-        if key == "sort-key":
+        if key == name:
             return value.strip()
     return ""
 

@@ -142,6 +142,23 @@ def test_two_entries_for_one_slot_are_refused_by_name(esp: Path) -> None:
         boot_entries.primary(esp)
 
 
+def test_first_entry_on_an_empty_esp_is_primary_the_second_is_not(tmp_path: Path) -> None:
+    boot_entries.write_entry(tmp_path, "A", "1.0.0", VERITY, tries=None)
+    boot_entries.write_entry(tmp_path, "B", "1.0.0", VERITY, tries=None)
+
+    assert boot_entries.primary(tmp_path) == "A"
+
+
+def test_equal_sort_keys_fall_to_systemd_boots_own_order(esp: Path) -> None:
+    """Newer version first, then the file name downwards (config_entry_compare)."""
+    for entry in (esp / "loader/entries").iterdir():
+        entry.write_text(entry.read_text().replace("sort-key carec-1", "sort-key carec-2"))
+    assert boot_entries.primary(esp) == "B"  # same version: carec-b.conf > carec-a.conf
+
+    boot_entries.write_entry(esp, "A", "1.10.0", VERITY, tries=None)
+    assert boot_entries.primary(esp) == "A"  # 1.10.0 is newer than 1.0.0, not older
+
+
 def test_other_entries_are_ignored(esp: Path) -> None:
     (esp / "loader/entries/debian-6.1.conf").write_text("title other\nsort-key a\n")
 
