@@ -328,6 +328,8 @@ class CentreService:
             links=lambda: link_states(self.links, self.config.partners), fleet_desk=self.fleet,
             enrolments=self.enrolments,
         )  # fmt: skip
+        if self.config.updates is not None:  # the update pages offer the repository's bundles
+            app.state.update_targets = repository_of(self.config.updates).targets
         sock = socket.create_server((console.host, console.port), reuse_port=False)
         tls: dict[str, Any] = {}
         if console.tls_cert is not None:

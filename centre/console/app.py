@@ -18,7 +18,14 @@ from starlette.concurrency import run_in_threadpool
 from starlette.middleware.trustedhost import TrustedHostMiddleware
 
 from centre.audit import ReasonError
-from centre.console import fleet_routes, routes_auth, routes_pages, routes_quarantine, routes_review
+from centre.console import (
+    fleet_routes,
+    fleet_updates,
+    routes_auth,
+    routes_pages,
+    routes_quarantine,
+    routes_review,
+)
 from centre.console.fleet_routes import FleetNotFoundError
 from centre.console.fleet_views import FleetPages
 from centre.console.i18n import Catalogs
@@ -100,7 +107,9 @@ def create_console(
         links=links,
         fleet=FleetPages(engine, fleet_desk, enrolments) if fleet_desk is not None else None,
     )
-    for module in (routes_auth, routes_pages, routes_quarantine, routes_review, fleet_routes):
+    for module in (
+        routes_auth, routes_pages, routes_quarantine, routes_review, fleet_routes, fleet_updates,
+    ):  # fmt: skip
         app.include_router(module.router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     _handle_errors(app)
