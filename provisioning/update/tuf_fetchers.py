@@ -28,7 +28,9 @@ class DirectoryFetcher(FetcherInterface):
         parts = urlsplit(url)
         path = Path(unquote(parts.path)).resolve()
         if parts.scheme != "file" or not path.is_relative_to(self.root):
-            raise DownloadError(f"{url}: outside {self.root}")
+            raise DownloadError(f"{url}: outside {self.root}")  # a link out of the stick
+        if path.exists() and not path.is_file():  # a FIFO or device would block or never end
+            raise DownloadError(f"{path}: not a regular file")
         try:
             file = open(path, "rb")  # noqa: SIM115 (closed by the generator)
         except FileNotFoundError:

@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import hashlib
+import os
 import shutil
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -292,6 +293,23 @@ def test_an_exported_usb_stick_verifies_and_an_old_one_is_refused_after_a_newer_
     on_stick = (served.root / "stick-new" / "targets").iterdir()
     assert [p.name.split(".", 1)[1] for p in on_stick] == [second]
     assert box.fetch(new_stick, second, force=True).version == "3.0"
+
+
+def test_a_stick_whose_files_lead_out_of_it_or_never_end_is_refused(tmp_path: Path) -> None:
+    repository = TufRepository.init(tmp_path / "repository", tmp_path / "keys")
+    name = repository.publish(bundle(tmp_path / "built", "2.0"), version="2.0").name
+    stick = usb(repository, tmp_path / "stick")
+    box = Box.make(tmp_path / "box", repository)
+    target = next((stick.path / "targets").iterdir())
+    outside = tmp_path / "outside"
+    target.rename(outside)
+    target.symlink_to(outside)
+    with pytest.raises(UpdateRefused, match="outside"):
+        box.fetch(stick, name)
+    target.unlink()
+    os.mkfifo(target)
+    with pytest.raises(UpdateRefused, match="not a regular file"):
+        box.fetch(stick, name)
 
 
 def test_the_update_listener_takes_only_boxes_of_the_fleet_ca(
