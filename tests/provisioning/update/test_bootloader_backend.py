@@ -160,3 +160,23 @@ def test_a_bundle_from_another_country_is_not_installed_and_the_box_is_unchanged
     assert entry_names(box.esp) == ["carec-a.conf", "carec-b.conf"]
     assert boot_entries.primary(box.esp) == "A"
     assert not (box.esp / "carec").exists()
+
+
+def test_the_boxs_own_conf_refuses_a_plain_bundle(
+    tmp_path: Path, keys: Keys, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """On the box only verity bundles install: their payload is checked block by block as it is
+    written, where a plain bundle's is checked once and then read again."""
+    directory = tmp_path / "strict"
+    directory.mkdir()
+    conf = system_conf(directory, keys.keyring)  # image/rauc/system.conf as shipped
+    image = make_slot_image(tmp_path, "1.1.0")
+    signer = Signer(keys.cert, keys.key, keys.keyring)
+    bundle = build_bundle(
+        image.rootfs, image.verity_json, tmp_path / "out", signer, hook=HOOK, bundle_format="plain"
+    )
+    with rauc_service(directory, conf) as service:
+        monkeypatch.setenv("DBUS_SYSTEM_BUS_ADDRESS", service.env["DBUS_SYSTEM_BUS_ADDRESS"])
+
+        with pytest.raises(rauc.UpdateInstallError, match="plain"):
+            rauc.install_bundle(bundle, conf=conf)
