@@ -178,5 +178,5 @@ def test_the_boxs_own_conf_refuses_a_plain_bundle(
     with rauc_service(directory, conf) as service:
         monkeypatch.setenv("DBUS_SYSTEM_BUS_ADDRESS", service.env["DBUS_SYSTEM_BUS_ADDRESS"])
 
-        with pytest.raises(rauc.UpdateInstallError, match="plain"):
+        with pytest.raises(rauc.UpdateInstallError, match="Bundle format 'plain' not allowed"):
             rauc.install_bundle(bundle, conf=conf)
