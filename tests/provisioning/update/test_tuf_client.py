@@ -295,6 +295,21 @@ def test_an_exported_usb_stick_verifies_and_an_old_one_is_refused_after_a_newer_
     assert box.fetch(new_stick, second, force=True).version == "3.0"
 
 
+def test_a_stick_for_boxes_offline_a_while_is_signed_to_last_that_long(tmp_path: Path) -> None:
+    """Sticks written five days ago: one with the usual one-day timestamp is refused as
+    frozen, one exported with --valid-days 10 still verifies."""
+    five_days_ago = system_utcnow() - dt.timedelta(days=5)
+    repository = TufRepository.init(tmp_path / "repository", tmp_path / "keys",
+                                    clock=lambda: five_days_ago)  # fmt: skip
+    name = repository.publish(bundle(tmp_path / "built", "2.0"), version="2.0").name
+    plain = usb(repository, tmp_path / "plain")
+    with pytest.raises(UpdateRefused, match="expired metadata"):
+        Box.make(tmp_path / "box-1", repository).fetch(plain, name)
+    repository.refresh(valid_for=dt.timedelta(days=10))
+    long_lived = usb(repository, tmp_path / "long")
+    assert Box.make(tmp_path / "box-2", repository).fetch(long_lived, name).version == "2.0"
+
+
 def test_a_stick_whose_files_lead_out_of_it_or_never_end_is_refused(tmp_path: Path) -> None:
     repository = TufRepository.init(tmp_path / "repository", tmp_path / "keys")
     name = repository.publish(bundle(tmp_path / "built", "2.0"), version="2.0").name
