@@ -79,7 +79,10 @@ def check_service(unit: str = SERVICE_UNIT, wait: float = SERVICE_WAIT) -> Check
     """Waits until systemd reports the unit active (ready) or failed, or `wait` runs out."""
     deadline = time.monotonic() + wait
     while True:
-        active, sub = _unit_state(unit)
+        try:
+            active, sub = _unit_state(unit)
+        except BootEntryError as error:  # systemd unreachable: the box is not fine either
+            return Check("service", False, str(error))
         if active == "active" and sub == "running":
             return Check("service", True, f"{unit} active and ready")
         if active == "failed" or time.monotonic() > deadline:

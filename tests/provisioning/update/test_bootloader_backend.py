@@ -8,6 +8,8 @@ uses a plain bundle built by the same code (the box's system.conf accepts verity
 
 from __future__ import annotations
 
+import json
+import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -17,6 +19,7 @@ from provisioning.update import boot_entries, rauc
 from provisioning.update.boot_entries import Verity
 from provisioning.update.bundle import Signer, build_bundle
 from tests.provisioning.update.slot_box import (
+    CAREC_EDGE,
     HOOK,
     Keys,
     RaucService,
@@ -180,3 +183,45 @@ def test_the_boxs_own_conf_refuses_a_plain_bundle(
 
         with pytest.raises(rauc.UpdateInstallError, match="Bundle format 'plain' not allowed"):
             rauc.install_bundle(bundle, conf=conf)
+
+
+def test_carec_edge_update_install_verifies_installs_and_records_rebooting(
+    tmp_path: Path, keys: Keys, box: RaucService
+) -> None:
+    image = make_slot_image(tmp_path, "1.1.0")
+    signer = Signer(keys.cert, keys.key, keys.keyring)
+    bundle = build_bundle(
+        image.rootfs, image.verity_json, tmp_path / "out", signer, hook=HOOK, bundle_format="plain"
+    )
+    data_dir = tmp_path / "data"
+    data_dir.mkdir()
+    command = [str(CAREC_EDGE), "--data-dir", str(data_dir), "update"]
+
+    installed = subprocess.run(
+        [*command, "install", "--rauc-conf", str(box.conf), str(bundle)],
+        env=box.env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    status = subprocess.run(
+        [*command, "status", "--json", "--esp", str(box.esp)],
+        env=box.env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+    assert installed.returncode == 0, installed.stderr
+    assert "installed 1.1.0 to the other slot" in installed.stdout
+    shown = json.loads(status.stdout)
+    assert shown["primary"] == "B"
+    assert shown["slots"][0] == {
+        "slot": "B",
+        "state": "trying",
+        "tries_left": 3,
+        "entry": "carec-b+3-0.conf",
+    }
+    assert (shown["update"]["phase"], shown["update"]["version"]) == ("rebooting", "1.1.0")
