@@ -107,6 +107,9 @@ def register(subparsers: Any) -> None:
     gate.add_argument(
         "--wait", type=float, default=selftest.SERVICE_WAIT, help="seconds to wait for it"
     )
+    gate.add_argument(
+        "--settle", type=float, default=selftest.SETTLE, help="seconds it must then stay up"
+    )
     gate.set_defaults(handler=self_test_command)
 
 
@@ -193,7 +196,7 @@ def self_test_command(args: argparse.Namespace, context: CliContext) -> int:
     )
 
     def checks() -> Iterator[selftest.Check]:
-        yield selftest.check_service(args.unit, args.wait)
+        yield selftest.check_service(args.unit, args.wait, args.settle)
         yield selftest.check_store(state_dir)
         try:
             devices = [

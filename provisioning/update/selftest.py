@@ -32,6 +32,8 @@ from provisioning.update.state import UpdateState, read_state, write_state
 
 SERVICE_UNIT = "carec-edge.service"
 SERVICE_WAIT = 240.0  # TimeoutStartSec=120 and a restart or two
+SETTLE = 15.0  # ready is not enough: it must stay up this long
+MAX_RESTARTS = 3  # systemd restarted it this often since boot: broken, no need to wait
 POLL = 0.5
 
 
@@ -75,17 +77,31 @@ class Verdict:
         return "\n".join(lines)
 
 
-def check_service(unit: str = SERVICE_UNIT, wait: float = SERVICE_WAIT) -> Check:
-    """Waits until systemd reports the unit active (ready) or failed, or `wait` runs out."""
+def check_service(
+    unit: str = SERVICE_UNIT, wait: float = SERVICE_WAIT, settle: float = SETTLE
+) -> Check:
+    """Waits until systemd reports the unit active and running (for Type=notify: it said
+    READY), then `settle` seconds more in which it must not stop or restart. Fails at once
+    when the unit failed or systemd restarted it MAX_RESTARTS times, else when `wait` ends."""
     deadline = time.monotonic() + wait
+    ready_at: float | None = None
+    restarts_at_ready = 0
     while True:
         try:
-            active, sub = _unit_state(unit)
+            active, sub, restarts = _unit_state(unit)
         except BootEntryError as error:  # systemd unreachable: the box is not fine either
             return Check("service", False, str(error))
+        now = time.monotonic()
+        if active == "failed" or restarts >= MAX_RESTARTS:
+            return Check("service", False, f"{unit} is {active}/{sub}, restarted {restarts}x")
         if active == "active" and sub == "running":
-            return Check("service", True, f"{unit} active and ready")
-        if active == "failed" or time.monotonic() > deadline:
+            if ready_at is None or restarts != restarts_at_ready:
+                ready_at, restarts_at_ready = now, restarts
+            elif now - ready_at >= settle:
+                return Check("service", True, f"{unit} ready and up for {settle:.0f} s")
+        else:
+            ready_at = None
+        if now > deadline:
             return Check("service", False, f"{unit} is {active}/{sub} after {wait:.0f} s")
         time.sleep(POLL)
 
@@ -205,10 +221,15 @@ def _write(directory: Path, state: UpdateState) -> None:
         os.chown(path, owner.st_uid, owner.st_gid)
 
 
-def _unit_state(unit: str) -> tuple[str, str]:
-    output = _systemctl(["show", unit, "--property=ActiveState,SubState"])
+def _unit_state(unit: str) -> tuple[str, str, int]:
+    output = _systemctl(["show", unit, "--property=ActiveState,SubState,NRestarts"])
     fields = dict(line.partition("=")[::2] for line in output.splitlines())
-    return fields.get("ActiveState", "unknown"), fields.get("SubState", "unknown")
+    restarts = fields.get("NRestarts", "0")
+    return (
+        fields.get("ActiveState", "unknown"),
+        fields.get("SubState", "unknown"),
+        int(restarts) if restarts.isdigit() else 0,
+    )
 
 
 def _systemctl(arguments: list[str]) -> str:
