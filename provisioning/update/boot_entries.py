@@ -126,6 +126,8 @@ def kernel_options(slot: Slot, verity: Verity, extra: str = "") -> str:
         f"carec.datasize={verity.data_size}",
         "root=/dev/mapper/root",
         "ro",
+        # a slot whose kernel or initramfs panics must restart, or its tries never run out
+        "panic=10",
     ]
     return " ".join(options + extra.split())
 

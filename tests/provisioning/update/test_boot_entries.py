@@ -57,7 +57,7 @@ def test_entry_holds_the_kernel_initrd_slot_and_verity_parameters(esp: Path) -> 
     assert (
         "options rauc.slot=A carec.verity=PARTLABEL=carec-root-a "
         f"carec.roothash={'0f' * 32} carec.hashoffset=40960 carec.datasize=40960 "
-        "root=/dev/mapper/root ro"
+        "root=/dev/mapper/root ro panic=10"
     ) in text
 
 
