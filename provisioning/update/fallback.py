@@ -31,6 +31,10 @@ def settled_state(
         reason = f"the install of {state.version or state.target} was cut short by a restart"
         return _moved(state, "failed", booted, reason)
     if state.phase != "rebooting" or state.version == running_version:
+        # the state stays; the slot it names is the one running now (after a fallback the
+        # self-test wrote it on the slot it left), since the installer reads it from here
+        if state.phase != "idle" and state.booted_slot != booted:
+            return state.model_copy(update={"booted_slot": booted})
         return None
     other = other_slot(booted)
     entry = boot_entries.read_entries(esp).get(other)

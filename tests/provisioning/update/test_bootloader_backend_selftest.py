@@ -134,7 +134,8 @@ def test_after_the_fallback_the_old_slot_keeps_the_reason_and_gates_nothing(
     verdict = selftest.gate(on_a, failing)  # checks are not even run on a good slot
 
     assert verdict.outcome == "nothing_on_trial"
-    assert read_state(box.state_dir).reason == reason
+    state = read_state(box.state_dir)
+    assert (state.phase, state.reason, state.booted_slot) == ("rolled_back", reason, "A")
 
 
 def test_slot_whose_tries_ran_out_is_recorded_as_rolled_back_on_the_old_slot(
