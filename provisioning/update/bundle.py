@@ -101,7 +101,9 @@ def build_bundle(
         if signer.keyring is not None:
             # as a box checks it (codeSigning purpose), not as `rauc bundle --keyring` would
             try:
-                rauc.verify_bundle(partial, keyring=signer.keyring)
+                info = rauc.verify_bundle(partial, keyring=signer.keyring)
+                if bundle_format == "verity":
+                    rauc.verify_payload(partial, info)
             except rauc.RaucError as error:
                 raise BundleError(f"the new bundle does not verify: {error}") from None
         os.replace(partial, out)
