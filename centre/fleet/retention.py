@@ -13,7 +13,7 @@ from sqlalchemy import Connection, delete
 from centre.config import FleetSection
 from centre.fleet.partner_revocation import purge_partner_revocations
 from centre.store.schema import fleet_alerts, fleet_commands, fleet_health_history
-from centre.updates.rollout_store import purge_rollouts
+from centre.updates.rollout_rows import purge_rollouts
 from edge.timeutil import system_utcnow
 
 PARTNER_REVOCATION_MARGIN_DAYS = 1

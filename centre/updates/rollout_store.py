@@ -13,11 +13,9 @@ import datetime as dt
 import logging
 import re
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
-from typing import Any
 
 import orjson
-from sqlalchemy import Connection, Engine, bindparam, delete, insert, select, update
+from sqlalchemy import Connection, Engine, bindparam, insert, select, update
 
 from centre.audit import audit
 from centre.config import FleetSection
@@ -30,13 +28,20 @@ from centre.updates.rollout import (
     REPORTED,
     Box,
     Phase,
-    Rollout,
     RolloutError,
     Step,
     assign_phases,
     check_phases,
     next_step,
     operate,
+)
+from centre.updates.rollout_rows import (
+    RolloutDetail,
+    RolloutRow,
+    box_rows,
+    read_detail,
+    read_rollouts,
+    rollout_row,
 )
 from edge.logs import log_event
 from edge.timeutil import utcnow
@@ -50,59 +55,6 @@ MAX_SELECTION = 10_000
 MAX_REASON = 500
 ALERT_KIND = "rollout"
 TERMINAL = frozenset({"done", "halted", "aborted"})
-
-
-@dataclass(frozen=True)
-class RolloutRow:
-    rollout_id: str
-    target: str
-    version: str
-    phases: tuple[Phase, ...]
-    threshold: float
-    min_finished: int
-    box_timeout: dt.timedelta
-    state: str
-    phase: int
-    reason: str
-    created_by: str
-    created_at: dt.datetime
-    updated_by: str
-    updated_at: dt.datetime
-    finished_at: dt.datetime | None
-
-    def rules(self) -> Rollout:
-        return Rollout(
-            self.state, self.phase, self.phases, self.threshold, self.min_finished,
-            self.box_timeout,
-        )  # fmt: skip
-
-
-@dataclass(frozen=True)
-class BoxRow:
-    node_id: str
-    phase: int
-    state: str
-    reason: str
-    command_id: str | None
-    updated_at: dt.datetime
-
-
-@dataclass(frozen=True)
-class PhaseProgress:
-    index: int
-    label: str
-    counts: dict[str, int]  # box state -> how many
-
-    @property
-    def boxes(self) -> int:
-        return sum(self.counts.values())
-
-
-@dataclass(frozen=True)
-class RolloutDetail:
-    rollout: RolloutRow
-    phases: list[PhaseProgress]
-    boxes: list[BoxRow]  # by phase, then node
 
 
 class RolloutStore:
@@ -223,7 +175,7 @@ class RolloutStore:
         row = _locked(conn, rollout_id)
         if row is None or row.state not in ACTIVE:
             return None
-        boxes = _boxes(conn, rollout_id)
+        boxes = box_rows(conn, rollout_id)
         step = next_step(
             row.rules(), [Box(b.node_id, b.phase, b.state, b.updated_at) for b in boxes], now
         )
@@ -289,25 +241,27 @@ class RolloutStore:
 
     def health(self, conn: Connection, reports: Sequence[HealthMessage], now: dt.datetime) -> None:
         """Each box's update phase for the rollout it names; the rollouts moved on."""
-        touched = set()
-        for report in reports:
-            update_report = report.update
-            if update_report is None or update_report.rollout is None:
-                continue
-            if update_report.phase not in REPORTED:
-                continue
+        named = [
+            (report.node, report.update.rollout, report.update)
+            for report in reports
+            if report.update is not None and report.update.rollout is not None
+            and report.update.phase in REPORTED
+        ]  # fmt: skip
+        _lock_all(conn, {rollout_id for _, rollout_id, _ in named if rollout_id is not None})
+        touched: set[str] = set()
+        for node, rollout_id, update_report in named:
             changed = conn.execute(
                 update(fleet_rollout_boxes)
-                .where(fleet_rollout_boxes.c.rollout_id == update_report.rollout,
-                       fleet_rollout_boxes.c.node_id == report.node,
+                .where(fleet_rollout_boxes.c.rollout_id == rollout_id,
+                       fleet_rollout_boxes.c.node_id == node,
                        fleet_rollout_boxes.c.state.not_in(sorted(FINISHED | {"queued"})),
                        fleet_rollout_boxes.c.state != update_report.phase)
                 .values(state=update_report.phase,
                         reason=(update_report.reason or "")[:MAX_REASON] or None,
                         updated_at=now)
             ).rowcount  # fmt: skip
-            if changed:
-                touched.add(update_report.rollout)
+            if changed and rollout_id is not None:
+                touched.add(rollout_id)
         for rollout_id in sorted(touched):
             self._drive(conn, rollout_id, now)
 
@@ -315,50 +269,43 @@ class RolloutStore:
         self, conn: Connection, results: Sequence[CommandResultMessage], now: dt.datetime
     ) -> None:
         """An update command the box failed, refused or let expire fails its box at once."""
+        failed = [r for r in results if r.action == "update" and r.outcome != "done"]
+        if not failed:
+            return
+        rollout_of = {
+            command_id: rollout_id
+            for command_id, rollout_id in conn.execute(
+                select(fleet_rollout_boxes.c.command_id, fleet_rollout_boxes.c.rollout_id)
+                .where(fleet_rollout_boxes.c.command_id.in_([r.command_id for r in failed]))
+            )
+        }  # fmt: skip
+        _lock_all(conn, set(rollout_of.values()))
         touched = set()
-        for result in results:
-            if result.action != "update" or result.outcome == "done":
+        for result in failed:
+            rollout_id = rollout_of.get(result.command_id)
+            if rollout_id is None:
                 continue
             first = result.output.strip().splitlines()[0] if result.output.strip() else ""
             reason = f"command {result.outcome}" + (f": {first}" if first else "")
-            rollout_id = conn.execute(
-                select(fleet_rollout_boxes.c.rollout_id)
-                .where(fleet_rollout_boxes.c.command_id == result.command_id,
+            changed = conn.execute(
+                update(fleet_rollout_boxes)
+                .where(fleet_rollout_boxes.c.rollout_id == rollout_id,
+                       fleet_rollout_boxes.c.node_id == result.node,
                        fleet_rollout_boxes.c.state.not_in(sorted(FINISHED)))
-            ).scalar()  # fmt: skip
-            if rollout_id is None:
-                continue
-            _set_boxes(conn, rollout_id, [result.node], "failed", reason, now)
-            touched.add(rollout_id)
+                .values(state="failed", reason=reason[:MAX_REASON], updated_at=now)
+            ).rowcount  # fmt: skip
+            if changed:
+                touched.add(rollout_id)
         for rollout_id in sorted(touched):
             self._drive(conn, rollout_id, now)
 
     # -- what the console reads --------------------------------------------------------------
 
     def rollouts(self, limit: int = 100) -> list[RolloutRow]:
-        with self.engine.connect() as conn:
-            rows = conn.execute(
-                select(fleet_rollouts).order_by(fleet_rollouts.c.created_at.desc()).limit(limit)
-            ).all()
-        return [_rollout(r) for r in rows]
+        return read_rollouts(self.engine, limit)
 
     def detail(self, rollout_id: str) -> RolloutDetail | None:
-        with self.engine.connect() as conn:
-            row = conn.execute(
-                select(fleet_rollouts).where(fleet_rollouts.c.rollout_id == rollout_id)
-            ).first()
-            if row is None:
-                return None
-            boxes = _boxes(conn, rollout_id)
-        rollout = _rollout(row)
-        phases = []
-        for index, phase in enumerate(rollout.phases):
-            counts: dict[str, int] = {}
-            for box in boxes:
-                if box.phase == index:
-                    counts[box.state] = counts.get(box.state, 0) + 1
-            phases.append(PhaseProgress(index, phase.label(), counts))
-        return RolloutDetail(rollout, phases, boxes)
+        return read_detail(self.engine, rollout_id)
 
 
 def _start_problems(
@@ -408,19 +355,21 @@ def _locked(conn: Connection, rollout_id: str) -> RolloutRow | None:
     if conn.dialect.name == "postgresql":
         query = query.with_for_update()
     row = conn.execute(query).first()
-    return _rollout(row) if row is not None else None
+    return rollout_row(row) if row is not None else None
 
 
-def _boxes(conn: Connection, rollout_id: str) -> list[BoxRow]:
-    rows = conn.execute(
-        select(fleet_rollout_boxes)
-        .where(fleet_rollout_boxes.c.rollout_id == rollout_id)
-        .order_by(fleet_rollout_boxes.c.phase, fleet_rollout_boxes.c.node_id)
-    )  # fmt: skip
-    return [
-        BoxRow(r.node_id, r.phase, r.state, r.reason or "", r.command_id, r.updated_at)
-        for r in rows
-    ]
+def _lock_all(conn: Connection, rollout_ids: set[str]) -> None:
+    """The rollouts' rows locked before any of their boxes' (PostgreSQL), in one order: the
+    driver locks a rollout, then writes its boxes; the inbox's batch must not take the boxes
+    first, or each would wait on the other."""
+    if conn.dialect.name != "postgresql" or not rollout_ids:
+        return
+    conn.execute(
+        select(fleet_rollouts.c.rollout_id)
+        .where(fleet_rollouts.c.rollout_id.in_(sorted(rollout_ids)))
+        .order_by(fleet_rollouts.c.rollout_id)
+        .with_for_update()
+    ).all()  # fmt: skip
 
 
 def _set_boxes(
@@ -444,31 +393,3 @@ def _clear_alerts(conn: Connection, rollout_id: str, now: dt.datetime) -> None:
                fleet_alerts.c.cleared_at.is_(None))
     ).scalars()  # fmt: skip
     reconcile(conn, now, {node: [] for node in nodes}, (ALERT_KIND,), (rollout_id,))
-
-
-def _rollout(r: Any) -> RolloutRow:
-    """A row of fleet_rollouts."""
-    return RolloutRow(
-        rollout_id=r.rollout_id, target=r.target, version=r.version,
-        phases=tuple(Phase(**p) for p in orjson.loads(r.phases)), threshold=r.threshold,
-        min_finished=r.min_finished, box_timeout=dt.timedelta(seconds=r.box_timeout_s),
-        state=r.state, phase=r.phase, reason=r.reason or "", created_by=r.created_by,
-        created_at=r.created_at, updated_by=r.updated_by, updated_at=r.updated_at,
-        finished_at=r.finished_at,
-    )  # fmt: skip
-
-
-def purge_rollouts(conn: Connection, now: dt.datetime, days: int) -> int:
-    """Retention: rollouts finished `days` ago go, with their boxes; how many rollouts."""
-    before = now - dt.timedelta(days=days)
-    old = list(
-        conn.execute(
-            select(fleet_rollouts.c.rollout_id)
-            .where(fleet_rollouts.c.finished_at.is_not(None),
-                   fleet_rollouts.c.finished_at < before)
-        ).scalars()
-    )  # fmt: skip
-    if not old:
-        return 0
-    conn.execute(delete(fleet_rollout_boxes).where(fleet_rollout_boxes.c.rollout_id.in_(old)))
-    return conn.execute(delete(fleet_rollouts).where(fleet_rollouts.c.rollout_id.in_(old))).rowcount

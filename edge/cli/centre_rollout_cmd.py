@@ -25,7 +25,8 @@ from provisioning.identity.errors import IdentityError
 
 if TYPE_CHECKING:
     from centre.config import CentreConfig
-    from centre.updates.rollout_store import RolloutDetail, RolloutStore
+    from centre.updates.rollout_rows import RolloutDetail
+    from centre.updates.rollout_store import RolloutStore
 
 DEFAULT_PHASES = "1, 10%, 50%, 100%"
 

@@ -9,6 +9,7 @@ tested by their own tests and the image test."""
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import hashlib
 import shutil
@@ -16,8 +17,11 @@ from pathlib import Path
 
 import pytest
 
+from edge.config import Config
+from edge.service.fleet_agent import FleetAgent
 from edge.service.fleet_update import BoxUpdater, UpdateOrder, order_of
 from edge.timeutil import utcnow
+from provisioning.fleet.commands import PendingCommand
 from provisioning.fleet.health_report import update_report
 from provisioning.update.rauc import UpdateInstallError
 from provisioning.update.state import UpdateState, read_state
@@ -234,3 +238,45 @@ def payload_json_of(report: object) -> dict[str, object]:
 
     assert isinstance(report, UpdateReport)
     return report.model_dump(mode="json", exclude_none=True)
+
+
+# -- the fleet agent's wiring -------------------------------------------------------------------
+
+
+class AgentService:
+    """What the fleet agent reads of the service for an update: its config and store dir."""
+
+    def __init__(self, data_dir: Path, update_url: str) -> None:
+        self.data_dir = data_dir
+        self.config = Config.model_validate({
+            "node": {"id": BOX},
+            "sync": {"identity_dir": str(data_dir / "identity")},
+            "fleet": {"report_to": "KZ-CIS", "update_url": update_url},
+        })  # fmt: skip
+
+
+def pending_update(arguments: dict[str, str]) -> PendingCommand:
+    return PendingCommand(new_message_id(), "update", utcnow(), arguments)
+
+
+def test_the_agent_refuses_an_update_without_target_or_without_an_update_url(
+    tmp_path: Path,
+) -> None:
+    agent = FleetAgent(AgentService(tmp_path, ""), None)  # type: ignore[arg-type]
+    refused = asyncio.run(agent._update(pending_update({})))
+    assert (refused.outcome, refused.output) == ("refused", "update: the command names no target")
+    failed = asyncio.run(agent._update(pending_update({"target": TARGET})))
+    assert (failed.outcome, failed.output) == ("failed", "update: no [fleet] update_url configured")
+
+
+def test_the_agent_runs_the_real_tuf_client_and_reports_its_refusal(tmp_path: Path) -> None:
+    # No centre listens there and the box has no TUF root yet: the real client refuses, and
+    # the box says so in its result and its update state.
+    service = AgentService(tmp_path, "https://127.0.0.1:9/updates/v1")
+    agent = FleetAgent(service, None)  # type: ignore[arg-type]
+    outcome = asyncio.run(agent._update(pending_update({"target": TARGET, "rollout": ROLLOUT})))
+    assert outcome.outcome == "failed"
+    assert outcome.output.startswith("download refused: ")
+    state = read_state(tmp_path)
+    assert (state.phase, state.target, state.rollout) == ("failed", TARGET, ROLLOUT)
+    assert state.reason == outcome.output
