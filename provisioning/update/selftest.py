@@ -11,10 +11,11 @@ On a good slot nothing is gated; the fallback check records an update that rolle
 
 from __future__ import annotations
 
+import contextlib
 import os
 import subprocess
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -107,6 +108,13 @@ def check_service(
 
 
 def check_store(data_dir: Path) -> Check:
+    if not data_dir.is_dir():
+        return Check("store", False, f"{data_dir} is not a directory")
+    with as_owner_of(data_dir):
+        return _check_store(data_dir)
+
+
+def _check_store(data_dir: Path) -> Check:
     try:
         engine = open_database(data_dir)
     except (OSError, SQLAlchemyError) as error:
@@ -133,6 +141,13 @@ def check_devices(devices: Sequence[tuple[str, str]]) -> Check:
 
 def check_sync(data_dir: Path, booted_at: float) -> Check:
     """Connected (the broker took a message since boot) or queued (the outbox takes them)."""
+    if not data_dir.is_dir():
+        return Check("sync", False, f"{data_dir} is not a directory")
+    with as_owner_of(data_dir):
+        return _check_sync(data_dir, booted_at)
+
+
+def _check_sync(data_dir: Path, booted_at: float) -> Check:
     try:
         engine = open_database(data_dir)
         try:
@@ -148,6 +163,23 @@ def check_sync(data_dir: Path, booted_at: float) -> Check:
     if acked is not None and acked.timestamp() >= booted_at:
         return Check("sync", True, f"connected; {waiting} waiting")
     return Check("sync", True, f"queued; {waiting} waiting")
+
+
+@contextlib.contextmanager
+def as_owner_of(directory: Path) -> Iterator[None]:
+    """Root (the self-test) opens the service's store as the store's owner: a journal or WAL
+    file it creates must stay the service's, or the service could not open its store again."""
+    if os.geteuid() != 0:
+        yield
+        return
+    owner = directory.stat()
+    os.setegid(owner.st_gid)
+    os.seteuid(owner.st_uid)
+    try:
+        yield
+    finally:
+        os.seteuid(0)
+        os.setegid(0)
 
 
 def gate(box: Box, run_checks: Callable[[], Iterable[Check]]) -> Verdict:

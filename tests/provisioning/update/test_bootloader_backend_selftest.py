@@ -8,7 +8,10 @@ here the gate gets the store, device and sync checks on real files and databases
 
 from __future__ import annotations
 
+import os
+import shutil
 import sqlite3
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -184,6 +187,30 @@ def test_store_check_opens_the_real_store_and_names_a_damaged_one(tmp_path: Path
 
     assert not check.ok
     assert check.detail.startswith("cannot open")
+
+
+def test_root_checks_the_store_as_its_owner_so_the_service_can_open_it_again() -> None:
+    """The self-test runs as root; a journal or WAL file it left behind owned by root would
+    lock the service (its own user) out of its store."""
+    if os.geteuid() != 0:
+        pytest.fail("this test needs root, as the self-test on the box has")
+    data_dir = Path(tempfile.mkdtemp(prefix="carec-selftest-"))  # /tmp: any user may enter
+    try:
+        os.chown(data_dir, 65534, 65534)
+
+        assert selftest.check_store(data_dir).ok
+        assert selftest.check_sync(data_dir, booted_at=0.0).ok
+
+        owners = {(path.stat().st_uid, path.stat().st_gid) for path in data_dir.iterdir()}
+        assert owners == {(65534, 65534)}
+        assert os.geteuid() == 0
+    finally:
+        shutil.rmtree(data_dir)
+
+
+def test_a_missing_store_directory_fails_the_checks(tmp_path: Path) -> None:
+    assert not selftest.check_store(tmp_path / "nowhere").ok
+    assert not selftest.check_sync(tmp_path / "nowhere", booted_at=0.0).ok
 
 
 def test_devices_check_names_a_missing_serial_port() -> None:
