@@ -21,7 +21,7 @@ from provisioning.identity.errors import IdentityError
 from provisioning.update import boot_entries, bootloader_backend, rauc, selftest, signer
 from provisioning.update.boot_entries import BootEntryError, Verity, parse_slot
 from provisioning.update.bundle import BundleError, Signer, build_bundle
-from provisioning.update.state import UpdateState, UpdateStateError, read_state, write_state
+from provisioning.update.state import UpdateState, UpdateStateError, read_state
 
 DEFAULT_STATE_DIR = Path("/var/lib/carec-edge")
 
@@ -234,7 +234,7 @@ def _write(directory: Path, phase: Any, version: str, target: str, reason: str =
         reason=reason[:500],
         updated_at=format_utc(utcnow()),
     )
-    write_state(directory, state)
+    selftest.write_state_as_owner(directory, state)  # root's file stays the service's
 
 
 def bundle_command(args: argparse.Namespace, _context: CliContext) -> int:

@@ -191,7 +191,7 @@ def gate(box: Box, run_checks: Callable[[], Iterable[Check]]) -> Verdict:
     if entry.state == "good":
         settled = fallback.settled_state(box.esp, booted, version, previous)
         if settled is not None:
-            _write(box.state_dir, settled)
+            write_state_as_owner(box.state_dir, settled)
         return Verdict("nothing_on_trial", settled)
     checks = tuple(run_checks())
     failed = [check for check in checks if not check.ok]
@@ -201,13 +201,13 @@ def gate(box: Box, run_checks: Callable[[], Iterable[Check]]) -> Verdict:
     if not failed:
         _mark(box, "good", booted)
         state = base.model_copy(update={"phase": "good", "reason": ""})
-        _write(box.state_dir, state)
+        write_state_as_owner(box.state_dir, state)
         return Verdict("good", state, checks)
     reason = f"self-test failed on slot {booted} ({version}): " + "; ".join(
         check.line() for check in failed
     )
     state = base.model_copy(update={"phase": "rolled_back", "reason": reason[:500]})
-    _write(box.state_dir, state)
+    write_state_as_owner(box.state_dir, state)
     _mark(box, "bad", booted)
     _make_primary(box, fallback.other_slot(booted))
     box.reboot()
@@ -241,7 +241,7 @@ def _make_primary(box: Box, slot: Slot) -> None:
         boot_entries.set_primary(box.esp, slot)
 
 
-def _write(directory: Path, state: UpdateState) -> None:
+def write_state_as_owner(directory: Path, state: UpdateState) -> None:
     """The service (its own user) reads the file for its health report: keep its owner."""
     write_state(directory, state)
     owner = directory.stat()
