@@ -452,9 +452,12 @@ class FleetAgent:
         )  # fmt: skip
 
     async def _reboot_into_update(self) -> None:
+        updater = self._updater()
+        if not updater.needs_reboot():  # it already ran that bundle: nothing was installed
+            return
         if not self.service.config.fleet.allow_reboot:
             # The new slot boots at the host's next start; the rollout waits for its report.
             log_event(log, logging.WARNING, "update.reboot_not_allowed")
             return
         log_event(log, logging.WARNING, "host.rebooting", reason="update")
-        await asyncio.to_thread(self._updater().reboot)
+        await asyncio.to_thread(updater.reboot)

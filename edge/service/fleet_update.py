@@ -68,8 +68,15 @@ class BoxUpdater:
 
     def run(self, order: UpdateOrder) -> CommandOutcome:
         """Download, verify and install `order.target`; the command's outcome. Done means
-        installed and about to reboot (the caller reboots once the result is recorded)."""
-        slot = self._booted_slot()
+        installed and about to reboot (the caller reboots once the result is recorded, when
+        `needs_reboot`), or already running it (from a USB stick, or an earlier rollout)."""
+        previous = self._previous()
+        slot = previous.booted_slot
+        if previous.phase == "good" and previous.target == order.target:
+            state = previous.model_copy(update={"rollout": order.rollout, "reason": ""})
+            write_state(self.state_dir, state)
+            return CommandOutcome("done", f"already runs {order.target} (version "
+                                  f"{previous.version}); nothing installed")  # fmt: skip
         self._write(order, "downloading", slot=slot)
         try:
             fetched = self.fetch(order.target, self.work_dir)
@@ -108,11 +115,15 @@ class BoxUpdater:
         )  # fmt: skip
         write_state(self.state_dir, state)
 
-    def _booted_slot(self) -> str:
+    def needs_reboot(self) -> bool:
+        """An update installed and waiting for the reboot into its slot."""
+        return self._previous().phase == "rebooting"
+
+    def _previous(self) -> UpdateState:
         try:
-            return read_state(self.state_dir).booted_slot
+            return read_state(self.state_dir)
         except UpdateStateError:
-            return ""  # a damaged file is replaced by this update's state
+            return UpdateState()  # a damaged file is replaced by this update's state
 
 
 def order_of(arguments: dict[str, str] | None) -> UpdateOrder | None:

@@ -24,7 +24,7 @@ from edge.timeutil import utcnow
 from provisioning.fleet.commands import PendingCommand
 from provisioning.fleet.health_report import update_report
 from provisioning.update.rauc import UpdateInstallError
-from provisioning.update.state import UpdateState, read_state
+from provisioning.update.state import UpdateState, read_state, write_state
 from provisioning.update.tuf_client import UpdateRefused, VerifiedTarget
 from sync.messages import (
     CommandMessage,
@@ -280,3 +280,27 @@ def test_the_agent_runs_the_real_tuf_client_and_reports_its_refusal(tmp_path: Pa
     state = read_state(tmp_path)
     assert (state.phase, state.target, state.rollout) == ("failed", TARGET, ROLLOUT)
     assert state.reason == outcome.output
+
+
+def test_a_box_already_running_the_target_answers_done_and_does_not_reboot(
+    tmp_path: Path,
+) -> None:
+    box_updater, stand_ins = updater(tmp_path)
+    write_state(box_updater.state_dir, UpdateState(phase="good", target=TARGET, version="1.5.0",
+                                                   booted_slot="B"))  # fmt: skip
+    outcome = box_updater.run(UpdateOrder(TARGET, ROLLOUT))
+    assert (outcome.outcome, outcome.output) == (
+        "done", f"already runs {TARGET} (version 1.5.0); nothing installed",
+    )  # fmt: skip
+    assert stand_ins.seen == []  # neither fetched nor installed
+    state = read_state(box_updater.state_dir)
+    assert (state.phase, state.rollout, state.booted_slot) == ("good", ROLLOUT, "B")
+    assert not box_updater.needs_reboot()
+
+
+def test_after_an_install_the_box_needs_its_reboot(tmp_path: Path) -> None:
+    box_updater, stand_ins = updater(tmp_path)
+    stand_ins.publish(TARGET, b"a good bundle")
+    assert not box_updater.needs_reboot()
+    box_updater.run(UpdateOrder(TARGET, ROLLOUT))
+    assert box_updater.needs_reboot()
