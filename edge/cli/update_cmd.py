@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from drivers.registry import DeviceConfigError
+from edge.cli import update_fetch_cmd
 from edge.cli.context import CliContext
 from edge.config import ConfigError
 from edge.timeutil import format_utc, utcnow
@@ -31,6 +32,7 @@ def register(subparsers: Any) -> None:
         "update", help="signed A/B updates: slots, install, self-test, boot entries"
     )
     actions = parser.add_subparsers(dest="action", required=True, metavar="ACTION")
+    update_fetch_cmd.add_parser(actions)
 
     backend = actions.add_parser(
         "bootloader", help="RAUC's custom boot-loader backend verbs, on the ESP's entries"
