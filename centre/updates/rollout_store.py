@@ -183,8 +183,11 @@ class RolloutStore:
             return step
         if step.timed_out:
             minutes = int(row.box_timeout.total_seconds() // 60)
-            _set_boxes(conn, rollout_id, step.timed_out, "failed",
-                       f"no report within {minutes} minutes of the command", now)  # fmt: skip
+            was = {b.node_id: b.state for b in boxes}
+            for state in sorted({was[node] for node in step.timed_out}):
+                late = [node for node in step.timed_out if was[node] == state]
+                _set_boxes(conn, rollout_id, late, "failed",
+                           f"no report for {minutes} minutes (last: {state})", now)  # fmt: skip
         if step.command:
             self._command(conn, row, step.command, now)
         values: dict[str, object] = {"state": step.state, "phase": step.phase, "updated_at": now}

@@ -77,7 +77,9 @@ def rollouts(centre: Centre, tmp_path: object) -> Rollouts:
     desk = FleetDesk(centre.engine, centre.outbox, settings=settings, clock=clock)
     store = RolloutStore(centre.engine, desk, settings, clock=clock)
     key_for = key_lookup(TrustStore.load(centre.fleet.trust_store))
-    appliers = centre_appliers(centre.outbox, None, FleetReports(settings, updates=store))
+    appliers = centre_appliers(
+        centre.outbox, None, FleetReports(settings, clock=clock, updates=store)
+    )
     inbox = Inbox(centre.engine, CENTRE, key_for, appliers,
                   acknowledge=centre_acknowledger(centre.outbox))  # fmt: skip
     fleet = FleetCentre(centre, desk, inbox, settings, tmp_path)  # type: ignore[arg-type]
@@ -179,16 +181,20 @@ def test_a_box_silent_past_its_timeout_counts_as_failed(rollouts: Rollouts) -> N
     rollout_id = rollouts.store.start(
         TARGET, "1.5.0", [NURZHOLY, KORGAS], parse_phases("1, 100%"), operator="fleet-op"
     )
-    rollouts.clock.now += dt.timedelta(minutes=59)
+    rollouts.clock.now += dt.timedelta(minutes=30)
+    rollouts.report(NURZHOLY, rollout_id, "downloading")  # progress: its 60 minutes start again
+    rollouts.clock.now += dt.timedelta(minutes=15)
+    rollouts.fleet.receive(NURZHOLY, [healthy(NURZHOLY)])  # alive, but no update progress
+    rollouts.clock.now += dt.timedelta(minutes=44)
     rollouts.store.drive()
-    assert rollouts.box_states(rollout_id)[NURZHOLY] == "commanded"
+    assert rollouts.box_states(rollout_id)[NURZHOLY] == "downloading"
     rollouts.clock.now += dt.timedelta(minutes=1)
     steps = rollouts.store.drive()
     assert steps[rollout_id].timed_out == (NURZHOLY,)
     detail = rollouts.store.detail(rollout_id)
     assert detail is not None
     assert detail.rollout.state == "halted"
-    assert detail.boxes[0].reason == "no report within 60 minutes of the command"
+    assert detail.boxes[0].reason == "no report for 60 minutes (last: downloading)"
 
 
 def test_a_paused_rollout_waits_and_a_resumed_one_goes_on(rollouts: Rollouts) -> None:
