@@ -250,20 +250,37 @@ class RolloutStore:
             if report.update is not None and report.update.rollout is not None
             and report.update.phase in REPORTED
         ]  # fmt: skip
-        _lock_all(conn, {rollout_id for _, rollout_id, _ in named if rollout_id is not None})
+        if not named:
+            return
+        rollout_ids = {rollout_id for _, rollout_id, _ in named if rollout_id is not None}
+        _lock_all(conn, rollout_ids)
+        # Most reports repeat what is stored: one read tells which change anything.
+        stored = {
+            (row.rollout_id, row.node_id): row.state
+            for row in conn.execute(
+                select(fleet_rollout_boxes.c.rollout_id, fleet_rollout_boxes.c.node_id,
+                       fleet_rollout_boxes.c.state)
+                .where(fleet_rollout_boxes.c.node_id.in_(sorted({n for n, _, _ in named})),
+                       fleet_rollout_boxes.c.rollout_id.in_(sorted(rollout_ids)))
+            )
+        }  # fmt: skip
         touched: set[str] = set()
         for node, rollout_id, update_report in named:
-            changed = conn.execute(
+            state = stored.get((rollout_id, node))
+            if state is None or state in FINISHED or state == "queued":
+                continue  # not commanded by this rollout, or already finished in it
+            if state == update_report.phase:
+                continue
+            conn.execute(
                 update(fleet_rollout_boxes)
                 .where(fleet_rollout_boxes.c.rollout_id == rollout_id,
-                       fleet_rollout_boxes.c.node_id == node,
-                       fleet_rollout_boxes.c.state.not_in(sorted(FINISHED | {"queued"})),
-                       fleet_rollout_boxes.c.state != update_report.phase)
+                       fleet_rollout_boxes.c.node_id == node)
                 .values(state=update_report.phase,
                         reason=(update_report.reason or "")[:MAX_REASON] or None,
                         updated_at=now)
-            ).rowcount  # fmt: skip
-            if changed and rollout_id is not None:
+            )  # fmt: skip
+            stored[(rollout_id, node)] = update_report.phase
+            if rollout_id is not None:
                 touched.add(rollout_id)
         for rollout_id in sorted(touched):
             self._drive(conn, rollout_id, now)
