@@ -55,6 +55,7 @@ MAX_SELECTION = 10_000
 MAX_REASON = 500
 ALERT_KIND = "rollout"
 TERMINAL = frozenset({"done", "halted", "aborted"})
+START_LOCK = 7207210  # PostgreSQL advisory lock: a box joins one active rollout at a time
 
 
 class RolloutStore:
@@ -103,6 +104,8 @@ class RolloutStore:
                 self.desk._enrolled(conn, node_ids)
             except FleetError as error:
                 raise RolloutError(error.reasons) from None
+            if conn.dialect.name == "postgresql":  # two starts at once: one checks after the other
+                conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({START_LOCK})")
             _not_in_another(conn, node_ids)
             conn.execute(insert(fleet_rollouts).values(
                 rollout_id=rollout_id, target=target, version=version,
