@@ -15,8 +15,10 @@ from fastapi.testclient import TestClient
 from centre.audit import audit_entries
 from centre.updates.rollout import parse_phases
 from centre.updates.rollout_store import RolloutStore
+from edge.timeutil import utcnow
+from sync.messages import UpdateReport
 from tests.centre.conftest import KORGAS, NURZHOLY, TORUGART, Centre
-from tests.centre.console.conftest import FleetUnderTest, log_in, make_fleet_console
+from tests.centre.console.conftest import FleetUnderTest, health, log_in, make_fleet_console
 
 TARGET = "carec-edge-1.5.0.raucb"
 
@@ -158,3 +160,20 @@ def test_with_the_repository_the_operator_picks_a_published_bundle_and_its_versi
     detail = store(fleet_console).detail(rollout.rollout_id)
     assert detail is not None
     assert sorted(b.node_id for b in detail.boxes) == sorted([NURZHOLY, KORGAS, TORUGART])
+
+
+def test_a_box_page_shows_its_update_state_and_links_its_rollout(
+    fleet_console: FleetUnderTest, client: TestClient
+) -> None:
+    rollout_id = _started(fleet_console)
+    update = UpdateReport(phase="rolled_back", target=TARGET, version="1.5.0", booted_slot="A",
+                          reason="self-test failed: store does not open", rollout=rollout_id)  # fmt: skip
+    fleet_console.report(NURZHOLY, [health(NURZHOLY, utcnow(), update=update)])
+    log_in(client, "anton")
+    page = client.get(f"/fleet/box/{NURZHOLY}").text
+    assert (
+        '<dd id="health-update"><code>rolled_back</code> carec-edge-1.5.0.raucb (1.5.0), slot A: '
+        "self-test failed: store does not open "
+        f'<a href="/fleet/updates/{rollout_id}" id="health-update-rollout">rollout</a></dd>'
+    ) in page
+    assert '<dd id="health-update">—</dd>' in client.get(f"/fleet/box/{KORGAS}").text
