@@ -431,14 +431,12 @@ class FleetAgent:
     def _updater(self) -> BoxUpdater:
         from provisioning.update import rauc, tuf_client  # the update stack: when asked
 
-        config = self.service.config
-        identity = config.sync.identity_dir
-        source = tuf_client.HttpsSource(
-            config.fleet.update_url,
-            Path(config.fleet.centre_ca_file or identity / "ca-bundle.pem"),
-            identity / "node.crt", identity / "node.key",
+        fleet = self.service.config.fleet
+        source = tuf_client.centre_source(
+            fleet.update_url, self.service.config.sync.identity_dir,
+            Path(fleet.centre_ca_file) if fleet.centre_ca_file else None,
         )  # fmt: skip
-        trust = tuf_client.BoxTrust(metadata_dir=self.service.data_dir / "tuf" / "metadata")
+        trust = tuf_client.BoxTrust.under(self.service.data_dir)
 
         def fetch(target: str, work_dir: Path) -> tuf_client.VerifiedTarget:
             return tuf_client.fetch_target(source, target, work_dir, trust=trust)
