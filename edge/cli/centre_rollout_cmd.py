@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     from centre.updates.rollout_store import RolloutStore
 
 DEFAULT_PHASES = "1, 10%, 50%, 100%"
+PHASES_HELP = repr(DEFAULT_PHASES).replace("%", "%%")  # argparse formats help with %
 
 
 def add_rollout_parsers(subparsers: Any) -> None:
@@ -44,7 +45,7 @@ def add_rollout_parsers(subparsers: Any) -> None:
     start.add_argument("--all", action="store_true", help="every enrolled box")
     start.add_argument("--version", default=None, help="the bundle's version (no [updates])")
     start.add_argument("--phases", default=DEFAULT_PHASES,
-                       help=f"boxes, then percentages (default {DEFAULT_PHASES!r})")  # fmt: skip
+                       help=f"boxes, then percentages (default {PHASES_HELP})")  # fmt: skip
     start.add_argument("--threshold", type=float, default=0.0,
                        help="halt when a phase's failed + rolled back share passes this %% "
                        "(default 0: the first failure halts)")  # fmt: skip

@@ -16,7 +16,7 @@ from sqlalchemy import insert
 from centre.store import open_centre_database
 from centre.store.schema import fleet_boxes
 from centre.updates.tuf_repository import TufRepository
-from edge.cli import centre_updates_cmd
+from edge.cli import centre_updates_cmd, main
 from edge.cli.centre_rollout_cmd import add_rollout_parsers
 from edge.timeutil import utcnow
 from provisioning.identity.fleet import Fleet
@@ -94,3 +94,23 @@ def test_refusals_name_their_reason(
     assert "KZ-NOWHERE-1: not a box of this fleet" in capsys.readouterr().err
     assert rollout(centre_config, "resume", "019af6c2-5a3e-7c41-9d2b-0f5e6a7b8c9e") == 1
     assert "no such rollout" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("verb", ["start", "status", "pause", "resume", "abort"])
+def test_every_verb_explains_itself_through_carec_edge(
+    verb: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as exited:
+        main(["centre", "updates", "rollout", verb, "--help"])
+    assert exited.value.code == 0
+    assert f"carec-edge centre updates rollout {verb}" in capsys.readouterr().out
+
+
+def test_the_status_through_carec_edge(
+    centre_config: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert rollout(centre_config, "start", TARGET, NURZHOLY, "--phases", "100%") == 0
+    rollout_id = capsys.readouterr().out.strip()
+    code = main(["centre", "updates", "--config", str(centre_config), "rollout", "status"])
+    assert code == 0
+    assert f"{rollout_id}  running  phase 1/1  {TARGET} (1.5.0)" in capsys.readouterr().out
