@@ -13,18 +13,21 @@ command a signed envelope, its row, its audit line).
 
     .venv/bin/python -m tests.bench.bench_rollout [--boxes N] [--postgresql]
 
-Wall time of this process (the database's own CPU counts on SQLite, not on PostgreSQL).
+One JSON object on stdout, as every benchmark of `make bench`. Wall time of this process (the database's own CPU counts on SQLite, not on PostgreSQL).
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import statistics
+import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import Engine, insert, update
 
@@ -42,6 +45,7 @@ from tests.fixtures.postgres import postgres_server
 
 CENTRE = "KZ-CIS"
 TARGET = "carec-edge-1.5.0.raucb"
+PHASES = "1, 10%, 50%, 100%"
 
 
 @contextmanager
@@ -80,7 +84,7 @@ def health(node: str, rollout_id: str) -> HealthMessage:
     )  # fmt: skip
 
 
-def run(boxes: int, postgresql: bool) -> None:
+def run(boxes: int, postgresql: bool) -> dict[str, Any]:
     with ExitStack() as stack:
         root = Path(stack.enter_context(tempfile.TemporaryDirectory()))
         fleet = make_fleet(root / "fleet", [CENTRE])
@@ -96,46 +100,48 @@ def run(boxes: int, postgresql: bool) -> None:
                 {"node_id": n, "serial": f"SN-{n}", "state": "enrolled", "created_at": now}
                 for n in nodes
             ])  # fmt: skip
-        phases = parse_phases("1, 10%, 50%, 100%")
-        ms, rollout_id = timed(lambda: store.start(TARGET, "1.5.0", nodes, phases,
-                                                   operator="bench", threshold=0.05))  # fmt: skip
+        phases = parse_phases(PHASES)
+        start_ms, rollout_id = timed(lambda: store.start(TARGET, "1.5.0", nodes, phases,
+                                                         operator="bench", threshold=0.05))  # fmt: skip
         assert isinstance(rollout_id, str)
-        print(f"store: {'PostgreSQL' if postgresql else 'SQLite'}; {boxes} boxes")
-        print(f"start (store {boxes} boxes, command the canary): {ms:.1f} ms")
-        idle = [timed(store.drive)[0] for _ in range(5)]
-        print(f"idle pass (canary under way): median {statistics.median(idle):.1f} ms")
+        idle_canary = statistics.median(timed(store.drive)[0] for _ in range(5))
+        advancing = []
         for phase in range(len(phases) - 1):
             phase_good(engine, rollout_id, phase)
             ms, steps = timed(store.drive)
             assert isinstance(steps, dict)
             commanded = len(steps[rollout_id].command)
-            print(f"advancing pass to phase {phase + 2}, {commanded} commanded: {ms:.1f} ms "
-                  f"({ms / max(commanded, 1):.2f} ms a box)")  # fmt: skip
-        idle = [timed(store.drive)[0] for _ in range(5)]
-        print(f"idle pass ({boxes} boxes in the rollout, the last phase under way): "
-              f"median {statistics.median(idle):.1f} ms")  # fmt: skip
+            advancing.append({"to_phase": phase + 2, "commanded": commanded, "ms": round(ms, 1),
+                              "ms_a_box": round(ms / max(commanded, 1), 3)})  # fmt: skip
+        idle_full = statistics.median(timed(store.drive)[0] for _ in range(5))
         reports = [health(n, rollout_id) for n in nodes]
 
         def record() -> None:
             with engine.begin() as conn:
                 store.health(conn, reports, utcnow())
 
-        ms, _ = timed(record)
-        print(f"health batch of {boxes} update sections through the hook: {ms:.1f} ms "
-              f"({ms / boxes:.2f} ms a report)")  # fmt: skip
-        ms, _ = timed(record)
-        print(f"the same batch again (every report 30 s later, nothing changed): {ms:.1f} ms "
-              f"({ms / boxes:.2f} ms a report)")  # fmt: skip
+        changing_ms, _ = timed(record)
+        unchanged_ms, _ = timed(record)
         engine.dispose()
+    return {
+        "benchmark": "rollout_driver", "store": "postgresql" if postgresql else "sqlite",
+        "boxes": boxes, "phases": PHASES, "start_ms": round(start_ms, 1),
+        "idle_pass_ms_canary_under_way": round(idle_canary, 1), "advancing_passes": advancing,
+        "idle_pass_ms_all_in": round(idle_full, 1),
+        "health_batch_ms_changing": round(changing_ms, 1),
+        "health_batch_ms_unchanged": round(unchanged_ms, 1),
+        "time": "wall, this process (the database server's CPU not counted on PostgreSQL)",
+    }  # fmt: skip
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--boxes", type=int, default=1000)
-    parser.add_argument("--postgresql", action="store_true")
-    args = parser.parse_args()
-    run(args.boxes, args.postgresql)
+    parser.add_argument("--postgresql", action="store_true", help="instead of SQLite")
+    args = parser.parse_args(argv)
+    print(json.dumps(run(args.boxes, args.postgresql)), flush=True)
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())
