@@ -14,8 +14,10 @@ from tests.bench import (
     bench_matching,
     bench_plates,
     bench_proxy,
+    bench_rollout,
     bench_soak,
     bench_sync,
+    bench_tuf,
 )
 
 BENCHMARKS = [
@@ -30,6 +32,8 @@ BENCHMARKS = [
     bench_centre,
     bench_centre_formats,
     bench_fleet,
+    bench_rollout,
+    bench_tuf,
 ]
 
 

@@ -19,6 +19,7 @@ One JSON object on stdout, as every benchmark of `make bench`. Wall time of this
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import json
 import statistics
 import sys
@@ -114,6 +115,14 @@ def run(boxes: int, postgresql: bool) -> dict[str, Any]:
             advancing.append({"to_phase": phase + 2, "commanded": commanded, "ms": round(ms, 1),
                               "ms_a_box": round(ms / max(commanded, 1), 3)})  # fmt: skip
         idle_full = statistics.median(timed(store.drive)[0] for _ in range(5))
+        # Baseline, same run and store: the fleet desk's own command path (signed command,
+        # row, audit line) for as many boxes as the biggest phase, with no rollout around it.
+        biggest = max(step["commanded"] for step in advancing)
+        baseline_ms, _ = timed(lambda: desk.issue_command(
+            nodes[:biggest], "self_test", operator="bench", ttl=dt.timedelta(hours=1)))  # fmt: skip
+        baseline_a_box = baseline_ms / max(biggest, 1)
+        for step in advancing:
+            step["ratio_to_baseline"] = round(step["ms_a_box"] / baseline_a_box, 2)
         reports = [health(n, rollout_id) for n in nodes]
 
         def record() -> None:
@@ -128,6 +137,8 @@ def run(boxes: int, postgresql: bool) -> dict[str, Any]:
         "boxes": boxes, "phases": PHASES, "start_ms": round(start_ms, 1),
         "idle_pass_ms_canary_under_way": round(idle_canary, 1), "advancing_passes": advancing,
         "idle_pass_ms_all_in": round(idle_full, 1),
+        "baseline": f"FleetDesk.issue_command to {biggest} boxes, no rollout",
+        "baseline_ms_a_box": round(baseline_a_box, 3),
         "health_batch_ms_changing": round(changing_ms, 1),
         "health_batch_ms_unchanged": round(unchanged_ms, 1),
         "time": "wall, this process (the database server's CPU not counted on PostgreSQL)",
