@@ -272,6 +272,10 @@ class EnrolmentSection(_Section):
     per_address_per_minute: Annotated[int, Field(ge=1, le=100_000)] = 120
     per_serial_per_minute: Annotated[int, Field(ge=1, le=1000)] = 20
     box_peers: list[BoxPeerSection] = Field(default_factory=list)
+    # Where enrolled boxes fetch updates ([updates] port's listener, as the boxes reach it),
+    # e.g. "https://centre.kz.example:8445/updates/v1"; written into each box's [fleet]
+    # update_url at enrolment. Empty: the boxes' installer sets it.
+    update_url: Annotated[str, Field(pattern=r"^(?:https://[^\s]+)?$", max_length=500)] = ""
 
     @model_validator(mode="after")
     def _renew_before_the_end(self) -> EnrolmentSection:

@@ -449,7 +449,7 @@ class Enrolments:
             state=ENROLLED, node_id=row.node_id, code=row.enrolment_code,
             certificate=row.certificate, ca_bundle="".join(f.certificate for f in files),
             trust_store=trust_toml, trust_files=files, peers=list(self.settings.box_peers),
-            report_to=self.outbox.signer.node_id,
+            report_to=self.outbox.signer.node_id, update_url=self.settings.update_url or None,
         )  # fmt: skip
 
     def _read_csr_of(self, row: Row[Any]) -> BoxCsr:

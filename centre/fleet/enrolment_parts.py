@@ -46,6 +46,7 @@ class EnrolmentSettings:
     crl_days: int = 30
     reload_broker: tuple[str, ...] = ()  # the command that makes the broker reread the CRL
     box_peers: tuple[BoxPeer, ...] = ()
+    update_url: str = ""  # where enrolled boxes fetch updates (TUF over mutual TLS)
     # The partner countries' centres ([[partners]]): each is sent a revoked box's certificate.
     partner_centres: tuple[str, ...] = ()
 
@@ -60,7 +61,7 @@ class EnrolmentSettings:
             pending_days=section.pending_days, crl_days=section.crl_days,
             reload_broker=tuple(section.reload_broker),
             box_peers=tuple(BoxPeer.model_validate(p.model_dump()) for p in section.box_peers),
-            partner_centres=tuple(partner_centres),
+            update_url=section.update_url, partner_centres=tuple(partner_centres),
         )  # fmt: skip
 
 

@@ -136,9 +136,9 @@ def join_config(
     path: Path | None, answer: EnrolmentAnswer, ca_bundle: Path, renewal: dict[str, str]
 ) -> list[str]:
     """Write into the box's configuration what the centre's answer says and the file leaves
-    open: its sync peers (when it has none), the centre to report to, and where and as which
-    serial to renew (`renewal`: [fleet] keys, each when unset). The keys set; none when the
-    file already says them all (an installer's choice stands)."""
+    open: its sync peers (when it has none), the centre to report to, where to fetch updates,
+    and where and as which serial to renew (`renewal`: [fleet] keys, each when unset). The keys
+    set; none when the file already says them all (an installer's choice stands)."""
     if path is None or not path.exists():
         return []
     data = config_file.load_data(path)
@@ -148,7 +148,7 @@ def join_config(
     if not sync.get("peers") and answer.peers:
         sync["peers"] = [{**peer.model_dump(), "ca_file": str(ca_bundle)} for peer in answer.peers]
         changed["sync"] = sync
-    wanted = {"report_to": answer.report_to or "", **renewal}
+    wanted = {"report_to": answer.report_to or "", "update_url": answer.update_url or "", **renewal}
     fleet_keys = [key for key, value in wanted.items() if value and not fleet.get(key)]
     if fleet_keys:
         changed["fleet"] = fleet | {key: wanted[key] for key in fleet_keys}

@@ -102,6 +102,7 @@ class EnrolmentAnswer(_Body):
     trust_files: list[TrustFile] = []
     peers: list[BoxPeer] = []
     report_to: str | None = None  # the centre's node id: health goes there, commands come from it
+    update_url: str | None = Field(default=None, pattern=r"^https://[^\s]+$", max_length=500)
     retry_after_s: int | None = None
 
 

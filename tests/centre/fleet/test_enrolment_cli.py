@@ -13,11 +13,13 @@ from centre.config import load_centre_config
 from centre.fleet.revocation import load_crl
 from centre.service import CentreService
 from edge.cli import main
+from edge.config import load_config
 from provisioning.identity.csr import NODE_CERT
 from provisioning.identity.fleet import Fleet
 from tests.centre.conftest import CENTRE
 
 ALTYNKOL, DOSTYK = "KZ-ALTYNKOL-1", "KZ-DOSTYK-1"
+UPDATE_URL = "https://centre.kz.example:8445/updates/v1"
 
 
 @pytest.fixture
@@ -28,6 +30,7 @@ def centre_config(fleet: Fleet, tmp_path: Path) -> Path:
         f'[identity]\nidentity_dir = "{fleet.nodes[CENTRE]}"\ntrust_store = "{fleet.trust_store}"\n'
         '[api]\nport = 0\n'
         f'[fleet.enrolment]\nca_dir = "{fleet.root / "ca-KZ"}"\ncrl_file = "{tmp_path / "crl.pem"}"\n'
+        f'update_url = "{UPDATE_URL}"\n'
         '[[fleet.enrolment.box_peers]]\nname = "centre"\nhost = "broker.kz.example"\n'
         'destinations = ["KZ-*"]\n',
         encoding="utf-8",
@@ -78,6 +81,8 @@ def test_an_operator_and_two_boxes_enrol_and_revoke_from_the_command_line(
     assert "enrolment code:" in out
     assert "enrolled:" in out
     assert (tmp_path / ALTYNKOL / "identity" / NODE_CERT).exists()
+    assert "fleet.update_url" in out  # where it fetches updates, from the centre's answer
+    assert load_config(registered).fleet.update_url == UPDATE_URL
 
     waiting = box_config(tmp_path, DOSTYK)
     enrol = ["--config", str(waiting), "fleet", "enrol", "--centre", url, "--serial", "SN-D1"]
