@@ -162,6 +162,16 @@ class Machine:
     def run(self, command: str, timeout: float = 120.0) -> Completed:
         return self._agent().run(command, timeout)
 
+    def run_if_up(self, command: str, timeout: float = 60.0) -> Completed | None:
+        """`run`, or None when the guest is not answering (down, or going down meanwhile):
+        for conditions polled across a reboot the guest makes by itself."""
+        self._check_running()
+        try:
+            return self._agent().run(command, timeout)
+        except (GuestAgentError, OSError):
+            self._agent().close()
+            return None
+
     def check(self, command: str, timeout: float = 120.0) -> str:
         return self.run(command, timeout).checked(command)
 
@@ -172,18 +182,8 @@ class Machine:
 
     def boot_id(self) -> str | None:
         """The running boot's id, or None while the guest agent does not answer."""
-        self._check_running()
-        agent = self._agent()
-        if not agent.ping(2.0):
-            return None
-        try:
-            done = agent.run("cat /proc/sys/kernel/random/boot_id", 10.0)
-        except (GuestAgentError, OSError):
-            return None
-        return done.stdout.strip() or None
-
-    def agent_answers(self) -> bool:
-        return self.boot_id() is not None
+        done = self.run_if_up("cat /proc/sys/kernel/random/boot_id", 10.0)
+        return done.stdout.strip() or None if done is not None else None
 
     def reboot(self, timeout: float) -> None:
         """`systemctl reboot` in the guest (QEMU resets the same machine), and waits for the next
