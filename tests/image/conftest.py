@@ -29,7 +29,7 @@ BROKEN_PSEUDO = (
     "printf '[Service]\\nExecStartPre=/bin/false\\n'\n"
 )
 # The bundles' boot entries print to the serial console as the factory's do (test logs).
-KERNEL_OPTIONS = "console=ttyS0 panic=10"
+KERNEL_OPTIONS = "console=ttyS0"
 
 
 @dataclass(frozen=True)
