@@ -102,7 +102,7 @@ class FleetCA:
             .not_valid_before(start)
             .not_valid_after(end)
             .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-            .add_extension(_key_usage(digital_signature=True), critical=True)
+            .add_extension(key_usage(digital_signature=True), critical=True)
             .add_extension(x509.ExtendedKeyUsage(usages), critical=False)
             .add_extension(x509.SubjectAlternativeName(alt_names), critical=False)
             .add_extension(x509.SubjectKeyIdentifier.from_public_key(public_key), critical=False)
@@ -172,7 +172,7 @@ def create_ca(
         .not_valid_before(start)
         .not_valid_after(start + _days(days))
         .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
-        .add_extension(_key_usage(key_cert_sign=True, crl_sign=True), critical=True)
+        .add_extension(key_usage(key_cert_sign=True, crl_sign=True), critical=True)
         .add_extension(x509.SubjectKeyIdentifier.from_public_key(public_key), critical=False)
         .sign(key, None)
     )
@@ -241,9 +241,10 @@ def _days(days: int) -> dt.timedelta:
     return dt.timedelta(days=days)
 
 
-def _key_usage(
+def key_usage(
     *, digital_signature: bool = False, key_cert_sign: bool = False, crl_sign: bool = False
 ) -> x509.KeyUsage:
+    """The key usages the fleet's certificates use (the rest always off)."""
     return x509.KeyUsage(
         digital_signature=digital_signature,
         content_commitment=False,
