@@ -20,6 +20,7 @@ from typing import Literal
 
 from provisioning.update import rauc
 from provisioning.update.boot_entries import Verity
+from provisioning.update.os_release import image_version_in
 
 COMPATIBLE = rauc.COMPATIBLE
 BundleFormat = Literal["verity", "plain"]
@@ -45,10 +46,9 @@ def bundle_name(version: str) -> str:
 def image_version(rootfs: Path) -> str:
     """IMAGE_VERSION= of the slot image's /usr/lib/os-release (read with unsquashfs)."""
     result = _run(["unsquashfs", "-cat", str(rootfs), "usr/lib/os-release"], what="unsquashfs")
-    for line in result.splitlines():
-        key, _, value = line.partition("=")
-        if key == "IMAGE_VERSION":
-            return _checked_version(value.strip().strip('"'))
+    version = image_version_in(result)
+    if version is not None:
+        return _checked_version(version)
     raise BundleError(f"{rootfs}: /usr/lib/os-release has no IMAGE_VERSION=")
 
 

@@ -29,6 +29,7 @@ from provisioning.fleet.commands import store_check
 from provisioning.update import boot_entries, fallback, rauc
 from provisioning.update.boot_entries import BootEntryError, Slot
 from provisioning.update.bootloader_backend import booted_slot
+from provisioning.update.os_release import image_version_in
 from provisioning.update.state import UpdateState, read_state, write_state
 
 SERVICE_UNIT = "carec-edge.service"
@@ -215,11 +216,7 @@ def gate(box: Box, run_checks: Callable[[], Iterable[Check]]) -> Verdict:
 
 
 def running_version(os_release: Path) -> str:
-    for line in os_release.read_text().splitlines():
-        key, _, value = line.partition("=")
-        if key == "IMAGE_VERSION":
-            return value.strip().strip('"')
-    return ""
+    return image_version_in(os_release.read_text()) or ""
 
 
 def booted_at(uptime: Path = Path("/proc/uptime")) -> float:

@@ -26,6 +26,7 @@ from tuf.ngclient.fetcher import FetcherInterface
 from tuf.ngclient.updater import Updater
 
 from edge.logs import log_event
+from provisioning.update.os_release import image_version_in
 from provisioning.update.tuf_fetchers import DirectoryFetcher, HttpsFetcher
 from provisioning.update.tuf_names import COMPATIBLE, TARGET_NAME, VERSION, is_newer
 
@@ -146,10 +147,9 @@ def running_version(os_release: Path) -> str:
     except OSError as error:
         reason = f"{os_release}: {error.strerror}; the running version is unknown"
         raise UpdateRefused(reason) from None
-    for line in text.splitlines():
-        key, _, value = line.partition("=")
-        if key.strip() == "IMAGE_VERSION":
-            return value.strip().strip("\"'")
+    version = image_version_in(text)
+    if version is not None:
+        return version
     raise UpdateRefused(f"{os_release}: no IMAGE_VERSION; the running version is unknown")
 
 
