@@ -13,6 +13,7 @@ from __future__ import annotations
 from sqlalchemy import Table
 
 from edge.store.schema import (
+    TLOG_TABLES,
     inbox_applied,
     inbox_parked,
     outbox,
@@ -36,4 +37,6 @@ SYNC_TABLES: tuple[Table, ...] = (
     inbox_parked,
     quarantine,
     peer_events,  # what `sync.apply.record_events` keeps of other nodes' events
+    # the transparency log (sync.tlog.store)
+    *TLOG_TABLES,
 )

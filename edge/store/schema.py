@@ -249,6 +249,109 @@ peer_events = Table(
     Index("ix_peer_events_origin", "origin", "created_at"),
 )
 
+# -- the transparency log (sync.tlog.store): every envelope this node signs or applies -------
+
+# One row per logged envelope: its hash and a small index entry (the envelope stays where it
+# is). Appended in the transaction that signs or applies it, with no leaf index; the log's
+# integrator gives the next indices in `id` order and writes the tiles (a Trillian-style
+# sequencer), so the hot path is one insert and several writers never contend for a counter.
+tlog_entries = Table(
+    "tlog_entries",
+    metadata,
+    Column("id", Int64, primary_key=True),  # the order appended: the integrator's queue
+    Column("leaf_index", Int64, nullable=True, unique=True),  # none until integrated
+    Column("message_id", String(36), nullable=False),
+    Column("kind", String(8), nullable=False),  # signed | applied
+    Column("type", String(32), nullable=False),
+    Column("party", String(64), nullable=False),  # the destination signed for, or the origin
+    Column("envelope_sha256", LargeBinary(32), nullable=False),
+    Column("recorded_at", UtcTime, nullable=False),
+    Index("ix_tlog_entries_message", "message_id"),
+)
+
+# The tree's hashes as C2SP tiles of height 8: 256 hashes of one level a row; the last tile
+# of each level is partial (`width` < 256) and grows in place.
+tlog_tiles = Table(
+    "tlog_tiles",
+    metadata,
+    Column("level", Integer, nullable=False),
+    Column("tile_index", Int64, nullable=False),
+    Column("width", Integer, nullable=False),
+    Column("hashes", LargeBinary, nullable=False),
+    PrimaryKeyConstraint("level", "tile_index"),
+)
+
+# This node's signed checkpoints (a C2SP signed note each), kept for the legal retention.
+tlog_checkpoints = Table(
+    "tlog_checkpoints",
+    metadata,
+    Column("size", Int64, primary_key=True),
+    Column("root_hash", LargeBinary(32), nullable=False),
+    Column("note", Text, nullable=False),
+    Column("created_at", UtcTime, nullable=False),
+    Index("ix_tlog_checkpoints_created", "created_at"),
+)
+
+# Witnesses' cosignatures of this node's checkpoints (C2SP tlog-cosignature signature lines).
+tlog_cosignatures = Table(
+    "tlog_cosignatures",
+    metadata,
+    Column("size", Int64, nullable=False),
+    Column("witness", String(64), nullable=False),
+    Column("signature", Text, nullable=False),  # the note's signature line
+    Column("received_at", UtcTime, nullable=False),
+    PrimaryKeyConstraint("size", "witness"),
+)
+
+# What each witness was last sent: the next checkpoint goes with a consistency proof from it.
+tlog_witness_sent = Table(
+    "tlog_witness_sent",
+    metadata,
+    Column("witness", String(64), primary_key=True),
+    Column("size", Int64, nullable=False),
+    Column("sent_at", UtcTime, nullable=False),
+)
+
+# As a witness: every checkpoint of other nodes' logs this node verified (its own cosigned
+# ones, and those other witnesses cosigned, heard as gossip), to hold each new one against.
+tlog_witnessed = Table(
+    "tlog_witnessed",
+    metadata,
+    Column("log_node", String(64), nullable=False),
+    Column("size", Int64, nullable=False),
+    Column("root_hash", LargeBinary(32), nullable=False),
+    Column("note", Text, nullable=False),  # the signed checkpoint, as received
+    Column("source", String(64), nullable=False),  # who showed it: the node itself, a witness
+    Column("seen_at", UtcTime, nullable=False),
+    PrimaryKeyConstraint("log_node", "size", "source"),
+    Index("ix_tlog_witnessed_seen", "seen_at"),
+)
+
+# Forks, truncations and failed proofs found, with both signed checkpoints as the proof.
+tlog_alerts = Table(
+    "tlog_alerts",
+    metadata,
+    Column("id", Int64, primary_key=True),
+    Column("detected_at", UtcTime, nullable=False),
+    Column("log_node", String(64), nullable=False),  # whose log
+    Column("kind", String(32), nullable=False),  # fork | inconsistent | truncated | bad_proof
+    Column("detail", Text, nullable=False),
+    Column("evidence", Text, nullable=False),  # JSON: the signed checkpoints, the proof
+    Column("reported_by", String(64), nullable=False),  # this node, or the one that alerted
+    Column("message_id", String(36), nullable=True),  # the signed alert, once sent or received
+    Index("ix_tlog_alerts_detected", "detected_at"),
+)
+
+TLOG_TABLES = (
+    tlog_entries,
+    tlog_tiles,
+    tlog_checkpoints,
+    tlog_cosignatures,
+    tlog_witness_sent,
+    tlog_witnessed,
+    tlog_alerts,
+)
+
 # -- the kiosk: officers, their decisions, records attached by hand (ui_kiosk/) --------------
 
 officers = Table(
