@@ -11,7 +11,7 @@ from urllib.parse import urlsplit
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from edge.config import ConfigPath, parse_toml_model, read_config_text
+from edge.config import ConfigPath, TransparencyConfig, parse_toml_model, read_config_text
 from edge.manifest import OfficeCode
 from sync.messages import party_id_error
 from sync.topics import validate_country
@@ -374,6 +374,9 @@ class CentreConfig(_Section):
     fleet: FleetSection = FleetSection()
     # Update metadata (TUF) for the boxes (centre.updates); none: no updates published here.
     updates: UpdatesSection | None = None
+    # The centre's transparency log (sync.tlog): its witnesses (partner centres), whom it
+    # reports to, its checkpoints' cadence and its retention.
+    transparency: TransparencyConfig = TransparencyConfig()
 
     @model_validator(mode="after")
     def _coherent(self) -> CentreConfig:

@@ -122,6 +122,34 @@ class PeerConfig(_Section):
     window: Annotated[int, Field(ge=1, le=65535)] = 256  # messages in flight at most
 
 
+# A node or CIS id (KZ-NURZHOLY-1, KZ-CIS), as sync.messages.party_id_error checks it on the wire.
+PartyName = Annotated[str, Field(pattern=r"^[A-Z]{2}-[A-Z][A-Z0-9]{0,31}(?:-[1-9][0-9]{0,3})?$")]
+
+
+class TransparencyConfig(_Section):
+    """The node's transparency log (sync.tlog): whom it shows its checkpoints to, whom it
+    reports to, how often it signs one, and how long its entries are kept."""
+
+    # Nodes that witness this node's log: each is sent every checkpoint with a consistency
+    # proof and returns its cosignature (a box: its centre and the partner post).
+    witnesses: list[PartyName] = Field(default_factory=list)
+    # Centres told of every cosignature this node makes as a witness (so they can compare
+    # what a log showed each witness) and sent every alert it raises.
+    report_to: list[PartyName] = Field(default_factory=list)
+    # A checkpoint at least this often while entries arrive (and one at every sync).
+    checkpoint_every_s: Annotated[float, Field(ge=1, le=24 * 3600)] = 300.0
+    # Entries, checkpoints and cosignatures are kept this long (the legal retention of the
+    # records they prove); the tree's tiles, 32 bytes an entry, are kept for good.
+    retention_days: Annotated[int, Field(ge=1, le=100 * 366)] = 5 * 366
+
+    @field_validator("witnesses", "report_to")
+    @classmethod
+    def _once_each(cls, value: list[str]) -> list[str]:
+        if len(value) != len(set(value)):
+            raise ValueError("a node is listed twice")
+        return value
+
+
 class SyncConfig(_Section):
     # This box's key (node.key) and certificate (node.crt), made by `carec-edge identity init`.
     identity_dir: ConfigPath = Path("/var/lib/carec-edge/identity")
@@ -138,6 +166,7 @@ class SyncConfig(_Section):
     decisions_to: list[str] = Field(default_factory=list)
     exit_confirmations_to: list[str] = Field(default_factory=list)
     peers: list[PeerConfig] = Field(default_factory=list)  # none: sync is off
+    transparency: TransparencyConfig = TransparencyConfig()
 
 
 class KioskConfig(_Section):

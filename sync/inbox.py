@@ -120,8 +120,12 @@ class Inbox:
         on_failed_transaction: Callable[[], None] | None = None,
         acknowledge: Acknowledger | None = None,
         gap_timeout: dt.timedelta = dt.timedelta(minutes=10),
+        transparency: bool = True,
     ) -> None:
         self.engine = engine
+        # Every envelope applied here goes into the node's transparency log (sync.tlog.store),
+        # in the transaction that applies it; off only to measure what logging costs.
+        self.transparency = transparency
         self.node_id = node_id
         self.key_for = key_for
         self.appliers = dict(appliers)
@@ -239,7 +243,7 @@ class Inbox:
     def _receive_batch(self, verified: Sequence[_Verified], now: dt.datetime) -> list[Result]:
         with self.engine.begin() as conn:
             envelopes = [v for _, v in verified if isinstance(v, Envelope)]
-            run = Batch(conn, now, envelopes)
+            run = Batch(conn, now, envelopes, transparency=self.transparency)
             results = []
             for item, outcome in verified:
                 if isinstance(outcome, EnvelopeRejected):
@@ -346,7 +350,7 @@ class Inbox:
                 .all()
             )
             for stream in streams:
-                run = Batch(conn, now, [])
+                run = Batch(conn, now, [], transparency=self.transparency)
                 first = conn.execute(
                     select(func.min(inbox_parked.c.seq)).where(inbox_parked.c.stream == stream)
                 ).scalar_one()

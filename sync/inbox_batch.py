@@ -18,6 +18,8 @@ from edge.timeutil import format_utc
 from sync.dialect import sync_sql
 from sync.envelope import Envelope
 from sync.messages import UNORDERED_TYPES
+from sync.tlog.store import EntryKind, PendingEntry, pending_entry
+from sync.tlog.store import append as tlog_append
 
 
 class Incoming(NamedTuple):  # a tuple: made once per envelope on the receiver's hot path
@@ -56,8 +58,18 @@ class Batch:
     """One transaction's view of the inbox: which ids are done, where each stream stands, and
     the rows to write at the end (one executemany instead of a statement per message)."""
 
-    def __init__(self, conn: Connection, now: dt.datetime, envelopes: Sequence[Envelope]) -> None:
+    def __init__(
+        self,
+        conn: Connection,
+        now: dt.datetime,
+        envelopes: Sequence[Envelope],
+        *,
+        transparency: bool = True,
+    ) -> None:
         self.conn = conn
+        # What is applied goes into the node's transparency log at `flush` (sync.tlog.store).
+        self.transparency = transparency
+        self._logged: list[PendingEntry] = []
         self.sql = sql = sync_sql(conn)
         self.now = now
         self._applied_at = format_utc(now)
@@ -120,6 +132,12 @@ class Batch:
                 item.peer, self._applied_at,
             )
         )  # fmt: skip
+        if self.transparency:
+            entry = pending_entry(
+                EntryKind.APPLIED, envelope.id, envelope.type, envelope.origin, item.data
+            )
+            if entry is not None:
+                self._logged.append(entry)
         if envelope.type not in UNORDERED_TYPES:
             self.position(envelope.stream)
             self._positions[envelope.stream] = max(
@@ -149,6 +167,9 @@ class Batch:
         if self._rows:
             self.conn.exec_driver_sql(self.sql.insert_applied, self._rows)
             self._rows = []
+        if self._logged:
+            tlog_append(self.conn, self._logged, self._applied_at)
+            self._logged = []
         if self._dirty:
             positions = [(stream, self._positions[stream]) for stream in sorted(self._dirty)]
             self.conn.exec_driver_sql(self.sql.save_position, positions)

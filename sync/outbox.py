@@ -41,6 +41,8 @@ from provisioning.identity.keys import load_private_key
 from sync.dialect import SyncSql, sync_sql
 from sync.envelope import default_stream, seal_new
 from sync.messages import Message, Priority
+from sync.tlog.store import EntryKind, PendingEntry, pending_entry
+from sync.tlog.store import append as tlog_append
 from sync.topics import topic_for
 
 # Acks of a batch arrive out of step by about this much; an older gap than that is a loss.
@@ -188,8 +190,12 @@ class Outbox:
         redeliver_after: dt.timedelta = dt.timedelta(seconds=60),
         max_unconfirmed: int = 2000,
         refusal_backoff: RefusalBackoff = RefusalBackoff(),
+        transparency: bool = True,
     ) -> None:
         self.engine = engine
+        # Every envelope signed here goes into the node's transparency log (sync.tlog.store),
+        # in the transaction that stores it; off only to measure what logging costs.
+        self.transparency = transparency
         self._sql: SyncSql = sync_sql(engine)  # SQLite's or PostgreSQL's statements
         # The queue's order after rank: insertion order (`sync.dialect` says why each).
         self._queue_order: ColumnElement[str] = literal_column(f"outbox.{self._sql.queue_order}")
@@ -234,6 +240,7 @@ class Outbox:
         telemetry_peers: set[str] = set()
         rows: list[tuple[object, ...]] = []
         envelopes: list[tuple[str, bytes]] = []
+        logged: list[PendingEntry] = []
         sql = self._sql
         sequences = _Sequences(conn, sql)
         origin = self.signer.node_id
@@ -265,9 +272,16 @@ class Outbox:
             )  # fmt: skip
             envelopes.append((message_id, signed))
             ids.append(message_id)
+            if self.transparency:
+                entry = pending_entry(
+                    EntryKind.SIGNED, message_id, payload.TYPE, destination, signed
+                )
+                if entry is not None:
+                    logged.append(entry)
         sequences.save()
         conn.exec_driver_sql(sql.insert_message, rows)
         conn.exec_driver_sql(sql.insert_envelope, envelopes)
+        tlog_append(conn, logged, created_at)
         for peer in telemetry_peers:
             self._cap_telemetry(conn, peer)
         return ids
