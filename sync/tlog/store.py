@@ -32,6 +32,7 @@ from edge.store.schema import (
     tlog_cosignatures,
     tlog_entries,
     tlog_tiles,
+    tlog_witnessed,
 )
 from edge.timeutil import format_utc, utcnow
 from sync.dialect import POSTGRESQL, sync_sql
@@ -396,29 +397,53 @@ class TransparencyLog:
 
     # -- retention -----------------------------------------------------------------------------
 
-    def purge(self, before: dt.datetime) -> dict[str, int]:
-        """Forget entries, checkpoints and cosignatures older than `before` (the legal
-        retention), keeping the latest checkpoint whatever its age. The tiles stay: 32 bytes
-        an entry keep every later checkpoint's proofs computable."""
+    def purge(self, before: dt.datetime, chunk: int = 5000) -> dict[str, int]:
+        """Forget entries, checkpoints, cosignatures, witnessed checkpoints and alerts older
+        than `before` (the legal retention), in chunks of a transaction each. The latest
+        checkpoint, and the latest witnessed one of each log, stay whatever their age: the next
+        proof is made from them. The tiles stay too: 32 bytes an entry keep every later
+        checkpoint's proofs computable."""
+        deleted = dict.fromkeys(
+            ("tlog_entries", "tlog_checkpoints", "tlog_cosignatures", "tlog_witnessed",
+             "tlog_alerts"), 0,
+        )  # fmt: skip
+        sql = sync_sql(self.engine)
+        stamp = format_utc(before)
+        for table, column, where in (
+            ("tlog_entries", "recorded_at", "leaf_index IS NOT NULL"),
+            ("tlog_alerts", "detected_at", ""),
+        ):
+            while True:
+                with self.engine.begin() as conn:
+                    n = conn.exec_driver_sql(
+                        sql.delete_older(table, column, chunk, where), (stamp,)
+                    ).rowcount
+                deleted[table] += n
+                if n < chunk:
+                    break
         with self.engine.begin() as conn:
             latest = conn.execute(select(func.max(tlog_checkpoints.c.size))).scalar_one()
-            entries = conn.execute(
-                delete(tlog_entries).where(
-                    tlog_entries.c.recorded_at < before, tlog_entries.c.leaf_index.is_not(None)
-                )
-            ).rowcount
             old = tlog_checkpoints.c.created_at < before
             if latest is not None:
                 old = old & (tlog_checkpoints.c.size != latest)
             sizes = select(tlog_checkpoints.c.size).where(old)
-            cosignatures = conn.execute(
+            deleted["tlog_cosignatures"] = conn.execute(
                 delete(tlog_cosignatures).where(tlog_cosignatures.c.size.in_(sizes))
             ).rowcount
-            checkpoints = conn.execute(delete(tlog_checkpoints).where(old)).rowcount
-        return {
-            "tlog_entries": entries, "tlog_checkpoints": checkpoints,
-            "tlog_cosignatures": cosignatures,
-        }  # fmt: skip
+            deleted["tlog_checkpoints"] = conn.execute(delete(tlog_checkpoints).where(old)).rowcount
+            newest = (
+                select(tlog_witnessed.c.log_node, func.max(tlog_witnessed.c.size).label("size"))
+                .group_by(tlog_witnessed.c.log_node)
+                .subquery()
+            )
+            keep = select(newest.c.size).where(newest.c.log_node == tlog_witnessed.c.log_node)
+            deleted["tlog_witnessed"] = conn.execute(
+                delete(tlog_witnessed).where(
+                    tlog_witnessed.c.seen_at < before,
+                    tlog_witnessed.c.size < keep.scalar_subquery(),
+                )
+            ).rowcount
+        return deleted
 
 
 def tree_size(conn: Connection) -> int:
