@@ -28,6 +28,7 @@ from ui_kiosk.models import (
     SyncStatusView,
 )
 from ui_kiosk.sessions import Clock, SessionStore
+from ui_kiosk.transparency import TransparencyView
 
 
 class ErrorCode(StrEnum):
@@ -109,6 +110,9 @@ class KioskBackend(Protocol):
         """The box's enrolment, twin and commands, for the technician; None: not managed."""
 
     async def shift_report(self, since: dt.datetime, until: dt.datetime) -> ShiftReport: ...
+
+    async def transparency(self) -> TransparencyView:
+        """The box's transparency log and its alerts, for the technician."""
 
     def changes(self) -> AsyncIterator[int]:
         """The ids of arrivals as they change (a reading, a decision), for as long as iterated."""

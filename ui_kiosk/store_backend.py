@@ -70,6 +70,7 @@ from ui_kiosk.scans import MAX_SCAN_CHARS, ScanClassifier, classify_scan
 from ui_kiosk.sessions import Clock, SessionStore, StoreRunner
 from ui_kiosk.shift_report import shift_report
 from ui_kiosk.sync_snapshot import outbox_counts
+from ui_kiosk.transparency import TransparencyView, transparency_view
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -230,6 +231,9 @@ class StoreBackend:
 
     async def shift_report(self, since: dt.datetime, until: dt.datetime) -> ShiftReport:
         return await self._run(self._report, since, until)
+
+    async def transparency(self) -> TransparencyView:
+        return await self._run(transparency_view, self.engine)
 
     # -- on the store thread -------------------------------------------------------------------
 

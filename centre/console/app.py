@@ -25,6 +25,7 @@ from centre.console import (
     routes_pages,
     routes_quarantine,
     routes_review,
+    routes_transparency,
 )
 from centre.console.fleet_routes import FleetNotFoundError
 from centre.console.fleet_views import FleetPages
@@ -109,6 +110,7 @@ def create_console(
     )
     for module in (
         routes_auth, routes_pages, routes_quarantine, routes_review, fleet_routes, fleet_updates,
+        routes_transparency,
     ):  # fmt: skip
         app.include_router(module.router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")

@@ -11,6 +11,7 @@ from fastapi.responses import HTMLResponse, Response
 from centre.audit import audit_entries
 from centre.console.overview import LINK_KINDS, box_states
 from centre.console.trace import trace
+from centre.console.transparency import alert_count
 from centre.console.web import RecordReader, Who, console_of, render
 from edge.timeutil import utcnow
 
@@ -30,6 +31,7 @@ def overview(request: Request, who: Who) -> Response:
         "now": utcnow(),
         "quarantined": console.quarantine.count(),
         "pending_reviews": len(console.review.pending()),
+        "tlog_alerts": alert_count(console.engine),
     }
     return render(request, "overview.html", context, who=who)
 

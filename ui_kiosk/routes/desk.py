@@ -11,6 +11,7 @@ from fastapi.responses import HTMLResponse, Response
 from edge.officers import Role
 from edge.readings import Health
 from edge.timeutil import utcnow
+from ui_kiosk.transparency import ALERT_KINDS
 from ui_kiosk.web import DECIDERS, Actor, QuietWho, Who, kiosk_of, render, require
 
 router = APIRouter(include_in_schema=False)
@@ -34,9 +35,11 @@ async def corner(request: Request, who: QuietWho) -> Response:
 @router.get("/status", response_class=HTMLResponse)
 async def status_page(request: Request, who: Who) -> Response:
     technician = who.officer.role is Role.TECHNICIAN
-    context = await _status(request) | {"details": technician, "fleet": None}
+    context = await _status(request) | {"details": technician, "fleet": None, "tlog": None}
     if technician:
         context["fleet"] = await kiosk_of(request).backend.fleet_status()
+        context["tlog"] = await kiosk_of(request).backend.transparency()
+        context["tlog_kinds"] = ALERT_KINDS
     return render(request, "status.html", context, who=who)
 
 
