@@ -76,6 +76,8 @@ from sync.outbox import Outbox, Route, Signer
 from sync.relay import open_relayed
 from sync.retention import purge_sync_tables
 from sync.setup import key_lookup
+from sync.tlog.store import TransparencyLog
+from sync.tlog.witness import tlog_appliers
 from sync.transport import PeerLink, PeerSettings, Pipeline
 
 log = logging.getLogger(__name__)
@@ -121,6 +123,8 @@ class CentreService:
     revocations: CentreRevocations | None = None
     updates_port: int | None = None  # the boxes' update listener's port, once it listens
     updates_listening: threading.Event = field(default_factory=threading.Event)
+    # The centre's transparency log (sync.tlog): checkpoints to config.transparency's witnesses.
+    tlog: TransparencyLog | None = None
 
     @classmethod
     def build(cls, config: CentreConfig) -> CentreService:
@@ -145,8 +149,16 @@ class CentreService:
         fleet = FleetDesk(engine, outbox, settings=config.fleet)
         # Update rollouts move on with each batch of the boxes' reports, in its transaction.
         rollouts = RolloutStore(engine, fleet, config.fleet)
+        # The witness protocol: partners' and boxes' checkpoints, cosignatures of ours, alerts.
+        tlog = TransparencyLog(engine, centre.id, signer.private_key)
+        witnessing = tlog_appliers(
+            tlog, outbox, key_for, centre.id, signer.private_key,
+            config.transparency.report_to,
+        )  # fmt: skip
         appliers = centre_appliers(
-            outbox, {**partner_appliers(desk, modes, hold, relaying), "revocation": revoking},
+            outbox,
+            {**partner_appliers(desk, modes, hold, relaying), "revocation": revoking,
+             **witnessing},
             FleetReports(config.fleet, updates=rollouts),
         )  # fmt: skip
         inbox = Inbox(
@@ -155,6 +167,7 @@ class CentreService:
         )  # fmt: skip
         service = cls(config, engine, outbox, desk, inbox, review)
         service.fleet = fleet
+        service.tlog = tlog
         service.rollouts = rollouts
         service.revocations = revocations
         service.revocations.refresh()  # revoked boxes are refused from the first message on

@@ -529,6 +529,78 @@ class RevocationMessage(Message):
     revoked_at: UtcTime
 
 
+# --- the transparency log's witnessing (sync.tlog.witness) -------------------------------------
+
+MAX_NOTE_BYTES = 64 * 1024  # sync.tlog.note's bound on a signed note
+TreeSize = Annotated[int, Field(ge=0, le=MAX_STORED_INT, strict=True)]
+TreeHash = Annotated[str, StringConstraints(strict=True, pattern=r"^[0-9a-f]{64}$")]
+Proof = Annotated[tuple[TreeHash, ...], Field(max_length=64)]  # 64 levels: any size of tree
+
+
+def _note_bytes(value: str) -> str:
+    size = len(value.encode("utf-8", "surrogatepass"))
+    if size > MAX_NOTE_BYTES:
+        raise ValueError(f"a signed note of {size} bytes, at most {MAX_NOTE_BYTES}")
+    return value
+
+
+SignedNoteText = Annotated[str, StringConstraints(strict=True), AfterValidator(_note_bytes)]
+
+
+class CheckpointMessage(Message):
+    """From a node to a witness of its log: its latest signed checkpoint (C2SP tlog-checkpoint)
+    with the consistency proof from the size it last showed this witness (`old_size`, 0 with
+    an empty proof the first time)."""
+
+    TYPE: ClassVar[str] = "checkpoint"
+    PRIORITY: ClassVar[Priority] = Priority.OPERATIONAL
+
+    note: Annotated[SignedNoteText, StringConstraints(min_length=1)]
+    old_size: TreeSize
+    proof: Proof = ()
+
+
+class CosignatureMessage(Message):
+    """From a witness: the log's checkpoint with the witness's C2SP tlog-cosignature line
+    added, to the log's node and, as gossip (with the log's key), to the centres. A refusal
+    (the proof did not start where the witness stands) has no note and says the size the
+    witness last saw in `known_size`."""
+
+    TYPE: ClassVar[str] = "cosignature"
+    PRIORITY: ClassVar[Priority] = Priority.OPERATIONAL
+
+    log_node: PartyId
+    size: TreeSize
+    note: SignedNoteText = ""
+    known_size: TreeSize | None = None
+    # The log's verifier key (Go's note format), when gossiped: whose log the note is.
+    log_key: Annotated[str, StringConstraints(strict=True, min_length=1, max_length=400)] | None = (
+        None
+    )
+
+    @model_validator(mode="after")
+    def _cosigned_or_refused(self) -> CosignatureMessage:
+        if self.known_size is None and not self.note:
+            raise ValueError("a cosignature carries the cosigned note, or known_size if refused")
+        if self.known_size is not None and self.note:
+            raise ValueError("a refusal (known_size) carries no note")
+        return self
+
+
+class TlogAlertMessage(Message):
+    """From the node that found a log forked, inconsistent, truncated or failing a proof, to
+    its centres: evidence, with both signed checkpoints and the proof that fails."""
+
+    TYPE: ClassVar[str] = "tlog_alert"
+    PRIORITY: ClassVar[Priority] = Priority.EVIDENCE
+
+    log_node: PartyId
+    kind: Literal["fork", "inconsistent", "truncated", "bad_proof"]
+    detail: Annotated[str, StringConstraints(strict=True, max_length=2000)]
+    checkpoints: Annotated[tuple[SignedNoteText, ...], Field(max_length=4)] = ()
+    proof: Proof = ()
+
+
 MESSAGE_TYPES: Mapping[str, type[Message]] = MappingProxyType(
     {
         model.TYPE: model
@@ -547,6 +619,9 @@ MESSAGE_TYPES: Mapping[str, type[Message]] = MappingProxyType(
             CommandMessage,
             CommandResultMessage,
             RevocationMessage,
+            CheckpointMessage,
+            CosignatureMessage,
+            TlogAlertMessage,
         )
     }
 )

@@ -3,6 +3,7 @@ the settings of each peer link. The service and the `sync` commands share it."""
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import threading
 import time
@@ -20,6 +21,8 @@ from sync.apply import acknowledger, appliers
 from sync.inbox import Applier, Inbox
 from sync.outbox import Outbox, Route, Signer
 from sync.relay import relay_effects
+from sync.tlog.store import TransparencyLog
+from sync.tlog.witness import tlog_appliers
 from sync.transport import PeerSettings
 
 
@@ -32,6 +35,9 @@ class SyncParts:
     peers: list[PeerSettings]
     # The inbox's key lookup: a revocation replaces its trust store (provisioning.fleet).
     keys: TrustedKeys | None = None
+    # The box's transparency log (sync.tlog): its checkpoints go to config.transparency's
+    # witnesses (sync.tlog.witness.publish_checkpoint, from sync.tlog.rounds).
+    log: TransparencyLog | None = None
 
 
 KEY_CACHE_TTL_S = 300.0
@@ -59,6 +65,20 @@ class TrustedKeys:
         with self._lock:
             self._trust = trust
             self._cache = {}
+
+    def keys_of(self, origin: str) -> list[Ed25519PublicKey]:
+        """The keys the trust store vouched for `origin` (by the certificates its envelopes
+        carried) since it was last replaced, and its pinned key if it has one: the keys its
+        signed notes may be checked with (sync.tlog.witness). A key verified an envelope of
+        `origin` moments before its applier runs, so it is among them."""
+        with self._lock:
+            found = [key for (node, _), (_, key) in self._cache.items() if node == origin]
+        with contextlib.suppress(Exception):  # no pin: the certificates' keys are all there is
+            found.append(self._trust.public_key_for(NodeId.parse(origin), None))
+        unique: dict[bytes, Ed25519PublicKey] = {}
+        for key in found:
+            unique.setdefault(key.public_bytes_raw(), key)
+        return list(unique.values())
 
     def __call__(self, origin: str, certificate: bytes | None) -> Ed25519PublicKey:
         now = time.monotonic()
@@ -125,6 +145,13 @@ def build_sync(
     # An exit confirmation relayed by this country's centre arrives inside a `relay`.
     applying = appliers(cache, outbox)
     applying["relay"] = relay_effects(key_for, node_id, applying)
+    # The witness protocol: checkpoints of other nodes' logs, cosignatures of ours, alerts.
+    tlog = TransparencyLog(engine, node_id, signer.private_key)
+    applying.update(
+        tlog_appliers(
+            tlog, outbox, key_for, node_id, signer.private_key, config.transparency.report_to
+        )
+    )
     if extra_appliers is not None:
         for message_type, applier in extra_appliers(outbox, key_for).items():
             if message_type in applying:
@@ -140,4 +167,4 @@ def build_sync(
         gap_timeout=dt.timedelta(seconds=config.gap_timeout_s),
     )
     peers = [peer_settings(p, config) for p in config.peers]
-    return SyncParts(signer, trust, outbox, inbox, peers, key_for)
+    return SyncParts(signer, trust, outbox, inbox, peers, key_for, tlog)

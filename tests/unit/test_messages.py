@@ -89,6 +89,9 @@ def test_the_registry_has_every_type_with_its_priority_class() -> None:
         "command": Priority.CONTROL,
         "command_result": Priority.CONTROL,
         "revocation": Priority.CONTROL,
+        "checkpoint": Priority.OPERATIONAL,  # the transparency log's: superseded, not dropped
+        "cosignature": Priority.OPERATIONAL,
+        "tlog_alert": Priority.EVIDENCE,  # a log caught, with both checkpoints: never dropped
     }
     assert priority_of("decision") is Priority.EVIDENCE
     with pytest.raises(KeyError):
