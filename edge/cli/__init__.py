@@ -16,6 +16,7 @@ from types import FrameType
 from drivers.registry import DeviceConfigError
 from edge import __version__
 from edge.cli import (
+    assessment_cmd,
     centre_cmd,
     codes_cmd,
     config_cmd,
@@ -24,6 +25,7 @@ from edge.cli import (
     fleet_cmd,
     identity_cmd,
     kiosk_cmd,
+    log_cmd,
     manifests_cmd,
     match_cmd,
     mrz_cmd,
@@ -39,6 +41,7 @@ from edge.config import ConfigError
 from edge.logs import setup_logging
 
 COMMAND_MODULES = (
+    assessment_cmd,
     centre_cmd,
     codes_cmd,
     config_cmd,
@@ -47,6 +50,7 @@ COMMAND_MODULES = (
     fleet_cmd,
     identity_cmd,
     kiosk_cmd,
+    log_cmd,
     manifests_cmd,
     match_cmd,
     mrz_cmd,

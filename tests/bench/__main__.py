@@ -17,6 +17,7 @@ from tests.bench import (
     bench_rollout,
     bench_soak,
     bench_sync,
+    bench_tlog,
     bench_tuf,
 )
 
@@ -34,6 +35,7 @@ BENCHMARKS = [
     bench_fleet,
     bench_rollout,
     bench_tuf,
+    bench_tlog,
 ]
 
 
