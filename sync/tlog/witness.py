@@ -1,8 +1,9 @@
 """The witness protocol over the sync: a node shows each witness of its log its new checkpoint
-with a consistency proof from the one it showed it last (`publish_checkpoint`); the witness
-holds it against what it saw before (its own and, as gossip, other witnesses'), cosigns it
-(C2SP tlog-cosignature) and returns it, and tells the centres, so that a log that showed two
-witnesses two histories is caught where their copies meet. A fork, an inconsistent or a
+with a consistency proof from the one it showed it last (`publish_checkpoint`, in
+sync.tlog.publishing); the witness holds it against what it saw before (its own and, as
+gossip, other witnesses'), cosigns it (C2SP tlog-cosignature) and returns it, and tells the
+centres, so that a log that showed two witnesses two histories is caught where their copies
+meet. A fork, an inconsistent or a
 truncated log is raised as an alert with both signed checkpoints (`sync.tlog.detection`).
 
 Keys: the log's key is its node's key, the one that verified the envelope (the inbox's key
@@ -13,36 +14,35 @@ is authenticated and checked the note with its own trust store.
 
 from __future__ import annotations
 
-import datetime as dt
 import logging
 from collections.abc import Sequence
 from typing import Any, Protocol
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
-from sqlalchemy import Connection, Executable, Row, Table, select
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import Connection, Row, select
 
 from edge.logs import log_event
-from edge.store.schema import tlog_checkpoints, tlog_cosignatures, tlog_witness_sent, tlog_witnessed
+from edge.store.schema import tlog_checkpoints, tlog_cosignatures, tlog_witnessed
 from edge.timeutil import utcnow
-from sync.dialect import POSTGRESQL
 from sync.envelope import Envelope
 from sync.inbox import Applier
 from sync.messages import CheckpointMessage, CosignatureMessage, Message
-from sync.outbox import NoRouteError, Outbox
+from sync.outbox import Outbox
 from sync.tlog.checkpoint import CheckpointError, SignedCheckpoint, open_checkpoint
 from sync.tlog.cosignature import Ed25519CosignatureVerifier, Ed25519Cosigner, cosignatures
 from sync.tlog.detection import Alerting, AlertKind, Detection, alert_applier
 from sync.tlog.merkle import EMPTY_ROOT, ProofError, tree_hash, verify_consistency
 from sync.tlog.note import Ed25519NoteVerifier, Note, NoteError, parse_note, parse_vkey
+from sync.tlog.publishing import insert_ignore, publish_checkpoint, routed, set_sent
 from sync.tlog.store import (
     DatabaseTiles,
-    StoredCheckpoint,
     TransparencyLog,
     log_origin,
     tree_size,
 )
 from sync.tlog.tiles import TileHashReader
+
+__all__ = ["KnownKeys", "Witness", "publish_checkpoint", "tlog_appliers"]
 
 logger = logging.getLogger(__name__)
 
@@ -51,102 +51,6 @@ class KnownKeys(Protocol):
     """The keys the trust store vouched for a node (sync.setup.TrustedKeys)."""
 
     def keys_of(self, origin: str) -> list[Ed25519PublicKey]: ...
-
-
-# -- the log's side: showing checkpoints to the witnesses --------------------------------------
-
-
-def publish_checkpoint(
-    log: TransparencyLog,
-    outbox: Outbox,
-    witnesses: Sequence[str],
-    *,
-    conn: Connection | None = None,
-    now: dt.datetime | None = None,
-) -> StoredCheckpoint | None:
-    """Sign a checkpoint if the log grew (`TransparencyLog.checkpoint`) and send it to every
-    witness not shown that size yet, with the consistency proof from the size it was shown
-    last; the latest checkpoint (None while the log is empty)."""
-    if log.integrate_all() == 0 and log.latest_checkpoint() is None:
-        return None
-    latest = log.checkpoint(now)
-    if conn is None:
-        with log.engine.begin() as own:
-            _show(log, outbox, witnesses, latest, own)
-    else:
-        _show(log, outbox, witnesses, latest, conn)
-    return latest
-
-
-def _show(
-    log: TransparencyLog,
-    outbox: Outbox,
-    witnesses: Sequence[str],
-    latest: StoredCheckpoint,
-    conn: Connection,
-) -> None:
-    sent = dict(
-        conn.execute(
-            select(tlog_witness_sent.c.witness, tlog_witness_sent.c.size).where(
-                tlog_witness_sent.c.witness.in_(list(witnesses))
-            )
-        ).all()
-    )
-    items: list[tuple[Message, str, str | None]] = []
-    shown: list[str] = []
-    for witness in witnesses:
-        if (
-            witness == log.node_id
-            or sent.get(witness) == latest.size
-            or not _routed(outbox, witness)
-        ):
-            continue
-        old = int(sent.get(witness, 0))
-        if old > latest.size:  # shown more than the log has now: rolled back, and it will say
-            log_event(logger, logging.WARNING, "tlog.witness_saw_more", witness=witness,
-                      shown=old, size=latest.size)  # fmt: skip
-            old = 0
-        proof = log.consistency_proof(old, latest.size) if 0 < old < latest.size else []
-        message = CheckpointMessage(
-            note=latest.note.decode(), old_size=old, proof=tuple(h.hex() for h in proof)
-        )
-        items.append((message, witness, None))
-        shown.append(witness)
-    if not items:
-        return
-    outbox.send_many(items, conn)
-    now = utcnow()
-    for witness in shown:
-        _set_sent(conn, witness, latest.size, now)
-
-
-def _set_sent(conn: Connection, witness: str, size: int, now: dt.datetime) -> None:
-    values = {"witness": witness, "size": size, "sent_at": now}
-    insert: Any = (
-        postgresql.insert(tlog_witness_sent)
-        if conn.dialect.name == POSTGRESQL
-        else sqlite.insert(tlog_witness_sent)
-    )
-    conn.execute(
-        insert.values(values).on_conflict_do_update(
-            index_elements=["witness"], set_={"size": size, "sent_at": now}
-        )
-    )
-
-
-def _routed(outbox: Outbox, destination: str) -> bool:
-    try:
-        outbox.peer_for(destination)
-    except NoRouteError:
-        log_event(logger, logging.WARNING, "tlog.no_route", destination=destination)
-        return False
-    return True
-
-
-def _insert_ignore(conn: Connection, table: Table, keys: list[str]) -> Executable:
-    if conn.dialect.name == POSTGRESQL:
-        return postgresql.insert(table).on_conflict_do_nothing(index_elements=keys)
-    return sqlite.insert(table).on_conflict_do_nothing(index_elements=keys)
 
 
 # -- the appliers ------------------------------------------------------------------------------
@@ -263,7 +167,7 @@ class Witness:
             )  # fmt: skip
             return
         conn.execute(
-            _insert_ignore(conn, tlog_witnessed, ["log_node", "size", "source"]),
+            insert_ignore(conn, tlog_witnessed, ["log_node", "size", "source"]),
             {"log_node": node, "size": size, "root_hash": root, "note": message.note,
              "source": node, "seen_at": utcnow()},
         )  # fmt: skip
@@ -284,9 +188,9 @@ class Witness:
         return Note(parsed.text, (*kept, ours)).encode().decode()
 
     def _send(self, conn: Connection, items: list[tuple[Message, str, str | None]]) -> None:
-        routed = [item for item in items if _routed(self.outbox, item[1])]
-        if routed:
-            self.outbox.send_many(routed, conn)
+        reachable = [item for item in items if routed(self.outbox, item[1])]
+        if reachable:
+            self.outbox.send_many(reachable, conn)
 
     # -- cosignature: as the log's owner, or gossip ------------------------------------------
 
@@ -304,7 +208,7 @@ class Witness:
         witness = envelope.origin
         ours = tree_size(conn)
         if message.known_size is not None:  # refused: the next checkpoint starts from there
-            _set_sent(conn, witness, message.known_size, utcnow())
+            set_sent(conn, witness, message.known_size, utcnow())
             if message.known_size > ours:
                 latest = _latest_checkpoint(conn)
                 self.alerting.raise_alert(
@@ -351,7 +255,7 @@ class Witness:
             return
         line = next(s for s in signed.note.verified if s.name == log_origin(witness)).line()
         conn.execute(
-            _insert_ignore(conn, tlog_cosignatures, ["size", "witness"]),
+            insert_ignore(conn, tlog_cosignatures, ["size", "witness"]),
             {"size": size, "witness": witness, "signature": line, "received_at": utcnow()},
         )
 
@@ -388,7 +292,7 @@ class Witness:
             )  # fmt: skip
             return
         conn.execute(
-            _insert_ignore(conn, tlog_witnessed, ["log_node", "size", "source"]),
+            insert_ignore(conn, tlog_witnessed, ["log_node", "size", "source"]),
             {"log_node": node, "size": size, "root_hash": root, "note": message.note,
              "source": witness, "seen_at": utcnow()},
         )  # fmt: skip
