@@ -16,6 +16,7 @@ from types import FrameType
 from drivers.registry import DeviceConfigError
 from edge import __version__
 from edge.cli import (
+    assessment_cmd,
     centre_cmd,
     codes_cmd,
     config_cmd,
@@ -40,6 +41,7 @@ from edge.config import ConfigError
 from edge.logs import setup_logging
 
 COMMAND_MODULES = (
+    assessment_cmd,
     centre_cmd,
     codes_cmd,
     config_cmd,
