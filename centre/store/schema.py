@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from sqlalchemy import (
     BigInteger,
+    Boolean,
     Column,
     Float,
     Index,
@@ -335,4 +336,51 @@ fleet_rollout_boxes = Table(
     Column("updated_at", UtcTime, nullable=False),
     PrimaryKeyConstraint("rollout_id", "node_id", name="pk_fleet_rollout_boxes"),
     Index("ix_fleet_rollout_boxes_node", "node_id"),
+)
+
+# The IE assessment (centre.assessment, migration 0008): the score sheet as entered or imported
+# (one row per country and area, the score in hundredths, NULL for N/A; each country's partial
+# flag and place), the thresholds an operator set (the latest row counts; none: the defaults),
+# and the partner link modes operators confirmed from a pair's classification, with what it
+# said. A few hundred rows at most, each written by an operator's action: kept.
+assessment_countries = Table(
+    "assessment_countries",
+    metadata,
+    Column("country", String(2), primary_key=True),
+    Column("position", Integer, nullable=False),  # its column in the sheet
+    Column("partial", Boolean, nullable=False),
+    Column("source", String(200), nullable=False),  # csv:<file name>, or form
+    Column("entered_by", String(64), nullable=False),
+    Column("entered_at", UtcTime, nullable=False),
+)
+assessment_scores = Table(
+    "assessment_scores",
+    metadata,
+    Column("country", String(2), nullable=False),
+    Column("area", String(48), nullable=False),  # centre.assessment.areas key
+    Column("score", Integer, nullable=True),  # hundredths (340 = 3.4); NULL: N/A
+    PrimaryKeyConstraint("country", "area", name="pk_assessment_scores"),
+)
+assessment_thresholds = Table(
+    "assessment_thresholds",
+    metadata,
+    Column("id", Serial, primary_key=True),
+    Column("thresholds", Text, nullable=False),  # the TOML file as uploaded
+    Column("set_by", String(64), nullable=False),
+    Column("set_at", UtcTime, nullable=False),
+)
+assessment_decisions = Table(
+    "assessment_decisions",
+    metadata,
+    Column("id", Serial, primary_key=True),
+    Column("partner_country", String(2), nullable=False),
+    Column("candidate", String(8), nullable=False),  # the classification's: sie, cie, not_yet
+    Column("mode", String(8), nullable=False),  # the mode confirmed: sie or cie
+    Column("running_mode", String(8), nullable=True),  # the config's then; NULL: no link
+    Column("reasons", Text, nullable=False),  # JSON: the classification's reasons, as text
+    Column("thresholds", Text, nullable=False),  # JSON: the minimums it was classified with
+    Column("reason", Text, nullable=False),  # the operator's
+    Column("decided_by", String(64), nullable=False),
+    Column("decided_at", UtcTime, nullable=False),
+    Index("ix_assessment_decisions_partner", "partner_country", "id"),
 )
