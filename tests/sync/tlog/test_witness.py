@@ -216,6 +216,10 @@ def test_two_histories_shown_to_two_witnesses_are_a_fork_at_the_centre(
     roots = {open_checkpoint(n.encode(), key).checkpoint.root_hash for n in checkpoints}
     assert roots == {one.root_hash, other.root_hash}  # both signed by the exit post's key
     assert "tlog_fork" in centre.quarantined()
+    # The exit post gets the centre's cosignature of a tree of its size that its key signed
+    # and it never had: it reports its own fork too.
+    assert [(a.kind, a.log_node) for a in exit_post.alerts(EXIT)] == [("fork", EXIT)]
+    assert [a.kind for a in centre.alerts(EXIT)] == ["fork"]
 
 
 def test_an_offline_witness_delays_cosignatures_but_loses_nothing(hub: Hub) -> None:
