@@ -31,7 +31,12 @@ def _hundredths(score: Decimal | None) -> int | None:
 
 
 def _score(value: int | None) -> Decimal | None:
-    return None if value is None else Decimal(value) / HUNDRED
+    """Hundredths back to the score as written: 300 -> 3.0, 345 -> 3.45."""
+    if value is None:
+        return None
+    return (
+        Decimal(value).scaleb(-2).quantize(Decimal("0.1") if value % 10 == 0 else Decimal("0.01"))
+    )
 
 
 def replace_sheet(conn: Connection, assessment: Assessment, operator: str, source: str) -> None:
