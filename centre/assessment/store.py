@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -196,3 +197,10 @@ def confirmed_modes(engine: Engine) -> dict[str, Decision]:
     for decision in reversed(decisions(engine, limit=1000)):
         latest[decision.partner_country] = decision
     return latest
+
+
+def modes_not_applied(engine: Engine, running: Mapping[str, str]) -> list[Decision]:
+    """The confirmed modes the running config does not follow yet (`running`: partner country
+    -> its [[partners]] mode), e.g. to log at the centre's start."""
+    latest = confirmed_modes(engine)
+    return [latest[c] for c in sorted(latest) if running.get(c) != latest[c].mode.value]

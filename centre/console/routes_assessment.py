@@ -48,10 +48,14 @@ def _page(
     problems: list[str] | None = None,
     done: str | None = None,
     typed_thresholds: str | None = None,
+    editing: str | None = None,
     status_code: int = 200,
 ) -> Response:
     console = console_of(request)
     page = assessment_page(console.engine, console.centre_id, console.links)
+    edited = None
+    if editing is not None and page.sheet is not None and editing in page.sheet.codes:
+        edited = page.sheet.of(editing)
     context = {
         "page": page,
         "areas": AREAS,
@@ -63,6 +67,7 @@ def _page(
         "cie": Level.CIE,
         "problems": problems or [],
         "done": done,
+        "edited": edited,
         "thresholds_text": typed_thresholds
         if typed_thresholds is not None
         else page.thresholds_text or DEFAULTS_FILE.read_text(encoding="utf-8"),
@@ -71,8 +76,11 @@ def _page(
 
 
 @router.get("/assessment", response_class=HTMLResponse)
-def assessment(request: Request, who: Who, done: str | None = None) -> Response:
-    return _page(request, who, done=done if done in DONE else None)
+def assessment(
+    request: Request, who: Who, done: str | None = None, edit: str | None = None
+) -> Response:
+    """The page; `edit=KZ` fills the entry form with KZ's scores."""
+    return _page(request, who, done=done if done in DONE else None, editing=edit)
 
 
 DONE = ("imported", "country", "thresholds", "mode")

@@ -15,7 +15,7 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
-from centre.assessment.store import confirmed_modes, load_sheet
+from centre.assessment.store import confirmed_modes, load_sheet, modes_not_applied
 from centre.assessment.thresholds import Level
 from centre.console.app import create_console
 from centre.console.operators import Role, add_operator
@@ -95,9 +95,9 @@ def test_an_operator_imports_the_2019_scores_and_reads_the_report(page: Page) ->
     response = page.upload(csrf, SHIPPED.read_bytes(), "ie-2019-scores.csv")
     assert response.status_code == 303
     html = page.client.get(response.headers["location"]).text
-    assert row(html, "country-CN").startswith("CN 3.3* 3.5* —")
+    assert row(html, "country-CN").startswith("CN edit 3.3* 3.5* —")
     assert row(html, "country-TJ").startswith(
-        "TJ 2.7 2.2 Project Management (1.3), Program Management (1.2)"
+        "TJ edit 2.7 2.2 Project Management (1.3), Program Management (1.2)"
     )
     assert row(html, "area-program_management") == (
         "Program Management 2.6 1.8 2.2 1.5 N/A 1.2 ! 2.1 1.9 1.5 2.5"
@@ -171,6 +171,10 @@ def test_confirming_a_mode_is_recorded_audited_and_shown_against_the_running_con
     assert actions == [("link_mode.refused", "partner:KG"), ("link_mode.refused", "partner:KG"),
                        ("link_mode.confirm", "partner:KG")]  # fmt: skip
     assert "the config runs cie" in page.audit()[-1][3]
+    # What the centre would log at its start until [[partners]] follows the decision.
+    [pending] = modes_not_applied(page.centre.engine, {"KG": "cie", "UZ": "sie"})
+    assert (pending.partner_country, pending.mode) == ("KG", Level.SIE)
+    assert modes_not_applied(page.centre.engine, {"KG": "sie"}) == []
     html = page.client.get("/assessment").text
     assert "set mode = &#34;sie&#34; in the [[partners]] entry of KG" in row(html, "link-KG")
     assert row(html, "decision-1").startswith(
@@ -217,7 +221,12 @@ def test_an_operator_enters_one_countrys_scores_by_hand(page: Page) -> None:
     assert kz.scores["management"] is None
     assert sources[0].source == "form"
     assert page.audit()[-1][:3] == ("olga", "assessment.country", "assessment:KZ")
-    assert row(page.client.get("/assessment").text, "country-KZ").startswith("KZ 2.0* 2.0*")
+    assert row(page.client.get("/assessment").text, "country-KZ").startswith("KZ edit 2.0* 2.0*")
+    # Editing KZ again starts from its scores.
+    form = page.client.get("/assessment?edit=KZ").text
+    assert 'name="country" required maxlength="2" size="3" pattern="[A-Za-z]{2}" value="KZ"' in form
+    assert 'name="score_linkages" maxlength="6" size="6" placeholder="N/A" value="2.0"' in form
+    assert 'name="score_management" maxlength="6" size="6" placeholder="N/A">' in form
 
 
 def test_an_operator_sets_the_thresholds_and_the_report_follows(page: Page) -> None:
@@ -234,7 +243,7 @@ def test_an_operator_sets_the_thresholds_and_the_report_follows(page: Page) -> N
     assert done.status_code == 303
     html = page.client.get("/assessment").text
     assert "Thresholds set by olga." in html
-    assert row(html, "country-KZ").startswith("KZ 3.3 2.8 Program Management (1.8)")
+    assert row(html, "country-KZ").startswith("KZ edit 3.3 2.8 Program Management (1.8)")
     assert 'data-candidate="not_yet"' in re.search(r'<tr id="pair-KZ-KG"[^>]*>', html).group(0)  # type: ignore[union-attr]
 
 
