@@ -76,6 +76,7 @@ from sync.outbox import Outbox, Route, Signer
 from sync.relay import open_relayed
 from sync.retention import purge_sync_tables
 from sync.setup import key_lookup
+from sync.tlog.rounds import INTEGRATE_EVERY_S, LogRounds
 from sync.tlog.store import TransparencyLog
 from sync.tlog.witness import tlog_appliers
 from sync.transport import PeerLink, PeerSettings, Pipeline
@@ -87,6 +88,7 @@ JOBS_LOCK = 7207203  # the PostgreSQL advisory lock of the periodic jobs
 REVOCATIONS_EVERY_S = 60.0  # how soon an instance refuses a box another one revoked
 CRL_EVERY_S = 86_400.0  # the CRL is re-signed daily (it is valid crl_days)
 FLEET_LOCK = 7207204  # ... and of the fleet's checks (centre.fleet.alerts)
+TLOG_LOCK = 7207205  # ... and of the transparency log's rounds (one instance publishes)
 ROOT_WARN = dt.timedelta(days=30)  # the update metadata's root ending this soon is logged
 
 
@@ -125,6 +127,7 @@ class CentreService:
     updates_listening: threading.Event = field(default_factory=threading.Event)
     # The centre's transparency log (sync.tlog): checkpoints to config.transparency's witnesses.
     tlog: TransparencyLog | None = None
+    log_rounds: LogRounds | None = None  # its upkeep: integrate, checkpoint, publish, purge
 
     @classmethod
     def build(cls, config: CentreConfig) -> CentreService:
@@ -168,6 +171,7 @@ class CentreService:
         service = cls(config, engine, outbox, desk, inbox, review)
         service.fleet = fleet
         service.tlog = tlog
+        service.log_rounds = LogRounds(tlog, outbox, config.transparency)
         service.rollouts = rollouts
         service.revocations = revocations
         service.revocations.refresh()  # revoked boxes are refused from the first message on
@@ -191,7 +195,9 @@ class CentreService:
             )  # fmt: skip
             store = service.store
             receive = Pipeline(inbox.check, lambda checked: store.submit(inbox.apply, checked))
-            service.links.append(PeerLink(settings, centre.id, outbox, receive))
+            service.links.append(
+                PeerLink(settings, centre.id, outbox, receive, on_health=service.link_health)
+            )
             if partners:
                 tap = RelayTap(engine, outbox, key_for, partners, inbox)
                 relay = replace(
@@ -209,7 +215,9 @@ class CentreService:
                     identity / "node.crt", identity / "node.key", receive=False,
                     client_id=f"{centre.id}-{centre.instance}-{partner.country}",
                 )  # fmt: skip
-                service.links.append(PeerLink(link, centre.id, outbox, None))
+                service.links.append(
+                    PeerLink(link, centre.id, outbox, None, on_health=service.link_health)
+                )
         return service
 
     # -- life cycle --------------------------------------------------------------------------
@@ -236,6 +244,7 @@ class CentreService:
         if self.rollouts is not None:  # each rollout row is locked while driven: any instance
             self._every("rollouts", self.config.fleet.check_every_s, self.rollouts.drive)
         self._every("revocations", REVOCATIONS_EVERY_S, self.enrolment_jobs)
+        self._every("transparency", INTEGRATE_EVERY_S, self.log_round)
         if self.config.updates is not None:
             self._every("updates", self.config.updates.refresh_every_s, self.refresh_updates)
             if self.config.updates.port is not None:
@@ -367,6 +376,9 @@ class CentreService:
         nothing waits) and how many were read."""
         assert partner.bundle_out is not None
         assert partner.bundle_in is not None
+        if self.log_rounds is not None:  # a bundle is a sync: the checkpoint goes with it
+            self.log_rounds.synced()
+            self.log_round()
         read = 0
         done = partner.bundle_in / "done"
         done.mkdir(parents=True, exist_ok=True)
@@ -459,6 +471,27 @@ class CentreService:
             log_event(log, logging.WARNING, "updates.root_expiring",
                       expires=root.expires.isoformat())  # fmt: skip
         return signed
+
+    def link_health(self, _peer: str, up: bool, _why: str) -> None:
+        """A link's worker thread: a link that comes up is a sync, and a sync checkpoints."""
+        if up and self.log_rounds is not None:
+            self.log_rounds.synced()
+
+    def log_round(self) -> None:
+        """The transparency log's upkeep (sync.tlog.rounds), on one instance at a time."""
+        if self.log_rounds is None:
+            return
+        with self.engine.connect() as conn:
+            if conn.dialect.name == "postgresql":
+                held = conn.exec_driver_sql(f"SELECT pg_try_advisory_lock({TLOG_LOCK})").scalar()
+                if not held:
+                    return
+            try:
+                self.log_rounds.round()
+            finally:
+                if conn.dialect.name == "postgresql":
+                    conn.exec_driver_sql(f"SELECT pg_advisory_unlock({TLOG_LOCK})")
+                    conn.commit()
 
     def fleet_checks(self, notifier: AlertNotifier | None = None) -> None:
         """Boxes gone silent raise their alert (on one instance at a time); alerts not yet

@@ -18,6 +18,8 @@ from provisioning.identity.errors import IdentityError
 from sync.bundle import BundleError, export_bundle
 from sync.bundle_import import import_bundle
 from sync.setup import SyncParts, build_sync
+from sync.tlog.rounds import LogRounds
+from sync.tlog.store import TransparencyLog
 
 
 def register(subparsers: Any) -> None:
@@ -90,6 +92,14 @@ def export_command(args: argparse.Namespace, context: CliContext) -> int:
         known = ", ".join(parts.outbox.peers)
         print(f"carec-edge: no peer {args.peer!r} (the config has {known})", file=sys.stderr)
         return 2
+    # A bundle is a sync: the log's checkpoint goes with it to the witnesses it reaches.
+    rounds = LogRounds(
+        TransparencyLog(parts.outbox.engine, parts.signer.node_id, parts.signer.private_key),
+        parts.outbox,
+        context.config.sync.transparency,
+    )
+    rounds.synced()
+    rounds.round()
     exported = export_bundle(parts.outbox, args.peer, args.out)
     print(f"exported {exported.messages} messages for {args.peer} to {exported.path}")
     return 0

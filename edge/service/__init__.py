@@ -58,6 +58,8 @@ from sync.inbox import Checked, Result
 from sync.messages import Message
 from sync.outbox import Outbox
 from sync.setup import SyncParts, build_sync
+from sync.tlog.rounds import INTEGRATE_EVERY_S, LogRounds
+from sync.tlog.store import TransparencyLog
 from sync.transport import PeerLink, Pipeline
 
 if TYPE_CHECKING:
@@ -104,6 +106,7 @@ class EdgeService:
         self._lanes: Lanes | None = None
         self.dispatch: DecisionDispatch | None = None  # decisions to the outbox; with sync only
         self._sync: SyncParts | None = None
+        self._log_rounds: LogRounds | None = None  # the transparency log's upkeep, with sync
         self.links: dict[str, PeerLink] = {}
         self.kiosk: StoreBackend | None = None
         # Bounded: a reading beyond `retention.readings_queue` is refused and counted.
@@ -139,6 +142,7 @@ class EdgeService:
             "arrivals": self._attach_readings(),
             "idle-arrivals": self._expire_idle_arrivals(),
             "sync": self._run_sync(),
+            "transparency": self._keep_log(),
             "kiosk": self._run_kiosk(),
             "retention": retention_job(
                 self.in_store, lambda: self.engine, self.crops, self.config.retention,
@@ -233,6 +237,11 @@ class EdgeService:
             make_sync = functools.partial(build_sync, extra_appliers=self.fleet.appliers)
             self._sync = await self.in_store(
                 make_sync, self.config.sync, self.config.node.id, self._engine, self._cache
+            )
+            self._log_rounds = LogRounds(
+                TransparencyLog(self._engine, self.config.node.id, self._sync.signer.private_key),
+                self._sync.outbox,
+                self.config.sync.transparency,
             )
             await self.fleet.start()
             await self._send_unqueued_decisions()
@@ -547,7 +556,10 @@ class EdgeService:
         settle_heap()
         try:
             for settings in self._sync.peers:
-                link = PeerLink(settings, self.config.node.id, self._sync.outbox, receive)
+                link = PeerLink(
+                    settings, self.config.node.id, self._sync.outbox, receive,
+                    on_health=self._link_health,
+                )  # fmt: skip
                 link.start()
                 self.links[settings.name] = link
             log_event(logger, logging.INFO, "sync.started", peers=",".join(self.links))
@@ -555,6 +567,23 @@ class EdgeService:
         finally:
             for link in self.links.values():
                 await asyncio.to_thread(link.stop)
+
+    def _link_health(self, _peer: str, up: bool, _why: str) -> None:
+        """A link's worker thread: a link that comes up is a sync, and a sync checkpoints."""
+        if up and self._log_rounds is not None:
+            self._log_rounds.synced()
+
+    async def _keep_log(self) -> None:
+        """The transparency log's upkeep: integrate, checkpoint when due, purge."""
+        if self._log_rounds is None:
+            await asyncio.Event().wait()  # sync is off: nothing is signed or applied
+            return
+        while True:
+            try:
+                await self.in_store(self._log_rounds.round)
+            except SQLAlchemyError as error:
+                log_event(logger, logging.ERROR, "tlog.round_failed", error=error_first_line(error))
+            await asyncio.sleep(INTEGRATE_EVERY_S)
 
     async def _expire_idle_arrivals(self) -> None:
         while True:
