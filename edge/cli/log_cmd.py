@@ -26,6 +26,7 @@ from sync.tlog.evidence import (
     prove,
     verify_chain_document,
     verify_proof,
+    witness_vkey,
 )
 from sync.tlog.export import export_log, verify_export
 from sync.tlog.store import LogError, TransparencyLog
@@ -46,6 +47,10 @@ def register(subparsers: Any) -> None:
     checkpoint = actions.add_parser("checkpoint", help="integrate what is queued and sign now")
     checkpoint.set_defaults(handler=checkpoint_command)
     key = actions.add_parser("key", help="print the log's verifier key (give it to auditors)")
+    key.add_argument(
+        "--witness", action="store_true",
+        help="this node's key as a witness (what verifies its cosignatures of others' logs)",
+    )  # fmt: skip
     key.set_defaults(handler=key_command)
     proof = actions.add_parser("prove", help="write the inclusion proof of one message")
     proof.add_argument("message_id")
@@ -149,7 +154,8 @@ def checkpoint_command(args: argparse.Namespace, context: CliContext) -> int:
 
 
 def key_command(args: argparse.Namespace, context: CliContext) -> int:
-    print(_open(args, context).log.vkey)
+    log = _open(args, context).log
+    print(witness_vkey(log.origin, log.public_key) if args.witness else log.vkey)
     return 0
 
 

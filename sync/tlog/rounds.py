@@ -52,6 +52,8 @@ class LogRounds:
             if forced or self.log.checkpoint_due(now, self.every):
                 before = self.log.latest_checkpoint()
                 made = publish_checkpoint(self.log, self.outbox, self.config.witnesses, now=now)
+                if made is None and forced:  # nothing logged yet: the sync's checkpoint waits
+                    self._sync_pending.set()
                 if made is not None and (before is None or made.size != before.size):
                     log_event(
                         log, logging.INFO, "tlog.checkpoint", size=made.size,

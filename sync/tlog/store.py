@@ -172,7 +172,8 @@ class TransparencyLog:
         self.node_id = node_id
         self.origin = log_origin(node_id)
         self.signer = Ed25519NoteSigner(self.origin, private_key)
-        self.verifier = Ed25519NoteVerifier(self.origin, private_key.public_key())
+        self.public_key = private_key.public_key()
+        self.verifier = Ed25519NoteVerifier(self.origin, self.public_key)
 
     @property
     def vkey(self) -> str:
