@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from centre.config import DEFAULT_CENTRE_CONFIG, CentreConfig, load_centre_config, token_sha256
-from edge.cli import centre_fleet_cmd, centre_rollout_cmd, centre_updates_cmd
+from edge.cli import centre_fleet_cmd, centre_report_cmd, centre_rollout_cmd, centre_updates_cmd
 from edge.cli.context import CliContext
 from edge.logs import setup_logging
 
@@ -64,6 +64,7 @@ def register(subparsers: Any) -> None:
     # `centre updates ...`: the TUF repository's verbs, and the rollouts' (`updates rollout ...`)
     updates = centre_updates_cmd.register_centre(commands, DEFAULT_CENTRE_CONFIG)
     centre_rollout_cmd.add_rollout_parsers(updates)
+    centre_report_cmd.register_centre(commands, DEFAULT_CENTRE_CONFIG)  # `centre report`
 
 
 def _config(args: argparse.Namespace) -> CentreConfig:
