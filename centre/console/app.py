@@ -21,6 +21,8 @@ from centre.audit import ReasonError
 from centre.console import (
     fleet_routes,
     fleet_updates,
+    routes_analytics,
+    routes_assessment,
     routes_auth,
     routes_pages,
     routes_quarantine,
@@ -110,7 +112,7 @@ def create_console(
     )
     for module in (
         routes_auth, routes_pages, routes_quarantine, routes_review, fleet_routes, fleet_updates,
-        routes_transparency,
+        routes_transparency, routes_analytics, routes_assessment,
     ):  # fmt: skip
         app.include_router(module.router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
