@@ -342,6 +342,20 @@ tlog_alerts = Table(
     Index("ix_tlog_alerts_detected", "detected_at"),
 )
 
+# Spot checks of entries (sync.tlog.audit): a witness asks a log to prove, in its next
+# checkpoint, messages the two exchanged ("asked", kept by the witness with the size it
+# cosigned when it asked); the log keeps what it was asked ("to_prove") until it answers.
+tlog_audits = Table(
+    "tlog_audits",
+    metadata,
+    Column("peer", String(64), nullable=False),  # the log asked, or the witness that asked
+    Column("message_id", String(36), nullable=False),
+    Column("role", String(8), nullable=False),  # asked | to_prove
+    Column("asked_at_size", Int64, nullable=False),
+    Column("requested_at", UtcTime, nullable=False),
+    PrimaryKeyConstraint("peer", "message_id", "role"),
+)
+
 TLOG_TABLES = (
     tlog_entries,
     tlog_tiles,
@@ -350,6 +364,7 @@ TLOG_TABLES = (
     tlog_witness_sent,
     tlog_witnessed,
     tlog_alerts,
+    tlog_audits,
 )
 
 # -- the kiosk: officers, their decisions, records attached by hand (ui_kiosk/) --------------
@@ -497,4 +512,73 @@ box_fleet_marks = Table(
     metadata,
     Column("name", String(32), primary_key=True),
     Column("at", UtcTime, nullable=False),
+)
+
+# --- risk profiles on the box (edge.risk_profiles; issue 18, migration 0013) ---------------------
+
+# Each complete rule set version the centre sent (the whole set as JSON); the highest version is
+# the active one. Retention: the newest KEEP_SETS (edge.risk_profiles.store).
+risk_profile_sets = Table(
+    "risk_profile_sets",
+    metadata,
+    Column("version", Int64, primary_key=True, autoincrement=False),
+    Column("country", String(2), nullable=False),
+    Column("origin", String(64), nullable=False),  # the centre that signed it
+    Column("issued_at", UtcTime, nullable=False),
+    Column("received_at", UtcTime, nullable=False),
+    Column("profiles", Integer, nullable=False),
+    Column("body", Text, nullable=False),  # the RuleSet as JSON
+)
+
+# The parts of a set version still arriving (a large set travels as several signed messages,
+# each under the envelope limit); deleted when the version is complete or outdated.
+risk_profile_parts = Table(
+    "risk_profile_parts",
+    metadata,
+    Column("version", Int64, nullable=False),
+    Column("part", Integer, nullable=False),
+    Column("parts", Integer, nullable=False),
+    Column("origin", String(64), nullable=False),
+    Column("received_at", UtcTime, nullable=False),
+    Column("body", Text, nullable=False),  # the part's payload as JSON
+    PrimaryKeyConstraint("version", "part"),
+)
+
+# Each arrival's selectivity: the random draw made once (none|yellow|red, whatever the lane),
+# and the lane, profile hits and random selection last shown. The truck's history at the post
+# is read from here (truck_key: the tractor plate's canonical key). Retention: as arrivals.
+risk_arrivals = Table(
+    "risk_arrivals",
+    metadata,
+    Column("arrival_id", Integer, primary_key=True, autoincrement=False),
+    Column("truck_key", String(64), nullable=True),
+    Column("opened_at", UtcTime, nullable=False),
+    Column("draw", String(8), nullable=False),
+    Column("set_version", Int64, nullable=True),
+    Column("lane", String(8), nullable=False),
+    Column("profiles", Text, nullable=False),  # JSON [{name, version, lane, reason}]
+    Column("random", String(8), nullable=True),  # the lane the random selection gave, if any
+    Column("updated_at", UtcTime, nullable=False),
+    Index("ix_risk_arrivals_truck", "truck_key", "opened_at"),
+)
+
+# Evidence: what a documentary check or inspection found, with the selection that sent the
+# truck there (so the centre can tell each profile's hit rate). The note is free text: shown
+# and sent, never logged. Rows are only added.
+inspection_results = Table(
+    "inspection_results",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("arrival_id", Integer, nullable=False),
+    Column("decision_id", Integer, nullable=True),
+    Column("officer_id", String(32), nullable=False),
+    Column("outcome", String(16), nullable=False),  # nothing_found | found
+    Column("findings", Text, nullable=False),  # JSON list of finding codes
+    Column("note", Text, nullable=True),
+    Column("lane", String(8), nullable=False),
+    Column("set_version", Int64, nullable=True),
+    Column("profiles", Text, nullable=False),  # JSON [{name, version}]
+    Column("random", String(8), nullable=True),
+    Column("recorded_at", UtcTime, nullable=False),
+    Index("ix_inspection_results_arrival", "arrival_id"),
 )

@@ -14,6 +14,7 @@ from tests.bench import (
     bench_matching,
     bench_plates,
     bench_proxy,
+    bench_risk_profiles,
     bench_rollout,
     bench_soak,
     bench_sync,
@@ -36,6 +37,7 @@ BENCHMARKS = [
     bench_rollout,
     bench_tuf,
     bench_tlog,
+    bench_risk_profiles,
 ]
 
 
