@@ -547,6 +547,22 @@ def _note_bytes(value: str) -> str:
 SignedNoteText = Annotated[str, StringConstraints(strict=True), AfterValidator(_note_bytes)]
 
 
+MAX_AUDITED = 16  # entries a witness spot-checks a round
+
+
+class AuditedEntry(_Part):
+    """One spot-checked message as the log holds it (`sync.tlog.store.LogEntry`): none at
+    `leaf_index` when it is not in the log."""
+
+    message_id: MessageId
+    kind: Literal["signed", "applied"] | None = None
+    type: Annotated[str, StringConstraints(strict=True, max_length=32)] = ""
+    party: PartyId | None = None
+    envelope_sha256: Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{64}$")] | None = None
+    leaf_index: TreeSize | None = None
+    proof: Proof = ()
+
+
 class CheckpointMessage(Message):
     """From a node to a witness of its log: its latest signed checkpoint (C2SP tlog-checkpoint)
     with the consistency proof from the size it last showed this witness (`old_size`, 0 with
@@ -558,6 +574,10 @@ class CheckpointMessage(Message):
     note: Annotated[SignedNoteText, StringConstraints(min_length=1)]
     old_size: TreeSize
     proof: Proof = ()
+    # The answer to the witness's spot check asked with its cosignature of size `audit_of`:
+    # each message it named, as this log holds it, with its inclusion proof in `note`'s tree.
+    audit_of: TreeSize | None = None
+    entries: Annotated[tuple[AuditedEntry, ...], Field(max_length=MAX_AUDITED)] = ()
 
 
 class CosignatureMessage(Message):
@@ -577,6 +597,8 @@ class CosignatureMessage(Message):
     log_key: Annotated[str, StringConstraints(strict=True, min_length=1, max_length=400)] | None = (
         None
     )
+    # A spot check: messages the two exchanged that the log must prove in its next checkpoint.
+    audit: Annotated[tuple[MessageId, ...], Field(max_length=MAX_AUDITED)] = ()
 
     @model_validator(mode="after")
     def _cosigned_or_refused(self) -> CosignatureMessage:

@@ -19,6 +19,7 @@ from edge.timeutil import utcnow
 from sync.dialect import POSTGRESQL
 from sync.messages import CheckpointMessage, Message
 from sync.outbox import NoRouteError, Outbox
+from sync.tlog import audit
 from sync.tlog.store import StoredCheckpoint, TransparencyLog
 
 logger = logging.getLogger(__name__)
@@ -75,9 +76,11 @@ def _show(
                       shown=old, size=latest.size)  # fmt: skip
             old = 0
         proof = log.consistency_proof(old, latest.size) if 0 < old < latest.size else []
+        audit_of, entries = audit.answer(conn, log, witness, latest.size)
         message = CheckpointMessage(
-            note=latest.note.decode(), old_size=old, proof=tuple(h.hex() for h in proof)
-        )
+            note=latest.note.decode(), old_size=old, proof=tuple(h.hex() for h in proof),
+            audit_of=audit_of, entries=entries,
+        )  # fmt: skip
         items.append((message, witness, None))
         shown.append(witness)
     if not items:

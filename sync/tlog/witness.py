@@ -28,6 +28,7 @@ from sync.envelope import Envelope
 from sync.inbox import Applier
 from sync.messages import CheckpointMessage, CosignatureMessage, Message
 from sync.outbox import Outbox
+from sync.tlog import audit
 from sync.tlog.checkpoint import CheckpointError, SignedCheckpoint, open_checkpoint
 from sync.tlog.cosignature import Ed25519CosignatureVerifier, Ed25519Cosigner, cosignatures
 from sync.tlog.detection import Alerting, AlertKind, Detection, alert_applier
@@ -157,6 +158,19 @@ class Witness:
             if found is not None:
                 self.alerting.raise_alert(conn, found, envelope)
                 return
+        failures = audit.check(
+            conn, self.node_id, node, message.audit_of, message.entries, size, root
+        )
+        if failures:  # messages exchanged with this witness that the log does not prove
+            first = failures[0]
+            self.alerting.raise_alert(
+                conn,
+                Detection(AlertKind.BAD_PROOF, node, f"{node}: {len(failures)} of the messages "
+                          f"exchanged with this witness fail their proof in size {size}, e.g. "
+                          f"{first.message_id}: {first.why}", (message.note,), sizes=sizes),
+                envelope,
+            )  # fmt: skip
+            return
         other = _other_root(conn, node, size, root, exclude=node)
         if other is not None:  # another witness was shown another tree of this size
             self.alerting.raise_alert(
@@ -172,8 +186,9 @@ class Witness:
              "source": node, "seen_at": utcnow()},
         )  # fmt: skip
         cosigned = self._cosign(signed, message.note)
+        asked = audit.choose(conn, node, size, utcnow())  # proved in its next checkpoint
         items: list[tuple[Message, str, str | None]] = [
-            (CosignatureMessage(log_node=node, size=size, note=cosigned), node, None)
+            (CosignatureMessage(log_node=node, size=size, note=cosigned, audit=asked), node, None)
         ]
         gossip = CosignatureMessage(
             log_node=node, size=size, note=cosigned, log_key=verifier.vkey()
@@ -258,6 +273,7 @@ class Witness:
             insert_ignore(conn, tlog_cosignatures, ["size", "witness"]),
             {"size": size, "witness": witness, "signature": line, "received_at": utcnow()},
         )
+        audit.owe(conn, witness, message.audit, size, utcnow())
 
     def _gossip(self, conn: Connection, envelope: Envelope, message: CosignatureMessage) -> None:
         witness, node = envelope.origin, message.log_node

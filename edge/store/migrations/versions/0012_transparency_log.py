@@ -1,5 +1,6 @@
 """The transparency log (sync.tlog.store): its entries, tiles, checkpoints and cosignatures,
-what each witness was sent, what this node witnessed of others, and the alerts it raised.
+what each witness was sent, what this node witnessed of others, the alerts it raised, and the
+spot checks of entries asked and owed.
 
 Revision ID: 0012
 Revises: 0011
@@ -82,11 +83,20 @@ def upgrade() -> None:
         sa.Column("message_id", sa.String(36), nullable=True),
     )
     op.create_index("ix_tlog_alerts_detected", "tlog_alerts", ["detected_at"])
+    op.create_table(
+        "tlog_audits",
+        sa.Column("peer", sa.String(64), nullable=False),
+        sa.Column("message_id", sa.String(36), nullable=False),
+        sa.Column("role", sa.String(8), nullable=False),
+        sa.Column("asked_at_size", sa.Integer, nullable=False),
+        sa.Column("requested_at", TIME, nullable=False),
+        sa.PrimaryKeyConstraint("peer", "message_id", "role"),
+    )
 
 
 def downgrade() -> None:
     for table in (
-        "tlog_alerts", "tlog_witnessed", "tlog_witness_sent", "tlog_cosignatures",
+        "tlog_audits", "tlog_alerts", "tlog_witnessed", "tlog_witness_sent", "tlog_cosignatures",
         "tlog_checkpoints", "tlog_tiles", "tlog_entries",
     ):  # fmt: skip
         op.drop_table(table)
