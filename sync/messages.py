@@ -43,6 +43,8 @@ from edge.manifest import (
     field_path,
     parse_manifest,
 )
+from edge.risk_profiles.inspection import Finding
+from edge.risk_profiles.model import Profile, RandomRates
 from edge.store.schema import MAX_STORED_INT
 from edge.timeutil import format_utc, parse_utc
 
@@ -623,6 +625,74 @@ class TlogAlertMessage(Message):
     proof: Proof = ()
 
 
+# --- risk profiles (edge.risk_profiles; issue 18) ----------------------------------------------
+
+MAX_PROFILES_PER_PART = 500  # each part stays under the envelope limit (profiles are bounded)
+MAX_RISK_PARTS = 64
+
+
+class RiskProfilesMessage(Message):
+    """From a centre to each box of its country: one part of a rule set version (a set of
+    10,000 profiles does not fit one envelope). The box keeps the parts and makes the version
+    its active set, whole and at once, when the last one is in, and only if it is newer than
+    the set it has. Control: configuration of the box's selectivity, never dropped, sent
+    before the manifests queued behind it (the trucks they announce meet the new set)."""
+
+    TYPE: ClassVar[str] = "risk_profiles"
+    PRIORITY: ClassVar[Priority] = Priority.CONTROL
+
+    country: Annotated[str, StringConstraints(strict=True, pattern=r"^[A-Z]{2}$")]
+    version: PositiveInt
+    issued_at: UtcTime
+    issued_by: ShortText
+    random: RandomRates = RandomRates()
+    part: Annotated[int, Field(ge=1, le=MAX_RISK_PARTS, strict=True)] = 1
+    parts: Annotated[int, Field(ge=1, le=MAX_RISK_PARTS, strict=True)] = 1
+    profiles: Annotated[tuple[Profile, ...], Field(max_length=MAX_PROFILES_PER_PART)] = ()
+
+    @model_validator(mode="after")
+    def _part_of_parts(self) -> RiskProfilesMessage:
+        if self.part > self.parts:
+            raise ValueError(f"part {self.part} of {self.parts}")
+        return self
+
+
+class ProfileRef(_Part):
+    name: Annotated[str, StringConstraints(strict=True, min_length=1, max_length=64)]
+    version: PositiveInt
+
+
+class InspectionResultMessage(Message):
+    """From a box to its centre: what a documentary check or inspection found (nothing, or
+    findings by code, with the officer's note), and what had selected the truck: the profiles
+    of set `set_version`, or the random selection. Evidence: never dropped."""
+
+    TYPE: ClassVar[str] = "inspection_result"
+    PRIORITY: ClassVar[Priority] = Priority.EVIDENCE
+
+    arrival: ArrivalRef
+    result_id: PositiveInt
+    decision: SentDecisionKind | None = None
+    outcome: Literal["nothing_found", "found"]
+    findings: Annotated[tuple[Finding, ...], Field(max_length=len(Finding))] = ()
+    note: Annotated[str, StringConstraints(strict=True, max_length=2000)] | None = None
+    officer: ShortText
+    lane: Literal["green", "yellow", "red"]
+    set_version: PositiveInt | None = None
+    profiles: Annotated[tuple[ProfileRef, ...], Field(max_length=256)] = ()
+    random: Literal["yellow", "red"] | None = None
+    recorded_at: UtcTime
+
+    @model_validator(mode="after")
+    def _outcome_fits(self) -> InspectionResultMessage:
+        if (self.outcome == "found") != bool(self.findings):
+            raise ValueError("outcome 'found' goes with findings, 'nothing_found' without")
+        return self
+
+    def speaks_for(self) -> str:
+        return self.arrival.node
+
+
 MESSAGE_TYPES: Mapping[str, type[Message]] = MappingProxyType(
     {
         model.TYPE: model
@@ -644,6 +714,8 @@ MESSAGE_TYPES: Mapping[str, type[Message]] = MappingProxyType(
             CheckpointMessage,
             CosignatureMessage,
             TlogAlertMessage,
+            RiskProfilesMessage,
+            InspectionResultMessage,
         )
     }
 )

@@ -56,6 +56,7 @@ from provisioning.fleet.twin import (
 from provisioning.identity.trust import TrustStore
 from sync.inbox import Applier
 from sync.outbox import NoRouteError, Outbox
+from sync.risk_profiles import risk_profiles_applier
 from sync.setup import ExtraAppliers, TrustedKeys
 from sync.status import OutboxStatus
 
@@ -149,6 +150,8 @@ def offline_appliers(config: Config, config_path: Path | None, engine: Engine) -
             ),
             "command": Commands(engine, outbox, settings),
             "revocation": revocation_applier(keys, config.sync.trust_store, issuers),
+            # the centre's risk profile rule sets (edge.risk_profiles): from report_to only
+            "risk_profiles": risk_profiles_applier(settings.node_id, settings.report_to),
         }
 
     return make
@@ -190,7 +193,14 @@ class FleetAgent:
         # The centre's revocations (provisioning.fleet.revocation): only report_to may revoke.
         issuers = {self.settings.report_to} if self.settings.report_to else set()
         revocation = revocation_applier(keys, self.service.config.sync.trust_store, issuers)
-        return {"twin_desired": twin, "command": self.commands, "revocation": revocation}
+        # The centre's risk profile rule sets (edge.risk_profiles): from report_to only.
+        profiles = risk_profiles_applier(self.settings.node_id, self.settings.report_to)
+        return {
+            "twin_desired": twin,
+            "command": self.commands,
+            "revocation": revocation,
+            "risk_profiles": profiles,
+        }
 
     def wake(self) -> None:
         """From any thread: something for the agent's tasks (after the inbox's commit)."""

@@ -92,6 +92,8 @@ def test_the_registry_has_every_type_with_its_priority_class() -> None:
         "checkpoint": Priority.OPERATIONAL,  # the transparency log's: superseded, not dropped
         "cosignature": Priority.OPERATIONAL,
         "tlog_alert": Priority.EVIDENCE,  # a log caught, with both checkpoints: never dropped
+        "risk_profiles": Priority.CONTROL,  # the box's selectivity, set by its centre
+        "inspection_result": Priority.EVIDENCE,  # what an inspection found: never dropped
     }
     assert priority_of("decision") is Priority.EVIDENCE
     with pytest.raises(KeyError):
