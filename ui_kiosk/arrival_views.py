@@ -6,6 +6,7 @@ here from the arrival's match (or the record attached by hand) with `edge.risk.a
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal, NamedTuple
@@ -15,6 +16,8 @@ from edge.decisions import Decision, DecisionKind, ManualMatch, lane_minimum
 from edge.discrepancies import DiscrepancyCode
 from edge.manifest import Manifest, Party, Trailer, Vehicle
 from edge.risk import RiskAssessment, assess
+from edge.risk_profiles.inspection import InspectionResult
+from edge.risk_profiles.lane import Selectivity
 from edge.timeutil import parse_utc
 from ui_kiosk.models import (
     ArrivalDetail,
@@ -23,9 +26,11 @@ from ui_kiosk.models import (
     DiscrepancyView,
     DriverView,
     GoodsView,
+    InspectionView,
     ManualMatchView,
     PartyView,
     PlateView,
+    ProfileHitView,
     QueueEntry,
     ReadingView,
     RecordView,
@@ -45,10 +50,27 @@ class Assessed:
     ambiguous: bool
     manual: bool
     risk: RiskAssessment
+    # The lane with the centre's risk profiles and the random selection (edge.risk_profiles);
+    # None: assessed by the fixed rules alone. `risk` is then its assessment.
+    selectivity: Selectivity | None = None
 
     @property
     def risk_view(self) -> RiskView:
-        return RiskView(lane=self.risk.lane, reasons=[r.code for r in self.risk.reasons])
+        chosen = self.selectivity
+        return RiskView(
+            lane=self.risk.lane,
+            reasons=[r.code for r in self.risk.reasons],
+            profiles=[
+                ProfileHitView(name=h.name, version=h.version, lane=h.lane, reason=h.reason)
+                for h in (chosen.profiles if chosen else ())
+            ],
+            random=chosen.random if chosen else None,
+            set_version=chosen.set_version if chosen and chosen.profiles else None,
+        )
+
+    def selected(self, chosen: Selectivity) -> Assessed:
+        """This assessment with the profiles and the random selection combined in."""
+        return dataclasses.replace(self, risk=chosen.assessment, selectivity=chosen)
 
 
 def discrepancy_view(data: Mapping[str, Any]) -> DiscrepancyView:
@@ -169,6 +191,7 @@ def arrival_detail(
     history: Sequence[Decision],
     awaiting: bool,
     manual: ManualMatch | None,
+    inspections: Sequence[InspectionResult] = (),
 ) -> ArrivalDetail:
     status: Literal["open", "reopened"] = (
         "reopened" if history and history[-1].kind is DecisionKind.REOPEN else "open"
@@ -193,6 +216,22 @@ def arrival_detail(
             else None
         ),
         lane_minimum=lane_minimum(assessed.risk.lane),
+        inspections=[inspection_view(i) for i in inspections],
+        may_record_inspection=bool(history) and history[-1].kind in INSPECTED_KINDS,
+    )
+
+
+INSPECTED_KINDS = (DecisionKind.DOCUMENTARY_CHECK, DecisionKind.PHYSICAL_INSPECTION)
+
+
+def inspection_view(result: InspectionResult) -> InspectionView:
+    return InspectionView(
+        id=result.id,
+        officer_id=result.officer_id,
+        outcome=result.outcome,
+        findings=list(result.findings),
+        note=result.note,
+        recorded_at=result.recorded_at,
     )
 
 

@@ -20,6 +20,8 @@ from ui_kiosk.models import (
     DecisionView,
     DeviceHealthView,
     FleetStatusView,
+    InspectionIn,
+    InspectionView,
     QueueEntry,
     ReopenIn,
     ScanOutcome,
@@ -94,6 +96,12 @@ class KioskBackend(Protocol):
 
     async def decide(self, officer: Officer, arrival_id: int, decision: DecisionIn) -> DecisionView:
         """Store the decision durably, close the truck; raises KioskError when refused."""
+
+    async def record_inspection(
+        self, officer: Officer, arrival_id: int, result: InspectionIn
+    ) -> InspectionView:
+        """What a check or inspection found; raises KioskError when the truck was not sent to
+        one."""
 
     async def reopen(self, officer: Officer, arrival_id: int, reopen: ReopenIn) -> DecisionView:
         """A supervisor takes a decided truck back; it awaits a decision again."""

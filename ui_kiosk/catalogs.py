@@ -42,6 +42,7 @@ MAIN_PATH_TEMPLATES = frozenset(
         "templates/arrival.html",
         "templates/_arrival_live.html",
         "templates/_decision_form.html",
+        "templates/_inspection_form.html",
         "templates/_corner.html",
         "templates/error.html",
         "texts.py",

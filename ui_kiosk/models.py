@@ -12,6 +12,8 @@ from edge.decisions import MAX_NOTE_CHARS, DecisionKind, ReasonCode
 from edge.officers import Role
 from edge.readings import Health
 from edge.risk import RiskLane
+from edge.risk_profiles.inspection import MAX_NOTE_CHARS as INSPECTION_NOTE_CHARS
+from edge.risk_profiles.inspection import Finding, InspectionOutcome
 
 
 class _View(BaseModel):
@@ -44,9 +46,21 @@ class CandidateView(_View):
     discrepancies: list[DiscrepancyView]
 
 
+class ProfileHitView(_View):
+    """A risk profile that selected the truck (edge.risk_profiles), as the officer reads it."""
+
+    name: str
+    version: int
+    lane: RiskLane
+    reason: str  # the profile's reason key, shown as written
+
+
 class RiskView(_View):
     lane: RiskLane
     reasons: list[str]  # DiscrepancyCode or edge.risk.MatchDoubt codes, worst first
+    profiles: list[ProfileHitView] = []  # the centre's risk profiles that selected it
+    random: RiskLane | None = None  # selected at random (ASYCUDA selectivity) for this lane
+    set_version: int | None = None  # the rule set the profiles are of
 
 
 class QueueEntry(_View):
@@ -172,6 +186,26 @@ class ArrivalDetail(_View):
     awaiting_decision: bool
     manual_match: ManualMatchView | None
     lane_minimum: DecisionKind  # the least strict decision an officer may take
+    inspections: list[InspectionView] = []  # what checks of this truck found, oldest first
+    may_record_inspection: bool = False  # its latest decision is a check or an inspection
+
+
+class InspectionView(_View):
+    id: int
+    officer_id: str
+    outcome: InspectionOutcome
+    findings: list[Finding]
+    note: str | None  # free text: shown, never logged
+    recorded_at: dt.datetime
+
+
+class InspectionIn(_View):
+    """What a documentary check or an inspection found: no findings is "nothing found"."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    findings: Annotated[list[Finding], Field(max_length=len(Finding))] = []
+    note: Annotated[str, Field(max_length=INSPECTION_NOTE_CHARS)] | None = None
 
 
 Note = Annotated[str, Field(max_length=MAX_NOTE_CHARS)]

@@ -22,7 +22,7 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Literal, TypeVar
 
-from sqlalchemy import Engine
+from sqlalchemy import Connection, Engine
 
 from edge.arrivals import Arrival, Lanes, observation_of
 from edge.decisions import (
@@ -44,9 +44,25 @@ from edge.manifest import Manifest
 from edge.matching import Matcher
 from edge.officers import Officer, OfficerStore
 from edge.readings import BarcodeRead, DocumentRead, Reading, SealRead, reading_from_dict
+from edge.risk_profiles.facts import facts_of, truck_key
+from edge.risk_profiles.inspection import (
+    InspectionInvalidError,
+    InspectionResult,
+    record_result,
+    results_for,
+)
+from edge.risk_profiles.store import ActiveProfiles, Selector
 from edge.sync_status import SyncStatusSource
 from edge.timeutil import utcnow
-from ui_kiosk.arrival_views import Assessed, arrival_detail, assess_match, queue_entry
+from ui_kiosk.arrival_views import (
+    INSPECTED_KINDS,
+    Assessed,
+    arrival_detail,
+    assess_match,
+    inspection_view,
+    plate_read,
+    queue_entry,
+)
 from ui_kiosk.arrival_views import decision_view as _decision_view
 from ui_kiosk.backend import ErrorCode, KioskError
 from ui_kiosk.events import ChangeFeed, Subscription
@@ -56,6 +72,8 @@ from ui_kiosk.models import (
     DecisionView,
     DeviceHealthView,
     FleetStatusView,
+    InspectionIn,
+    InspectionView,
     PeerStatusView,
     QueueEntry,
     ReopenIn,
@@ -74,6 +92,10 @@ from ui_kiosk.transparency import TransparencyView, transparency_view
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
+
+
+# Run in an inspection result's transaction, with the decision that sent the truck there.
+InspectionHook = Callable[[Connection, InspectionResult, Decision], None]
 
 
 class StoreBackend:
@@ -106,6 +128,10 @@ class StoreBackend:
         self.fleet_source: Callable[[], FleetStatusView] | None = None
         self._own_thread: ThreadPoolExecutor | None = None
         self._run = run or self._run_on_own_thread
+        # The centre's risk profiles and the random selection (edge.risk_profiles).
+        self.selector = Selector(ActiveProfiles())
+        # Run in an inspection result's own transaction (the wiring sends it to the centre).
+        self.inspection_hooks: list[InspectionHook] = []
 
     # -- hooks for the wiring ------------------------------------------------------------------
 
@@ -190,6 +216,18 @@ class StoreBackend:
         self.feed.publish(arrival_id)
         return _decision_view(stored)
 
+    async def record_inspection(
+        self, officer: Officer, arrival_id: int, result: InspectionIn
+    ) -> InspectionView:
+        """What a documentary check or inspection of the truck found (its latest decision must
+        be one). The note is never logged."""
+        _may_decide(officer)
+        stored = await self._run(self._record_inspection, officer, arrival_id, result)
+        log_event(logger, logging.INFO, "kiosk.inspection_recorded", arrival=arrival_id,
+                  result=stored.id, outcome=stored.outcome.value, officer=officer.id)  # fmt: skip
+        self.feed.publish(arrival_id)
+        return inspection_view(stored)
+
     async def reopen(self, officer: Officer, arrival_id: int, reopen: ReopenIn) -> DecisionView:
         try:
             stored = await self._run(
@@ -260,6 +298,8 @@ class StoreBackend:
         assessed = self._assess(arrival)
         best = assessed.best
         record = self._record(RecordKey(best.issuer, best.ref)) if best is not None else None
+        with self.engine.connect() as conn:
+            inspections = results_for(conn, arrival_id)
         return arrival_detail(
             arrival,
             assessed,
@@ -267,12 +307,43 @@ class StoreBackend:
             history,
             awaiting_decision(arrival, history),
             self.manual.latest(arrival_id),
+            inspections,
         )
 
     def _assess(self, arrival: Arrival) -> Assessed:
         manual = self.manual.latest(arrival.id)
         rescored = self._rescore(arrival, manual.record) if manual is not None else None
-        return assess_match(arrival.match, rescored)
+        assessed = assess_match(arrival.match, rescored)
+        best = assessed.best
+        record = self._record(RecordKey(best.issuer, best.ref)) if best is not None else None
+        facts = facts_of(record, [d.code for d in assessed.discrepancies])
+        key = truck_key(record, plate_read(arrival))
+        with self.engine.begin() as conn:
+            chosen = self.selector.select(
+                conn, arrival.id, arrival.opened_at, key, assessed.risk, facts, utcnow()
+            )
+        return assessed.selected(chosen)
+
+    def _record_inspection(
+        self, officer: Officer, arrival_id: int, result: InspectionIn
+    ) -> InspectionResult:
+        history = self.decisions.store.for_arrival(arrival_id)
+        if not history or history[-1].kind not in INSPECTED_KINDS:
+            raise KioskError(
+                ErrorCode.INVALID, f"arrival {arrival_id}: not sent to a check or an inspection"
+            )
+        decision = history[-1]
+        with self.engine.begin() as conn:
+            try:
+                stored = record_result(
+                    conn, arrival_id=arrival_id, decision_id=decision.id, officer_id=officer.id,
+                    findings=tuple(result.findings), note=result.note, now=utcnow(),
+                )  # fmt: skip
+            except InspectionInvalidError as error:
+                raise KioskError(ErrorCode.INVALID, str(error)) from None
+            for hook in self.inspection_hooks:
+                hook(conn, stored, decision)
+        return stored
 
     def _rescore(self, arrival: Arrival, key: RecordKey) -> dict[str, object] | None:
         """A record attached by hand, scored against what was read, with its discrepancies."""

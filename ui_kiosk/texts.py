@@ -13,6 +13,7 @@ from edge.discrepancies import DiscrepancyCode
 from edge.officers import Role
 from edge.readings import Health
 from edge.risk import MatchDoubt, RiskLane
+from edge.risk_profiles.inspection import Finding
 
 Gettext = Callable[[str], str]
 
@@ -112,6 +113,14 @@ READING_STATES: dict[str, str] = {
 
 REOPEN_KIND = DecisionKind.REOPEN
 
+FINDINGS: dict[str, str] = {
+    Finding.UNDECLARED_GOODS: N_("Undeclared goods"),
+    Finding.QUANTITY: N_("Quantity not as declared"),
+    Finding.SEAL: N_("Seal problem"),
+    Finding.DOCUMENT: N_("Document problem"),
+    Finding.OTHER: N_("Other"),
+}
+
 SCANNED: dict[str, str] = {
     "document": N_("Document read: %(value)s"),
     "seal": N_("Seal read: %(value)s"),
@@ -137,6 +146,7 @@ DONE: dict[str, str] = {
     "attached": N_("Record attached by hand."),
     "opened": N_("Truck opened by hand."),
     "language": N_("Language changed."),
+    "inspected": N_("Inspection result stored."),
 }
 
 

@@ -19,6 +19,7 @@ from edge.decisions import Decision
 from edge.logs import log_event
 from edge.officers import OfficerStore
 from edge.readings import Reading
+from edge.service.inspections import InspectionDispatch
 from edge.service.scans import classify_scan
 from sync.status import OutboxStatus
 from ui_kiosk import KioskSettings, create_app
@@ -88,6 +89,11 @@ def make_backend(service: EdgeService) -> StoreBackend:
         # A decision's messages are written in its own transaction (edge.service.dispatch).
         backend.decisions.hooks.append(service.dispatch.hook)
         backend.add_decision_listener(lambda decision: _wake_links(service, decision))
+    if service.outbox is not None:
+        # An inspection result's message to the centre, in its own transaction.
+        centre = service.config.fleet.report_to
+        inspections = InspectionDispatch(service.outbox, service.config.node.id, centre)
+        backend.inspection_hooks.append(inspections.hook)
     return backend
 
 

@@ -18,8 +18,10 @@ from edge.decisions import (
 )
 from edge.officers import Role
 from edge.risk import RiskLane
+from edge.risk_profiles.inspection import MAX_NOTE_CHARS as INSPECTION_NOTE_CHARS
+from edge.risk_profiles.inspection import Finding
 from ui_kiosk.backend import ErrorCode, KioskError
-from ui_kiosk.models import DecisionIn, ReopenIn
+from ui_kiosk.models import DecisionIn, InspectionIn, ReopenIn
 from ui_kiosk.record_search import MAX_QUERY_CHARS
 from ui_kiosk.scans import MAX_SCAN_CHARS
 from ui_kiosk.web import (
@@ -38,7 +40,7 @@ from ui_kiosk.web import (
 
 router = APIRouter(include_in_schema=False)
 Viewer = Annotated[Actor, Depends(require(*DECIDERS))]
-DONE = ("decided", "reopened", "attached", "opened", "language")
+DONE = ("decided", "reopened", "attached", "opened", "language", "inspected")
 # The page's decision rules (`kind_rules` below) as the page shows them now, sent by kiosk.js
 # with every live refresh and scan: the choices are sent again only when they changed.
 RULES_HEADER = "X-Decision-Rules"
@@ -170,6 +172,19 @@ async def decide(
     decision = DecisionIn(kind=kind, reason=reason, note=note or None)
     await kiosk_of(request).backend.decide(who.officer, arrival_id, decision)
     return RedirectResponse("/queue?done=decided", status_code=303)
+
+
+@router.post("/arrivals/{arrival_id}/inspection")
+async def inspection(
+    request: Request,
+    arrival_id: ArrivalId,
+    who: Decider,
+    findings: Annotated[list[Finding], Form(max_length=len(Finding))] = [],  # noqa: B006
+    note: Annotated[str, Form(max_length=INSPECTION_NOTE_CHARS)] = "",
+) -> Response:
+    result = InspectionIn(findings=findings, note=note.strip() or None)
+    await kiosk_of(request).backend.record_inspection(who.officer, arrival_id, result)
+    return RedirectResponse(f"/arrivals/{arrival_id}?done=inspected", status_code=303)
 
 
 @router.post("/arrivals/{arrival_id}/reopen")
