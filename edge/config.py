@@ -136,6 +136,8 @@ class TransparencyConfig(_Section):
     # Centres told of every cosignature this node makes as a witness (so they can compare
     # what a log showed each witness) and sent every alert it raises.
     report_to: list[PartyName] = Field(default_factory=list)
+    # On a box: its centre ([fleet] report_to) is one of the witnesses and of report_to too.
+    witnessed_by_centre: bool = True
     # A checkpoint at least this often while entries arrive (and one at every sync).
     checkpoint_every_s: Annotated[float, Field(ge=1, le=24 * 3600)] = 300.0
     # Entries, checkpoints and cosignatures are kept this long (the legal retention of the
@@ -294,6 +296,28 @@ class Config(_Section):
     # [[devices]] tables. Each is checked against its kind's model by the drivers' registry
     # when the service or `config check` loads the file (the core cannot know driver models).
     devices: list[dict[str, Any]] = Field(default_factory=list)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _centre_witnesses(cls, data: Any) -> Any:
+        """A box's centre ([fleet] report_to) witnesses its transparency log and hears what it
+        cosigns as a witness, besides the nodes [sync.transparency] lists, unless its
+        `witnessed_by_centre` is false."""
+        if not isinstance(data, dict):
+            return data
+        fleet, sync = data.get("fleet"), data.get("sync", {})
+        centre = fleet.get("report_to") if isinstance(fleet, dict) else None
+        if not centre or not isinstance(centre, str) or not isinstance(sync, dict):
+            return data
+        log = sync.get("transparency", {})
+        if not isinstance(log, dict) or log.get("witnessed_by_centre", True) is False:
+            return data
+        added = {}
+        for key in ("witnesses", "report_to"):
+            listed = log.get(key, [])
+            if isinstance(listed, list) and centre not in listed:
+                added[key] = [*listed, centre]
+        return {**data, "sync": {**sync, "transparency": {**log, **added}}}
 
 
 class ConfigError(ValueError):
