@@ -23,9 +23,11 @@ from pydantic import BaseModel
 from centre.config import ApiClient, token_sha256
 from centre.feed import MAX_PAGE, read_feed
 from centre.records import Outcome, RecordDesk, Result
+from centre.risk_profiles.desk import DraftError, Issued, RiskProfileDesk, parse_draft
 from edge.json_input import JsonInputError, parse_json
 from edge.logs import log_event
 from edge.manifest import ContractError, Manifest, parse_manifest
+from edge.timeutil import utcnow
 
 log = logging.getLogger(__name__)
 
@@ -54,6 +56,13 @@ class SubmitResponse(BaseModel):
     results: list[RecordResult]
     accepted: int
     refused: int
+
+
+class RiskProfilesIssued(BaseModel):
+    version: int
+    profiles: int
+    boxes: list[str]
+    messages: int
 
 
 class FeedResponse(BaseModel):
@@ -125,6 +134,35 @@ def create_api(
             accepted=len(done) - refused,
             refused=refused,
         )
+
+    routed = lambda: [n for nodes in desk.routing.offices.values() for n in nodes]  # noqa: E731
+    risk = RiskProfileDesk(desk.engine, desk.outbox, settings.country, routed)
+
+    @app.post("/v1/risk-profiles", response_model=RiskProfilesIssued)
+    async def submit_risk_profiles(request: Request, client: Client) -> Any:
+        """A new version of the country's risk profiles, `{"random": {"yellow": 0.05, "red":
+        0.01}, "profiles": [...]}` (edge.risk_profiles.model): checked strictly, refused whole
+        with its reasons (422), else signed and sent to every box of the country, where it
+        replaces the set in force."""
+        if client.country != settings.country:
+            raise HTTPException(403, f"{client.name} is not of {settings.country}")
+        try:
+            draft = parse_draft(parse_json(await _bounded_body(request), "body"))
+        except DraftError as error:
+            return JSONResponse(status_code=422, content={"reasons": error.problems})
+
+        def issue() -> Issued:
+            with desk.engine.begin() as conn:
+                return risk.issue(conn, draft, f"api:{client.name}", "api", utcnow())
+
+        issued = await run_in_threadpool(issue)
+        log_event(log, logging.INFO, "api.risk_profiles", client=client.name,
+                  version=issued.rules.version, profiles=len(issued.rules.profiles),
+                  boxes=len(issued.boxes))  # fmt: skip
+        return RiskProfilesIssued(
+            version=issued.rules.version, profiles=len(issued.rules.profiles),
+            boxes=issued.boxes, messages=issued.messages,
+        )  # fmt: skip
 
     @app.delete("/v1/records/{issuer}/{ref}", response_model=RecordResult)
     def cancel(issuer: str, ref: str, client: Client) -> Any:

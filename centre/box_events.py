@@ -15,6 +15,7 @@ from collections.abc import Mapping, Sequence
 from sqlalchemy import Connection, insert, select
 
 from centre.fleet.reports import FLEET_TYPES, FleetReports
+from centre.risk_profiles.results import inspection_result_applier
 from centre.store.schema import events
 from edge.timeutil import utcnow
 from sync.apply import acknowledger, record_events
@@ -91,6 +92,8 @@ def centre_appliers(
     events = Effects(lambda conn, envelopes: box_events(conn, envelopes, reports))
     appliers: dict[str, Applier] = dict.fromkeys((*FEED_TYPES, "telemetry", *FLEET_TYPES), events)
     appliers["ack"] = Effects(acks)
+    # What the boxes' checks found, against the risk profiles that sent the trucks there.
+    appliers["inspection_result"] = inspection_result_applier()
     appliers.update(partners or {})
     return appliers
 

@@ -27,6 +27,7 @@ from centre.console import (
     routes_pages,
     routes_quarantine,
     routes_review,
+    routes_risk,
     routes_transparency,
 )
 from centre.console.fleet_routes import FleetNotFoundError
@@ -112,7 +113,7 @@ def create_console(
     )
     for module in (
         routes_auth, routes_pages, routes_quarantine, routes_review, fleet_routes, fleet_updates,
-        routes_transparency, routes_analytics, routes_assessment,
+        routes_transparency, routes_analytics, routes_assessment, routes_risk,
     ):  # fmt: skip
         app.include_router(module.router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")

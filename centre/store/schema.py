@@ -384,3 +384,56 @@ assessment_decisions = Table(
     Column("decided_at", UtcTime, nullable=False),
     Index("ix_assessment_decisions_partner", "partner_country", "id"),
 )
+
+# --- risk profiles (centre.risk_profiles; issue 18, migration 0009) -----------------------------
+
+# Each rule set version the centre issued (console or CIS API), whole, as it was signed and sent
+# to the country's boxes. The highest version is the one in force. Kept for the record.
+risk_profile_sets = Table(
+    "risk_profile_sets",
+    metadata,
+    Column("version", BigInteger, primary_key=True, autoincrement=False),
+    Column("country", String(2), nullable=False),
+    Column("issued_at", UtcTime, nullable=False),
+    Column("issued_by", String(64), nullable=False),  # the operator's login, or api:<client>
+    Column("source", String(32), nullable=False),  # form, upload:json, upload:toml, api
+    Column("profiles", Integer, nullable=False),
+    Column("messages", Integer, nullable=False),  # parts x boxes written to the outbox
+    Column("boxes", Integer, nullable=False),
+    Column("body", Text, nullable=False),  # the RuleSet as JSON
+)
+
+# What the boxes' officers found in the checks the profiles (or the random selection) sent
+# trucks to: evidence, one row per (box, result). The note is free text: kept, never logged.
+risk_inspection_results = Table(
+    "risk_inspection_results",
+    metadata,
+    Column("id", Serial, primary_key=True),
+    Column("node", String(64), nullable=False),
+    Column("result_id", BigInteger, nullable=False),  # the box's own id of the result
+    Column("arrival_id", BigInteger, nullable=False),
+    Column("message_id", String(36), nullable=False),
+    Column("decision", String(24), nullable=True),
+    Column("outcome", String(16), nullable=False),  # nothing_found | found
+    Column("findings", Text, nullable=False),  # JSON list of codes
+    Column("note", Text, nullable=True),
+    Column("officer", String(64), nullable=False),
+    Column("lane", String(8), nullable=False),
+    Column("set_version", BigInteger, nullable=True),
+    Column("random", String(8), nullable=True),
+    Column("recorded_at", UtcTime, nullable=False),
+    Column("received_at", UtcTime, nullable=False),
+    UniqueConstraint("node", "result_id", name="uq_risk_inspection_results_node_result"),
+    Index("ix_risk_inspection_results_recorded_at", "recorded_at"),
+)
+
+# The profiles that had selected each result's truck: what the hit rates count.
+risk_result_profiles = Table(
+    "risk_result_profiles",
+    metadata,
+    Column("result", BigInteger, nullable=False),  # risk_inspection_results.id
+    Column("name", String(64), nullable=False),
+    Column("version", BigInteger, nullable=False),
+    PrimaryKeyConstraint("result", "name", name="pk_risk_result_profiles"),
+    Index("ix_risk_result_profiles_name", "name", "version"),
+)
