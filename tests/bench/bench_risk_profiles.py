@@ -37,15 +37,16 @@ CODES = [c.value for c in DiscrepancyCode]
 def _criteria(rng: random.Random, day: list[Manifest], i: int) -> dict[str, Any]:
     r = rng.choice(day)
     kind = rng.random()
-    if kind < 0.35:  # a party: a company of the day's records, or (mostly) another
+    if kind < 0.35:  # a party: a company of the day's records, or (mostly) another one
         field = rng.choice(("consignors", "consignees", "carriers"))
         party = {"consignors": r.consignor, "consignees": r.consignee, "carriers": r.carrier}[field]
-        if party is not None and rng.random() < 0.02:
-            return {field: {"ids": [party.id]} if party.id else {"names": [party.name]}}
+        if party is not None and rng.random() < 0.02:  # a known company, for some goods
+            who = {"ids": [party.id]} if party.id else {"names": [party.name]}
+            return {field: who, "hs_prefixes": [rng.choice(r.goods).hs_code[:6]]}
         return {field: {"ids": [f"KZ-BIN-{rng.randrange(10**12):012d}"]}}
     if kind < 0.75:  # goods by HS prefix, with a route or a country
         # most target goods that are not in the day's records (the HS has ~5,000 subheadings)
-        code = rng.choice(r.goods).hs_code if rng.random() < 0.03 else f"{rng.randrange(10**6):06d}"
+        code = rng.choice(r.goods).hs_code if rng.random() < 0.01 else f"{rng.randrange(10**6):06d}"
         out: dict[str, Any] = {"hs_prefixes": [code[: rng.randint(4, 6)]]}
         if rng.random() < 0.5:
             out["departure_offices"] = [r.office_departure]
