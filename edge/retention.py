@@ -1,4 +1,5 @@
-"""Retention of the core's tables: arrivals, their readings, decisions.
+"""Retention of the core's tables: arrivals, their readings, decisions, their selectivity
+and inspection results.
 
 Evidence is a decision and the arrival (with its readings and records attached by hand) it was
 taken on: kept `evidence_days` from the arrival's latest decision, never less than the legal
@@ -15,7 +16,14 @@ from collections.abc import Iterator, Sequence
 
 from sqlalchemy import Connection, Engine, delete, exists, func, select
 
-from edge.store.schema import arrival_readings, arrivals, decisions, manual_matches
+from edge.store.schema import (
+    arrival_readings,
+    arrivals,
+    decisions,
+    inspection_results,
+    manual_matches,
+    risk_arrivals,
+)
 
 BATCH = 500
 
@@ -35,7 +43,10 @@ def purge_arrivals(
     return counts
 
 
-ARRIVAL_TABLES = ("arrivals", "arrival_readings", "decisions", "manual_matches")
+ARRIVAL_TABLES = (
+    "arrivals", "arrival_readings", "decisions", "manual_matches", "risk_arrivals",
+    "inspection_results",
+)  # fmt: skip
 
 
 def purge_arrivals_batches(
@@ -79,6 +90,13 @@ def _delete_arrivals(conn: Connection, ids: Sequence[int]) -> dict[str, int]:
         "decisions": conn.execute(delete(decisions).where(decisions.c.arrival_id.in_(ids))),
         "manual_matches": conn.execute(
             delete(manual_matches).where(manual_matches.c.arrival_id.in_(ids))
+        ),
+        # the arrival's selectivity and what its checks found (edge.risk_profiles)
+        "risk_arrivals": conn.execute(
+            delete(risk_arrivals).where(risk_arrivals.c.arrival_id.in_(ids))
+        ),
+        "inspection_results": conn.execute(
+            delete(inspection_results).where(inspection_results.c.arrival_id.in_(ids))
         ),
         "arrivals": conn.execute(delete(arrivals).where(arrivals.c.id.in_(ids))),
     }

@@ -20,16 +20,22 @@ from edge.decisions import DecisionKind, DecisionStore, ManualMatchStore, Reason
 from edge.disk_space import MB, DiskState, check_disk, shed_for_space
 from edge.readings import PlateCandidate, PlateReading, SealRead
 from edge.retention import purge_arrivals
+from edge.risk import assess
+from edge.risk_profiles.facts import facts_of
+from edge.risk_profiles.inspection import record_result
+from edge.risk_profiles.store import ActiveProfiles, Selector
 from edge.service import upkeep
 from edge.store.schema import (
     arrival_readings,
     arrivals,
     decisions,
+    inspection_results,
     manual_matches,
     officers,
     outbox,
     outbox_envelopes,
     peer_events,
+    risk_arrivals,
     sync_counters,
 )
 from sync.retention import shed_telemetry
@@ -99,10 +105,27 @@ def test_evidence_past_its_retention_goes_with_everything_it_rests_on(
     kept = truck(store, NOW - (EVIDENCE - 1) * DAY)
     decide(engine, kept, NOW - (EVIDENCE - 1) * DAY, DecisionKind.RELEASE)
     store.close(kept, "decision", NOW - (EVIDENCE - 1) * DAY)
+    for arrival_id in (expired, kept):  # its selectivity and a check's result go with it
+        with engine.begin() as conn:
+            Selector(ActiveProfiles()).select(
+                conn,
+                arrival_id,
+                NOW - old,
+                "777ABC02",
+                assess(0.95, []),
+                facts_of(None),
+                NOW - old,
+            )
+            record_result(conn, arrival_id=arrival_id, decision_id=None, officer_id="o1",
+                          findings=(), note=None, now=NOW - old)  # fmt: skip
 
     counts = purge(engine)
 
-    assert counts == {"arrivals": 1, "arrival_readings": 2, "decisions": 1, "manual_matches": 1}
+    assert counts == {"arrivals": 1, "arrival_readings": 2, "decisions": 1, "manual_matches": 1,
+                      "risk_arrivals": 1, "inspection_results": 1}  # fmt: skip
+    with engine.connect() as conn:
+        assert conn.execute(select(risk_arrivals.c.arrival_id)).scalars().all() == [kept]
+        assert conn.execute(select(inspection_results.c.arrival_id)).scalars().all() == [kept]
     for table in (arrivals, arrival_readings, decisions, manual_matches):
         assert rows(engine, table, expired) == 0
     assert rows(engine, arrivals, kept) == 1
