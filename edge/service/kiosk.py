@@ -41,6 +41,9 @@ class _Server(uvicorn.Server):
         yield
 
 
+_STARTING: set[asyncio.Task[int]] = set()  # start-up jobs, kept until they are done
+
+
 def make_backend(service: EdgeService) -> StoreBackend:
     config = service.config
     lane_names = sorted({s.lane for s in service.devices.values()} | {config.lanes.default_lane})
@@ -94,6 +97,12 @@ def make_backend(service: EdgeService) -> StoreBackend:
         centre = service.config.fleet.report_to
         inspections = InspectionDispatch(service.outbox, service.config.node.id, centre)
         backend.inspection_hooks.append(inspections.hook)
+        # Those the outbox refused before (no route then): on the store thread, soon.
+        task = asyncio.get_running_loop().create_task(
+            service.in_store(inspections.send_unqueued_now, service.engine)
+        )
+        _STARTING.add(task)
+        task.add_done_callback(_STARTING.discard)
     return backend
 
 

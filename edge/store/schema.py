@@ -580,5 +580,9 @@ inspection_results = Table(
     Column("profiles", Text, nullable=False),  # JSON [{name, version}]
     Column("random", String(8), nullable=True),
     Column("recorded_at", UtcTime, nullable=False),
+    # when its inspection_result message went to the outbox; NULL: not yet (no route then),
+    # sent with the next result or at the kiosk's next start (edge.service.inspections)
+    Column("queued_at", UtcTime, nullable=True),
     Index("ix_inspection_results_arrival", "arrival_id"),
+    Index("ix_inspection_results_queued_at", "queued_at"),
 )

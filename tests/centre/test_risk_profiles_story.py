@@ -14,17 +14,22 @@ from sqlalchemy import Engine, select
 
 from centre.risk_profiles.desk import RiskProfileDesk, parse_draft
 from centre.risk_profiles.results import hit_rates
+from centre.store.schema import risk_inspection_results
 from edge.arrivals import ArrivalStore, Lanes
+from edge.decisions import Decision, DecisionKind, ReasonCode
 from edge.manifest import parse_manifest
 from edge.manifest_cache import ManifestCache
 from edge.matching import Matcher
 from edge.officers import OfficerStore, Role
 from edge.readings import PlateCandidate, PlateReading
+from edge.risk import RiskLane
+from edge.risk_profiles.inspection import Finding, record_result
 from edge.service.inspections import InspectionDispatch
 from edge.store.schema import outbox, outbox_envelopes
 from edge.timeutil import utcnow
 from provisioning.identity.trust import TrustStore
 from sync.inbox import Inbox, Incoming, Outcome
+from sync.outbox import Outbox
 from sync.risk_profiles import risk_profiles_applier
 from sync.setup import key_lookup
 from tests.centre.boxes import Box
@@ -113,3 +118,34 @@ def test_a_profile_from_the_centre_selects_a_truck_and_its_finding_moves_the_hit
         ("auto-parts-kg", 4, 1, 1)
     ]
     assert random == []
+
+
+def test_a_result_the_outbox_could_not_take_goes_with_the_next_one(
+    centre: Centre, tmp_path: Path
+) -> None:
+    box = Box(centre.fleet, NURZHOLY, tmp_path / "box")
+    lonely = Outbox(box.engine, box.outbox.signer, [])  # no route to the centre yet
+    with box.engine.begin() as conn:
+        first = record_result(conn, arrival_id=1, decision_id=None, officer_id="ivan",
+                              findings=(Finding.SEAL,), note=None, now=utcnow())  # fmt: skip
+        InspectionDispatch(lonely, NURZHOLY, CENTRE).hook(conn, first, _decision(1))
+    assert queued(box.engine, CENTRE, "inspection_result") == []
+    with box.engine.begin() as conn:
+        second = record_result(conn, arrival_id=2, decision_id=None, officer_id="ivan",
+                               findings=(), note=None, now=utcnow())  # fmt: skip
+        InspectionDispatch(box.outbox, NURZHOLY, CENTRE).hook(conn, second, _decision(2))
+    sent = queued(box.engine, CENTRE, "inspection_result")
+    assert [r.outcome for r in centre_inbox(centre).receive(sent)] == [Outcome.APPLIED] * 2
+    with centre.engine.connect() as conn:
+        got = conn.execute(select(risk_inspection_results.c.result_id)).scalars().all()
+    assert sorted(got) == [first.id, second.id]
+    with box.engine.begin() as conn:  # nothing left to send
+        assert InspectionDispatch(box.outbox, NURZHOLY, CENTRE).send_unqueued(conn) == 0
+
+
+def _decision(arrival_id: int) -> Decision:
+    return Decision(
+        id=arrival_id, arrival_id=arrival_id, officer_id="ivan",
+        kind=DecisionKind.DOCUMENTARY_CHECK, reason=ReasonCode.LANE_REQUIRES_CHECK, note=None,
+        record=None, risk_lane=RiskLane.YELLOW, override=False, decided_at=utcnow(),
+    )  # fmt: skip

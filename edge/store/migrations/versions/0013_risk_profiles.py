@@ -64,8 +64,10 @@ def upgrade() -> None:
         sa.Column("profiles", sa.Text, nullable=False),
         sa.Column("random", sa.String(8), nullable=True),
         sa.Column("recorded_at", sa.String(27), nullable=False),
+        sa.Column("queued_at", sa.String(27), nullable=True),
     )
     op.create_index("ix_inspection_results_arrival", "inspection_results", ["arrival_id"])
+    op.create_index("ix_inspection_results_queued_at", "inspection_results", ["queued_at"])
 
 
 def downgrade() -> None:
