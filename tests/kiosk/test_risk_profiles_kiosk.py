@@ -172,3 +172,25 @@ def test_a_result_without_a_check_or_without_csrf_is_refused(kiosk: Kiosk) -> No
     assert unknown.status_code == 422
     with kiosk.backend.engine.connect() as conn:
         assert conn.execute(select(inspection_results)).first() is None
+
+
+def test_the_json_api_records_a_result_too(kiosk: Kiosk) -> None:
+    arrival_id = kiosk.arrive()
+    csrf = kiosk.login("ivan")
+    check(kiosk, csrf, arrival_id)
+    response = kiosk.client.post(
+        f"/api/arrivals/{arrival_id}/inspection",
+        json={"findings": ["DOCUMENT"], "note": "CMR altered"},
+        headers={"X-CSRF-Token": csrf},
+    )
+    assert response.status_code == 201, response.text
+    assert response.json()["outcome"] == "found"
+    assert response.json()["findings"] == ["DOCUMENT"]
+    unknown = kiosk.client.post(
+        f"/api/arrivals/{arrival_id}/inspection",
+        json={"findings": ["DOCUMENT"], "extra": 1},
+        headers={"X-CSRF-Token": csrf},
+    )
+    assert unknown.status_code == 422
+    detail = kiosk.client.get(f"/api/arrivals/{arrival_id}").json()
+    assert [i["note"] for i in detail["inspections"]] == ["CMR altered"]

@@ -17,6 +17,8 @@ from ui_kiosk.models import (
     DecisionIn,
     DecisionView,
     DeviceHealthView,
+    InspectionIn,
+    InspectionView,
     OfficerView,
     QueueEntry,
     ReopenIn,
@@ -85,6 +87,14 @@ async def decide(
     request: Request, arrival_id: ArrivalId, who: Decider, decision: Annotated[DecisionIn, Body()]
 ) -> DecisionView:
     return await kiosk_of(request).backend.decide(who.officer, arrival_id, decision)
+
+
+@router.post("/arrivals/{arrival_id}/inspection", response_model=InspectionView, status_code=201)
+async def inspection(
+    request: Request, arrival_id: ArrivalId, who: Decider, result: Annotated[InspectionIn, Body()]
+) -> InspectionView:
+    """What the documentary check or inspection the truck was sent to found."""
+    return await kiosk_of(request).backend.record_inspection(who.officer, arrival_id, result)
 
 
 @router.post("/arrivals/{arrival_id}/reopen", response_model=DecisionView, status_code=201)
