@@ -190,6 +190,10 @@ class ArrivalMessage(Message):
     best_ref: Annotated[str, StringConstraints(min_length=1, max_length=35)] | None = None
     best_score: Score | None = None
     discrepancies: Annotated[tuple[DiscrepancyCode, ...], Field(max_length=32)] = ()
+    # Whether two records fitted the truck too closely to tell apart, and the lane it was given
+    # (what the officer saw); None from a box that does not say.
+    ambiguous: bool | None = None
+    risk_lane: Literal["green", "yellow", "red"] | None = None
 
     def speaks_for(self) -> str:
         return self.node

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from argon2 import PasswordHasher
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Engine, func, literal_column, select
 
 from edge import faults
 from edge.arrivals import ArrivalStore, Lanes
@@ -20,10 +20,13 @@ from edge.decisions import Decision, DecisionKind, Decisions, DecisionStore, Rea
 from edge.manifest_cache import ManifestCache
 from edge.matching import Matcher
 from edge.officers import Officer, OfficerStore, Role
+from edge.readings import PlateCandidate, PlateReading
 from edge.risk import RiskLane
 from edge.service.dispatch import DecisionDispatch
-from edge.store.schema import decisions, outbox
-from sync.messages import PayloadError, parse_payload
+from edge.store.schema import decisions, outbox, outbox_envelopes
+from edge.timeutil import utcnow
+from sync.envelope import open_envelope
+from sync.messages import ArrivalMessage, PayloadError, parse_payload
 from sync.outbox import Outbox, Route, Signer
 
 NODE = "KZ-NURZHOLY-1"
@@ -66,6 +69,12 @@ def release(decisions_: Decisions, arrival_id: int) -> Decision:
     )  # fmt: skip
 
 
+def types(engine: Engine) -> list[str]:
+    """The outbox's messages' types, in the order they were sent."""
+    with engine.connect() as conn:
+        return list(conn.execute(select(outbox.c.type).order_by(literal_column("rowid"))).scalars())
+
+
 def count(engine: Engine, table: Any) -> int:
     with engine.connect() as conn:
         return int(conn.execute(select(func.count()).select_from(table)).scalar_one())
@@ -77,10 +86,10 @@ def test_a_decision_is_stored_with_its_messages_in_one_transaction(
     dispatch = dispatch_for(engine, cache)
     decisions_ = desk(engine, cache, dispatch)
     decision = release(decisions_, decisions_.lanes.open("1", at=T0))
-    assert count(engine, outbox) == 1
+    assert types(engine) == ["arrival", "decision"]  # the arrival goes with its first decision
     assert dispatch.store.unqueued() == []
     assert dispatch.send_unqueued().queued == 0  # nothing twice
-    assert count(engine, outbox) == 1
+    assert count(engine, outbox) == 2
     assert decision.kind is DecisionKind.RELEASE
 
 
@@ -119,9 +128,9 @@ def test_a_decision_the_outbox_refuses_is_kept_and_sent_once_at_the_next_start(
 
     fixed = dispatch_for(engine, cache)  # the next start, with the route configured
     assert fixed.send_unqueued().queued == 1
-    assert count(engine, outbox) == 1
+    assert count(engine, outbox) == 2  # the arrival and the decision
     assert fixed.send_unqueued().queued == 0  # exactly once
-    assert count(engine, outbox) == 1
+    assert count(engine, outbox) == 2
 
 
 def test_a_reopening_sends_nothing_and_is_never_unqueued(
@@ -136,8 +145,10 @@ def test_a_reopening_sends_nothing_and_is_never_unqueued(
         sara.id, sara.name, "2222", sara.role
     )
     decisions_.reopen(sara, arrival_id, ReasonCode.NEW_INFORMATION, None)
-    assert count(engine, outbox) == 1
+    assert types(engine) == ["arrival", "decision"]
     assert dispatch.store.unqueued() == []
+    release(decisions_, arrival_id)  # decided again: its arrival was sent already
+    assert types(engine) == ["arrival", "decision", "decision"]
 
 
 def test_the_sync_contract_carries_the_cores_final_kinds_only() -> None:
@@ -168,3 +179,34 @@ def test_a_hook_that_fails_after_writing_takes_back_its_own_rows_only(
     decision = release(decisions_, decisions_.lanes.open("1", at=T0))
     assert (count(engine, decisions), count(engine, outbox)) == (1, 0)
     assert dispatch.store.unqueued() == [decision]
+
+
+def test_the_arrival_sent_with_its_decision_says_what_the_lane_saw(
+    engine: Engine, cache: ManifestCache
+) -> None:
+    dispatch = dispatch_for(engine, cache)
+    decisions_ = desk(engine, cache, dispatch)
+    read = PlateReading(
+        "cam-1",
+        T0,
+        (PlateCandidate("777 ABC 02", 0.93, "tractor"), PlateCandidate("777 A8C 02", 0.4)),
+    )
+    arrival_id = decisions_.lanes.on_reading("1", read)
+    assert arrival_id is not None
+    release(decisions_, arrival_id)
+    with engine.connect() as conn:
+        first = conn.execute(
+            select(outbox_envelopes.c.envelope)
+            .join(outbox, outbox.c.id == outbox_envelopes.c.id)
+            .where(outbox.c.type == "arrival")
+        ).scalar_one()
+    envelope = open_envelope(
+        first, lambda _o, _c: KEY.public_key(), expected_destination="KZ-CIS", now=utcnow(),
+        max_age=None,
+    )  # fmt: skip
+    sent = envelope.payload
+    assert isinstance(sent, ArrivalMessage)
+    assert (sent.node, sent.lane, sent.arrival_id) == (NODE, "1", arrival_id)
+    assert [(r.text, r.position) for r in sent.plate_reads] == [("777 ABC 02", "tractor")]
+    assert sent.discrepancies == ("NO_PRE_ARRIVAL",)  # the cache holds no record
+    assert (sent.ambiguous, sent.risk_lane) == (False, "green")
