@@ -218,8 +218,9 @@ class WebhookSection(_Section):
 class RetentionSection(_Section):
     # Records expected (or cancelled) this many days ago, and their history, are purged.
     records_days: Annotated[int, Field(ge=1, le=3650)] = 90
-    # The events feed keeps this many days for the CIS to read.
-    events_days: Annotated[int, Field(ge=1, le=3650)] = 30
+    # The events feed keeps this many days for the CIS to read, and the analytics count them:
+    # 62 covers last month whole for its monthly report (centre.analytics).
+    events_days: Annotated[int, Field(ge=1, le=3650)] = 62
     purge_interval_minutes: Annotated[float, Field(ge=1, le=1440)] = 60.0
 
 
