@@ -135,7 +135,9 @@ class CentreService:
         engine = open_centre_database(centre.database)
         signer = Signer.load(config.identity.identity_dir, centre.id)
         key_for = key_lookup(TrustStore.load(config.identity.trust_store))
-        outbox = Outbox(engine, signer, outbox_routes(config))
+        outbox = Outbox(
+            engine, signer, outbox_routes(config), transparency=config.transparency.enabled
+        )
         partners = {p.country: p.centre for p in config.partners}
         desk = RecordDesk(engine, outbox, Routing(config.routing, partners))
         own_nodes = frozenset(node for nodes in config.routing.values() for node in nodes)
@@ -167,11 +169,13 @@ class CentreService:
         inbox = Inbox(
             engine, centre.id, key_for, appliers, acknowledge=centre_acknowledger(outbox),
             gap_timeout=dt.timedelta(seconds=config.broker.gap_timeout_s if config.broker else 600),
+            transparency=config.transparency.enabled,
         )  # fmt: skip
         service = cls(config, engine, outbox, desk, inbox, review)
         service.fleet = fleet
         service.tlog = tlog
-        service.log_rounds = LogRounds(tlog, outbox, config.transparency)
+        if config.transparency.enabled:
+            service.log_rounds = LogRounds(tlog, outbox, config.transparency)
         service.rollouts = rollouts
         service.revocations = revocations
         service.revocations.refresh()  # revoked boxes are refused from the first message on

@@ -130,6 +130,9 @@ class TransparencyConfig(_Section):
     """The node's transparency log (sync.tlog): whom it shows its checkpoints to, whom it
     reports to, how often it signs one, and how long its entries are kept."""
 
+    # False only to measure what the log costs (tests/bench/bench_sync.py): nothing is logged,
+    # no checkpoint is signed, and the witnesses see none.
+    enabled: bool = True
     # Nodes that witness this node's log: each is sent every checkpoint with a consistency
     # proof and returns its cosignature (a box: its centre and the partner post).
     witnesses: list[PartyName] = Field(default_factory=list)

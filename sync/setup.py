@@ -140,6 +140,7 @@ def build_sync(
         telemetry_ttl=dt.timedelta(hours=config.telemetry_ttl_hours),
         telemetry_cap=config.telemetry_cap,
         redeliver_after=dt.timedelta(seconds=config.redeliver_after_s),
+        transparency=config.transparency.enabled,
     )
     key_for = key_lookup(trust)
     # An exit confirmation relayed by this country's centre arrives inside a `relay`.
@@ -165,6 +166,7 @@ def build_sync(
         on_failed_transaction=cache.forget_index,
         acknowledge=acknowledger(outbox),
         gap_timeout=dt.timedelta(seconds=config.gap_timeout_s),
+        transparency=config.transparency.enabled,
     )
     peers = [peer_settings(p, config) for p in config.peers]
     return SyncParts(signer, trust, outbox, inbox, peers, key_for, tlog)

@@ -92,14 +92,15 @@ def export_command(args: argparse.Namespace, context: CliContext) -> int:
         known = ", ".join(parts.outbox.peers)
         print(f"carec-edge: no peer {args.peer!r} (the config has {known})", file=sys.stderr)
         return 2
-    # A bundle is a sync: the log's checkpoint goes with it to the witnesses it reaches.
-    rounds = LogRounds(
-        TransparencyLog(parts.outbox.engine, parts.signer.node_id, parts.signer.private_key),
-        parts.outbox,
-        context.config.sync.transparency,
-    )
-    rounds.synced()
-    rounds.round()
+    if context.config.sync.transparency.enabled:
+        # A bundle is a sync: the log's checkpoint goes with it to the witnesses it reaches.
+        rounds = LogRounds(
+            TransparencyLog(parts.outbox.engine, parts.signer.node_id, parts.signer.private_key),
+            parts.outbox,
+            context.config.sync.transparency,
+        )
+        rounds.synced()
+        rounds.round()
     exported = export_bundle(parts.outbox, args.peer, args.out)
     print(f"exported {exported.messages} messages for {args.peer} to {exported.path}")
     return 0

@@ -238,11 +238,14 @@ class EdgeService:
             self._sync = await self.in_store(
                 make_sync, self.config.sync, self.config.node.id, self._engine, self._cache
             )
-            self._log_rounds = LogRounds(
-                TransparencyLog(self._engine, self.config.node.id, self._sync.signer.private_key),
-                self._sync.outbox,
-                self.config.sync.transparency,
-            )
+            if self.config.sync.transparency.enabled:
+                self._log_rounds = LogRounds(
+                    TransparencyLog(
+                        self._engine, self.config.node.id, self._sync.signer.private_key
+                    ),
+                    self._sync.outbox,
+                    self.config.sync.transparency,
+                )
             await self.fleet.start()
             await self._send_unqueued_decisions()
         index = await self.in_store(self._cache.plate_index)

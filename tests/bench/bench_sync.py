@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import json
 import ssl
+import statistics
 import sys
 import tempfile
 import threading
@@ -96,6 +97,29 @@ def is_applied(node: Node, message_id: str) -> bool:
         )
 
 
+def set_logging(node: Node, enabled: bool) -> None:
+    """Write `node`'s config with its transparency log on or off (read at its next start)."""
+    text = node.config.read_text(encoding="utf-8").split(_LOG_SWITCH)[0]
+    node.config.write_text(
+        text + ("" if enabled else f"{_LOG_SWITCH}enabled = false\n"), encoding="utf-8"
+    )
+
+
+_LOG_SWITCH = "\n[sync.transparency]\n"
+
+
+def throughput(
+    sender: Node, receiver: Node, fleet: Fleet, start: int, messages: int, logged: bool
+) -> float:
+    """Messages a second from `send` to applied at the receiver, as the first run times it."""
+    items = payloads(start, messages)
+    before = applied(receiver)
+    began = time.perf_counter()
+    queue(sender, fleet, items, transparency=logged)
+    wait_until(lambda: applied(receiver) >= before + messages, 600, "throughput run")
+    return messages / (time.perf_counter() - began)
+
+
 def run(messages: int, backlog: int) -> dict[str, Any]:
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
@@ -115,6 +139,24 @@ def run(messages: int, backlog: int) -> dict[str, Any]:
                 size = len(ids[0]) and 1500  # a signed envelope is about 1.5 kB
                 raw = raw_paho_rate(fleet, broker.port, messages, size)
                 raw_one_at_a_time = raw_paho_rate(fleet, broker.port, min(messages, 2000), size, 1)
+
+                # The transparency log's cost: the same run with it off and on again, alternated
+                # (off, on, off), both services restarted with [sync.transparency] enabled.
+                rates: dict[bool, list[float]] = {True: [ours], False: []}
+                for n, logged in enumerate((False, True, False), start=1):
+                    for node in (sender, receiver):
+                        node.stop()
+                        set_logging(node, logged)
+                        node.start()
+                    rates[logged].append(
+                        throughput(sender, receiver, fleet, n * messages, messages, logged)
+                    )
+                set_logging(sender, True)
+                set_logging(receiver, True)
+                sender.stop()
+                sender.start()
+                receiver.stop()
+                receiver.start()
 
                 # Backlog: the sender's link is down while it builds up.
                 sender.stop()
@@ -148,6 +190,14 @@ def run(messages: int, backlog: int) -> dict[str, Any]:
         "throughput_ratio": round(ours / raw, 3),
         "baseline_raw_paho_qos1_one_at_a_time_msgs_per_s": round(raw_one_at_a_time),
         "throughput_ratio_vs_one_at_a_time": round(ours / raw_one_at_a_time, 3),
+        "logging_on_msgs_per_s": [round(r) for r in rates[True]],
+        "logging_off_msgs_per_s": [round(r) for r in rates[False]],
+        "logging_on_vs_off_ratio": round(
+            statistics.median(rates[True]) / statistics.median(rates[False]), 3
+        ),
+        "logging_measures": "the throughput run again with [sync.transparency] enabled = false "
+        "on both services and the writer, alternated off/on/off after the first (on) run; "
+        "the ratio of the medians",
         "backlog": backlog,
         "backlog_drain_s": round(drain_s, 1),
         "evidence_during_drain_s": round(evidence_s, 2),

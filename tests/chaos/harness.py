@@ -115,12 +115,19 @@ def payloads(
 
 
 def queue(
-    node: Node, fleet: Fleet, items: list[tuple[Message, str, str | None]], chunk: int = 500
+    node: Node,
+    fleet: Fleet,
+    items: list[tuple[Message, str, str | None]],
+    chunk: int = 500,
+    *,
+    transparency: bool = True,
 ) -> list[str]:
-    """Sign and store `items` in `node`'s outbox, `chunk` to a transaction; their ids."""
+    """Sign and store `items` in `node`'s outbox, `chunk` to a transaction; their ids (logged
+    in its transparency log unless `transparency` is false, as its service would)."""
     box = Outbox(
-        node.engine, Signer.load(fleet.nodes[node.node_id], node.node_id), [Route("*", "hub")]
-    )
+        node.engine, Signer.load(fleet.nodes[node.node_id], node.node_id), [Route("*", "hub")],
+        transparency=transparency,
+    )  # fmt: skip
     ids: list[str] = []
     for start in range(0, len(items), chunk):
         ids += box.send_many(items[start : start + chunk])
