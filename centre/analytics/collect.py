@@ -26,7 +26,7 @@ import orjson
 from sqlalchemy import Connection, Engine, select, tuple_
 
 from centre.analytics.figures import Tally, merged
-from centre.store.schema import events, records
+from centre.store.schema import events, records, risk_inspection_results
 from edge.decisions import DecisionKind
 from edge.discrepancies import DiscrepancyCode
 from edge.risk import assess
@@ -167,6 +167,7 @@ def compute(
         issuers = [centre_id, *(link.centre for link in links)]
         wanted = _wanted_records(arrivals, decisions, issuers)
         received = _records_received(conn, wanted)
+        results = _inspection_results(conn, start, end, set(arrivals))
     votes: dict[str, Counter[str]] = {}
     for key, arrival in arrivals.items():
         decision = decisions.get(key)
@@ -177,6 +178,10 @@ def compute(
         cell = (arrival.post, arrival.opened_at.date(), arrival.lane)
         tally = result.cells.setdefault(cell, Tally())
         _count(tally, arrival, decision, record, received, exits)
+        found = results.get(key)
+        if found is not None:  # the check's result, as the box's officer recorded it
+            tally.inspection_results += 1
+            tally.inspection_hits += found
     for post in result.posts():
         counted = votes.get(post)
         result.post_links[post] = min(counted, key=lambda c: (-counted[c], c)) if counted else None
@@ -266,6 +271,28 @@ def _decisions(
         known.first_at = min(known.first_at, at)
         if at >= known.last_at:
             known.last_at, known.kind, known.record = at, data["decision"], record
+    return found
+
+
+def _inspection_results(
+    conn: Connection, start: dt.datetime, end: dt.datetime, wanted: set[_Key]
+) -> dict[_Key, bool]:
+    """Whether each arrival's check found something (centre.risk_profiles keeps the boxes'
+    inspection results); an arrival with several results counts once, found if any found."""
+    found: dict[_Key, bool] = {}
+    rows = conn.execute(
+        select(
+            risk_inspection_results.c.node, risk_inspection_results.c.arrival_id,
+            risk_inspection_results.c.outcome,
+        ).where(
+            risk_inspection_results.c.recorded_at >= start,
+            risk_inspection_results.c.recorded_at < end + LATE,
+        )
+    )  # fmt: skip
+    for node, arrival_id, outcome in rows:
+        key = (node, int(arrival_id))
+        if key in wanted:
+            found[key] = found.get(key, False) or outcome == "found"
     return found
 
 

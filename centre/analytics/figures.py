@@ -44,7 +44,7 @@ class Tally:
     decided: int = 0
     decision_s: list[float] = field(default_factory=list)
     inspections: int = 0  # documentary checks and physical inspections decided
-    inspection_results: int = 0  # results recorded (no message carries them yet)
+    inspection_results: int = 0  # checks whose result the box sent (inspection_result)
     inspection_hits: int = 0
     exit_confirmations: int = 0  # from the partner's exit post, for trucks that then arrived
     exit_lead_s: list[float] = field(default_factory=list)  # how long before the arrival
@@ -84,7 +84,7 @@ class Figures:
     decision_p90_s: float | None
     inspections: int
     inspection_pct: float | None
-    hit_pct: float | None  # None until inspection results are received
+    hit_pct: float | None  # None while no inspection result was received
     exit_confirmations: int
     exit_lead_median_h: float | None
 

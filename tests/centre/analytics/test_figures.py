@@ -97,7 +97,9 @@ def test_what_nothing_reports_yet_is_no_data_not_zero(scenario: Scenario) -> Non
     analytics = compute(scenario.service.engine, Period.month(scenario.month), CENTRE, LINKS)
     figures = Figures.of(analytics.tally())
     assert figures.inspections > 0
-    assert figures.hit_pct is None  # no inspection results are sent yet
+    assert (
+        figures.hit_pct is None
+    )  # the scenario reports no check results (see test_inspection_hits)
     assert figures.ambiguous_pct is None  # no box reports ambiguity yet
 
 
