@@ -42,6 +42,7 @@ from centre.fleet.partner_revocation import partner_revocation_applier
 from centre.fleet.reports import FleetReports
 from centre.fleet.retention import purge_fleet
 from centre.fleet.revocation import CentreRevocations, refresh_crl, reload_broker
+from centre.link_modes import config_in_force
 from centre.partner_inbox import Relaying, apply_partner_message, partner_appliers
 from centre.records import RecordDesk
 from centre.relay_tap import RelayTap, relay_patterns
@@ -133,6 +134,8 @@ class CentreService:
     def build(cls, config: CentreConfig) -> CentreService:
         centre = config.centre
         engine = open_centre_database(centre.database)
+        # The link modes operators confirmed from the IE assessment, where the config allows.
+        config = config_in_force(config, engine)
         signer = Signer.load(config.identity.identity_dir, centre.id)
         key_for = key_lookup(TrustStore.load(config.identity.trust_store))
         outbox = Outbox(

@@ -3,10 +3,10 @@ at risk, each pair's candidacy and reasons), the thresholds in force, and, for t
 this centre's country, the partner link's mode as configured beside the mode operators
 confirmed from the classification.
 
-A link's mode is the centre's TOML config ([[partners]] mode), read when the service starts:
-the console never rewrites it. Confirming a mode records the operator's decision (audited);
-the page shows where the running config differs, and it takes effect when the config is edited
-to match and the centre restarted."""
+Confirming a mode records the operator's decision (audited); the centre follows the latest one
+from its next start where the partner's [[partners]] entry has what the mode needs
+(`centre.link_modes`), and the page shows where the mode in force differs. The console never
+rewrites the TOML file."""
 
 from __future__ import annotations
 

@@ -183,8 +183,8 @@ def confirm_mode(
         running = row.running or ("no link" if page.links_known else "unknown")
         audit(conn, who.operator.login, "link_mode.confirm", item, why,
               f"decision {decision}: mode {mode} confirmed (candidate "
-              f"{row.pair.candidate.value}; the config runs {running}); takes effect when "
-              "[[partners]] mode is set to match and the centre restarted")  # fmt: skip
+              f"{row.pair.candidate.value}; in force: {running}); followed from the centre's "
+              "next start where its [[partners]] entry has what the mode needs")  # fmt: skip
     log_event(logger, logging.INFO, "console.link_mode_confirmed", partner=partner, mode=mode,
               operator=who.operator.login)  # fmt: skip
     return RedirectResponse("/assessment?done=mode#links", status_code=303)

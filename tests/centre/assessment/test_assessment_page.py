@@ -170,13 +170,14 @@ def test_confirming_a_mode_is_recorded_audited_and_shown_against_the_running_con
     actions = [(a[1], a[2]) for a in page.audit()[1:]]
     assert actions == [("link_mode.refused", "partner:KG"), ("link_mode.refused", "partner:KG"),
                        ("link_mode.confirm", "partner:KG")]  # fmt: skip
-    assert "the config runs cie" in page.audit()[-1][3]
+    assert "in force: cie" in page.audit()[-1][3]
     # What the centre would log at its start until [[partners]] follows the decision.
     [pending] = modes_not_applied(page.centre.engine, {"KG": "cie", "UZ": "sie"})
     assert (pending.partner_country, pending.mode) == ("KG", Level.SIE)
     assert modes_not_applied(page.centre.engine, {"KG": "sie"}) == []
     html = page.client.get("/assessment").text
-    assert "set mode = &#34;sie&#34; in the [[partners]] entry of KG" in row(html, "link-KG")
+    assert "Differs from the mode in force" in row(html, "link-KG")
+    assert "the [[partners]] entry of KG has what sie needs" in row(html, "link-KG")
     assert row(html, "decision-1").startswith(
         "1 KG SIE (simple exchange) SIE CIE olga 2019 assessment"
     )
@@ -271,5 +272,5 @@ def test_without_the_services_links_the_running_mode_is_unknown(centre: Centre) 
         assert client.post("/assessment/mode", data=form).status_code == 303
         html = client.get("/assessment").text
     assert row(html, "link-UZ").startswith("UZ SIE (simple exchange) unknown SIE · olga")
-    assert "Differs from the running configuration" not in html
-    assert "the config runs unknown" in page.audit()[-1][3]
+    assert "Differs from the mode in force" not in html
+    assert "in force: unknown" in page.audit()[-1][3]
