@@ -204,7 +204,7 @@ def test_periodic_jobs_run_on_one_instance_at_a_time(
     url = postgres.create_database()
     first, second = jobs_service(scale_fleet, url, "1"), jobs_service(scale_fleet, url, "2")
     observer = open_centre_database(url)
-    add_events(observer, "old", 3, dt.timedelta(days=40))  # past the 30 days events are kept
+    add_events(observer, "old", 3, dt.timedelta(days=70))  # past the 62 days events are kept
     add_events(observer, "new", 2, dt.timedelta(days=1))
     purging = threading.Thread(target=first.run_jobs, name="jobs-1")
     try:
@@ -230,7 +230,7 @@ def test_periodic_jobs_run_on_one_instance_at_a_time(
         assert jobs_lock_held_and_purge_waiting(observer) == (0, 0)  # released after the round
 
         # The lock is free again: the second instance's next round purges.
-        add_events(observer, "older", 2, dt.timedelta(days=50))
+        add_events(observer, "older", 2, dt.timedelta(days=80))
         second.run_jobs()
         assert kept_events(observer) == ["new-0", "new-1"]
     finally:
