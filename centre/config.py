@@ -221,6 +221,9 @@ class RetentionSection(_Section):
     # The events feed keeps this many days for the CIS to read, and the analytics count them:
     # 62 covers last month whole for its monthly report (centre.analytics).
     events_days: Annotated[int, Field(ge=1, le=3650)] = 62
+    # Risk profile set versions issued, the checks' results the boxes reported (the hit rates'
+    # history) and the link modes confirmed; what is in force stays whatever its age.
+    risk_days: Annotated[int, Field(ge=1, le=36500)] = 1830
     purge_interval_minutes: Annotated[float, Field(ge=1, le=1440)] = 60.0
 
 

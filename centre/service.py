@@ -47,6 +47,7 @@ from centre.partner_inbox import Relaying, apply_partner_message, partner_applie
 from centre.records import RecordDesk
 from centre.relay_tap import RelayTap, relay_patterns
 from centre.review_queue import Held, ReviewQueue, hold
+from centre.risk_retention import purge_risk
 from centre.routing import Routing
 from centre.store import open_centre_database
 from centre.store.schema import (
@@ -538,16 +539,18 @@ class CentreService:
             decided = partner_review.c.decided_at < records_before
             conn.execute(delete(partner_review).where(decided))
             fleet = purge_fleet(conn, self.config.fleet, now)
+            risk = purge_risk(conn, now - dt.timedelta(days=keep.risk_days))
         purge_sync_tables(
             self.engine, now=now, evidence_days=keep.records_days, dedupe_days=keep.records_days,
             quarantine_days=keep.records_days, events_days=keep.events_days,
         )  # fmt: skip
-        if purged or purged_events or any(fleet.values()):
+        if purged or purged_events or any(fleet.values()) or any(risk.values()):
             log_event(log, logging.INFO, "centre.purged", records=purged, events=purged_events,
                       fleet_history=fleet["history"], fleet_alerts=fleet["alerts"],
                       fleet_commands=fleet["commands"],
                       fleet_partner_revocations=fleet["partner_revocations"],
-                      fleet_rollouts=fleet["rollouts"])  # fmt: skip
+                      fleet_rollouts=fleet["rollouts"],
+                      risk=" ".join(f"{table}={n}" for table, n in risk.items()))  # fmt: skip
 
 
 def outbox_routes(config: CentreConfig) -> list[Route]:
