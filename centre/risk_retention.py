@@ -1,8 +1,9 @@
 """How long the centre keeps its risk and assessment decisions (`[retention] risk_days`): the
 risk profile set versions it issued and the checks' results the boxes reported (the hit rates'
-history, and the evidence of what selected each truck), and the link modes operators confirmed
-from the IE assessment. What is in force stays whatever its age: the highest set version, and
-each partner's latest confirmed mode."""
+history, and the evidence of what selected each truck), and the link modes and thresholds
+operators set for the IE assessment. What is in force stays whatever its age: the highest set
+version, each partner's latest confirmed mode, the latest thresholds. (The score sheet itself
+is replaced whole by each import.)"""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from sqlalchemy import Connection, delete, func, select
 
 from centre.store.schema import (
     assessment_decisions,
+    assessment_thresholds,
     risk_inspection_results,
     risk_profile_sets,
     risk_result_profiles,
@@ -45,7 +47,14 @@ def purge_risk(conn: Connection, before: dt.datetime) -> dict[str, int]:
             assessment_decisions.c.decided_at < before, assessment_decisions.c.id.not_in(latest)
         )
     ).rowcount
+    current = select(func.max(assessment_thresholds.c.id)).scalar_subquery()
+    thresholds = conn.execute(
+        delete(assessment_thresholds).where(
+            assessment_thresholds.c.set_at < before, assessment_thresholds.c.id != current
+        )
+    ).rowcount
     return {
         "risk_inspection_results": results, "risk_result_profiles": profiles,
         "risk_profile_sets": sets, "assessment_decisions": decisions,
+        "assessment_thresholds": thresholds,
     }  # fmt: skip

@@ -12,6 +12,7 @@ from centre.risk_retention import purge_risk
 from centre.store import open_centre_database
 from centre.store.schema import (
     assessment_decisions,
+    assessment_thresholds,
     risk_inspection_results,
     risk_profile_sets,
     risk_result_profiles,
@@ -43,6 +44,10 @@ def fill(engine: Engine) -> None:
                 running_mode="cie", reasons="[]", thresholds="{}", reason="2019",
                 decided_by="olga", decided_at=at,
             ))  # fmt: skip
+        for n in (1, 2):  # both old: the latest is in force
+            conn.execute(insert(assessment_thresholds).values(
+                id=n, thresholds="", set_by="olga", set_at=OLD
+            ))  # fmt: skip
 
 
 def column(engine: Engine, col: object) -> list[object]:
@@ -58,12 +63,13 @@ def test_what_is_past_retention_goes_and_what_is_in_force_stays(database_url: st
             deleted = purge_risk(conn, NOW - dt.timedelta(days=1830))
         assert deleted == {
             "risk_inspection_results": 1, "risk_result_profiles": 1, "risk_profile_sets": 1,
-            "assessment_decisions": 2,
+            "assessment_decisions": 2, "assessment_thresholds": 1,
         }  # fmt: skip
         assert column(engine, risk_profile_sets.c.version) == [2]  # in force, however old
         assert column(engine, risk_inspection_results.c.id) == [2]
         assert column(engine, risk_result_profiles.c.result) == [2]
         # KG's latest (new) and CN's only one, in force however old, stay.
         assert column(engine, assessment_decisions.c.id) == [3, 4]
+        assert column(engine, assessment_thresholds.c.id) == [2]
     finally:
         engine.dispose()
