@@ -139,8 +139,13 @@ def stopped(service: ServiceProcess) -> int:
 
 def start(crossing: Crossing) -> ServiceProcess:
     service = ServiceProcess(crossing.config, crossing.data_dir)
+    # The service's own line (edge.service), not the driver's: the service notes a device's
+    # health a moment after its driver reports it, and a twin that came in between would find
+    # the scanner not yet connected (so not missed when the change disconnects it).
     service.wait_logs(
-        ("sync.subscribed",), ("device.health", "scanner-1", "health=connected"), timeout=WAIT
+        ("sync.subscribed",),
+        ("edge.service device.health", "scanner-1", "health=connected"),
+        timeout=WAIT,
     )
     return service
 
